@@ -1,1 +1,41 @@
-//! placeholder
+//! Qwen3-VL-Embedding in burn.
+//!
+//! A backend-agnostic port of Hugging Face's `Qwen3VLModel` as the embedding checkpoints use
+//! it: the vision tower with DeepStack, the Qwen3 decoder with interleaved MRoPE, and
+//! last-token pooling. One code path serves every burn device (CPU, wgpu: Vulkan, Metal,
+//! DX12, WebGPU); the device is chosen at run time by the caller.
+//!
+//! Data flows one way: [`Checkpoint`] (safetensors) + [`Qwen3VlConfig`] -> [`Qwen3VlModel`];
+//! [`ModelInput`] (token ids, patches, grids from the preprocessor) -> [`ModelOutput`].
+//!
+//! ```no_run
+//! use qwen3_vl_model::{Checkpoint, ModelInput, Qwen3VlConfig, Qwen3VlModel, read_f32};
+//! use burn::tensor::{DType, Device};
+//!
+//! let dir = std::path::Path::new("tests/fixtures/models/tiny-embedding");
+//! let config = Qwen3VlConfig::from_json_str(&std::fs::read_to_string(dir.join("config.json"))?)?;
+//! let checkpoint = Checkpoint::open_dir(dir)?;
+//! let model = Qwen3VlModel::load(&checkpoint, config, &Device::flex(), DType::F32)?;
+//! let out = model.forward(&ModelInput { rows: vec![vec![151644, 872, 198, 151643]], ..Default::default() })?;
+//! let pooled = pollster::block_on(read_f32(out.pooled))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod checkpoint;
+pub mod config;
+pub mod error;
+pub mod layers;
+pub mod model;
+pub mod positions;
+pub mod rope;
+pub mod safetensors;
+pub mod text;
+pub mod vision;
+pub mod vision_layout;
+pub mod weights;
+
+pub use checkpoint::Checkpoint;
+pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
+pub use error::{ModelError, Result};
+pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};
+pub use vision::VisionOutput;

@@ -1,0 +1,103 @@
+//! The `qwen3-vl-embed embed` contract: one JSON object on stdout, errors on stderr with a
+//! non-zero exit, and reference embeddings from a checkpoint directory it has never seen.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use reference_fixtures::{Reference, cases, fixtures_dir, max_abs_diff, tiny_model_dir};
+
+/// The CLI must reproduce the reference to this (spec: 4e-6 on cpu and wgpu).
+const CLI_TOL: f32 = 4e-6;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_qwen3-vl-embed"))
+}
+
+/// A fresh copy of the tiny released-layout checkpoint, so nothing can be cached by path.
+fn unseen_model_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("qwen3-vl-embed-cli-{}", std::process::id()));
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["config.json", "model.safetensors", "tokenizer.json"] {
+            std::fs::copy(tiny_model_dir().join(f), dir.join(f)).unwrap();
+        }
+    }
+    dir
+}
+
+fn embed_json(model: &Path, args: &[&str]) -> (serde_json::Value, String) {
+    let out = bin().args(["embed", "--model", model.to_str().unwrap(), "--json"]).args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{args:?} failed: {stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "exactly one line on stdout: {stdout}");
+    (serde_json::from_str(&stdout).expect("stdout is JSON"), stderr)
+}
+
+fn check_cases(device: &str) {
+    let model = unseen_model_dir();
+    let mut worst = 0f32;
+    let names = ["text", "image", "text_image", "odd_size", "tiny_image", "large_image", "rgba", "grey", "unicode_text"];
+    for case in cases().into_iter().filter(|c| names.contains(&c.name.as_str())) {
+        let input = &case.inputs[0];
+        let mut args = vec!["--device".to_string(), device.to_string()];
+        if let Some(t) = &input.text {
+            args.extend(["--text".into(), t.clone()]);
+        }
+        if let Some(i) = &input.instruction {
+            args.extend(["--instruction".into(), i.clone()]);
+        }
+        if let Some(img) = input.images.first() {
+            args.extend(["--image".into(), fixtures_dir().join(img).display().to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (json, stderr) = embed_json(&model, &args);
+        assert!(stderr.contains(&format!("device: {device}")), "{stderr}");
+        let got: Vec<f32> = json["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        assert_eq!(json["dim"], 64);
+        assert_eq!(json["model"], model.to_str().unwrap());
+        let err = max_abs_diff(&got, &Reference::load(&case.name).float("embedding").values);
+        assert!(err <= CLI_TOL, "{device} {}: max |err| {err:e}", case.name);
+        worst = worst.max(err);
+    }
+    println!("cli {device}: max |err| {worst:.2e}");
+}
+
+#[test]
+fn cli_reproduces_reference_on_cpu() {
+    check_cases("cpu");
+}
+
+#[test]
+fn cli_reproduces_reference_on_wgpu() {
+    check_cases("wgpu");
+}
+
+#[test]
+fn cli_dim_truncates_and_renormalises() {
+    let (json, _) = embed_json(&unseen_model_dir(), &["--text", "Turn off Night Shift", "--instruction",
+        "Retrieve the settings action that matches the user's request", "--dim", "32", "--device", "cpu"]);
+    let got: Vec<f32> = json["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    assert_eq!(json["dim"], 32);
+    assert!(max_abs_diff(&got, &Reference::load("text").float("embedding_dim32").values) <= CLI_TOL);
+}
+
+#[test]
+fn cli_errors_go_to_stderr_with_failure_exit() {
+    let model = unseen_model_dir();
+    let m = model.to_str().unwrap();
+    let cases: [(&[&str], &str); 5] = [
+        (&["embed", "--model", m, "--text", "x", "--device", "tpu"], "unknown device"),
+        (&["embed", "--model", m, "--device", "cpu"], "empty input"),
+        (&["embed", "--model", m, "--text", " ", "--device", "cpu"], "empty input"),
+        (&["embed", "--model", m, "--image", "/no/such.png", "--device", "cpu"], "/no/such.png"),
+        (&["embed", "--model", "./not-a-model", "--text", "x", "--device", "cpu"], "not a model directory"),
+    ];
+    for (args, needle) in cases {
+        let out = bin().args(args).output().unwrap();
+        assert!(!out.status.success(), "{args:?} should fail");
+        assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(needle), "{args:?}: {stderr}");
+    }
+}

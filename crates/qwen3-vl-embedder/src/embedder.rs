@@ -1,0 +1,144 @@
+//! The embedding API: inputs in, unit vectors out.
+
+use burn::tensor::{DType, Device};
+use qwen3_vl_model::{Checkpoint, ModelInput, Qwen3VlConfig, Qwen3VlModel, read_f32};
+use qwen3_vl_preprocess::image::{ImageOptions, prepare_image};
+use qwen3_vl_preprocess::prompt::{normalize_instruction, render_prompt};
+use qwen3_vl_preprocess::tokenize::PromptTokenizer;
+
+use crate::error::{EmbedError, Result};
+use crate::input::EmbedInput;
+use crate::pooling::truncate_and_normalize;
+
+/// How inputs are prepared and batched.
+#[derive(Debug, Clone)]
+pub struct EmbedderOptions {
+    /// Pixel budget and decode limits for images.
+    pub image: ImageOptions,
+    /// Longest token sequence; longer text is cut (never image tokens). Reference: 8192.
+    pub max_length: usize,
+    /// Inputs per forward pass in [`Embedder::embed_batch`].
+    pub batch_size: usize,
+    /// Float type of weights and activations on the device.
+    pub dtype: DType,
+}
+
+impl Default for EmbedderOptions {
+    fn default() -> Self {
+        Self { image: ImageOptions::default(), max_length: 8192, batch_size: 8, dtype: DType::F32 }
+    }
+}
+
+/// A loaded Qwen3-VL-Embedding model with its tokenizer.
+///
+/// ```no_run
+/// use qwen3_vl_embedder::{DeviceChoice, EmbedInput, Embedder, EmbedderOptions, start_device};
+///
+/// let device = start_device(DeviceChoice::Cpu)?;
+/// let embedder = Embedder::from_dir("tests/fixtures/models/tiny-embedding".as_ref(), &device.device, EmbedderOptions::default())?;
+/// let v = embedder.embed(&EmbedInput::text("Turn off Night Shift"), None)?;
+/// assert!((v.iter().map(|x| x * x).sum::<f32>() - 1.0).abs() < 1e-5);
+/// # Ok::<(), qwen3_vl_embedder::EmbedError>(())
+/// ```
+pub struct Embedder {
+    model: Qwen3VlModel,
+    tokenizer: PromptTokenizer,
+    options: EmbedderOptions,
+}
+
+impl Embedder {
+    /// Loads `config.json`, `tokenizer.json` and the safetensors weights of a model directory.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn from_dir(dir: &std::path::Path, device: &Device, options: EmbedderOptions) -> Result<Self> {
+        let read = |name: &str| {
+            let path = dir.join(name);
+            std::fs::read(&path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })
+        };
+        let config = String::from_utf8_lossy(&read("config.json")?).into_owned();
+        let tokenizer = read("tokenizer.json")?;
+        let checkpoint = Checkpoint::open_dir(dir)?;
+        Self::from_parts(&config, &tokenizer, &checkpoint, device, options)
+    }
+
+    /// Builds an embedder from a config's text, tokenizer bytes and opened weights (the
+    /// browser path, where files arrive as buffers).
+    pub fn from_parts(
+        config_json: &str,
+        tokenizer_json: &[u8],
+        checkpoint: &Checkpoint,
+        device: &Device,
+        options: EmbedderOptions,
+    ) -> Result<Self> {
+        let config = Qwen3VlConfig::from_json_str(config_json)?;
+        let tokenizer = PromptTokenizer::from_bytes(tokenizer_json)?;
+        let model = Qwen3VlModel::load(checkpoint, config, device, options.dtype)?;
+        Ok(Self { model, tokenizer, options })
+    }
+
+    /// The full embedding width (the decoder's hidden size).
+    pub fn hidden_size(&self) -> usize {
+        self.model.config().text.hidden_size
+    }
+
+    pub fn model(&self) -> &Qwen3VlModel {
+        &self.model
+    }
+
+    /// Tokens, patches and grids for a batch, exactly as the model will see them.
+    pub fn prepare(&self, inputs: &[EmbedInput]) -> Result<ModelInput> {
+        let mut batch = ModelInput::default();
+        for input in inputs {
+            if input.is_empty() {
+                return Err(EmbedError::EmptyInput);
+            }
+            let instruction = normalize_instruction(input.instruction.as_deref());
+            let mut counts = Vec::with_capacity(input.images.len());
+            for bytes in &input.images {
+                let image = prepare_image(bytes, &self.options.image)?;
+                counts.push(image.num_tokens());
+                let [t, h, w] = image.grid_thw;
+                batch.grids.push([t as usize, h as usize, w as usize]);
+                batch.pixel_values.extend_from_slice(&image.pixel_values);
+            }
+            let text = input.text.as_deref().filter(|t| !t.is_empty());
+            let prompt = render_prompt(&instruction, input.images.len(), text);
+            batch.rows.push(self.tokenizer.encode(&prompt, &counts, self.options.max_length)?);
+        }
+        Ok(batch)
+    }
+
+    /// Embeds a batch, `batch_size` inputs per forward pass. Each vector is truncated to
+    /// `dim` (default: full width) and L2-normalised.
+    pub async fn embed_batch_async(&self, inputs: &[EmbedInput], dim: Option<usize>) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.hidden_size();
+        let dim = dim.unwrap_or(hidden);
+        if dim == 0 || dim > hidden {
+            return Err(EmbedError::BadDimension { dim, max: hidden });
+        }
+        let mut out = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(self.options.batch_size.max(1)) {
+            let prepared = self.prepare(chunk)?;
+            let pooled = read_f32(self.model.forward(&prepared)?.pooled).await?;
+            out.extend(pooled.chunks_exact(hidden).map(|row| truncate_and_normalize(row, dim)));
+        }
+        Ok(out)
+    }
+
+    /// Embeds one input.
+    pub async fn embed_async(&self, input: &EmbedInput, dim: Option<usize>) -> Result<Vec<f32>> {
+        let mut v = self.embed_batch_async(std::slice::from_ref(input), dim).await?;
+        Ok(v.pop().expect("one input gives one vector"))
+    }
+
+    /// Blocking [`Self::embed_batch_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn embed_batch(&self, inputs: &[EmbedInput], dim: Option<usize>) -> Result<Vec<Vec<f32>>> {
+        pollster::block_on(self.embed_batch_async(inputs, dim))
+    }
+
+    /// Blocking [`Self::embed_async`] (native only).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn embed(&self, input: &EmbedInput, dim: Option<usize>) -> Result<Vec<f32>> {
+        pollster::block_on(self.embed_async(input, dim))
+    }
+}

@@ -1,0 +1,21 @@
+//! Qwen3-VL-Embedding vectors for text, screenshots and both.
+//!
+//! [`Embedder`] joins the preprocessor (prompt, tokenizer, Pillow-exact images) and the burn
+//! model, batches inputs, pools the last token, and returns L2-normalised vectors of any
+//! Matryoshka width. [`start_device`] is the only place that names concrete devices;
+//! [`resolve_model_dir`] finds a model on disk or on the Hugging Face Hub.
+
+pub mod device;
+pub mod embedder;
+pub mod error;
+pub mod input;
+pub mod pooling;
+pub mod source;
+
+pub use device::{DeviceChoice, StartedDevice, start_device_async};
+#[cfg(not(target_family = "wasm"))]
+pub use device::start_device;
+pub use embedder::{Embedder, EmbedderOptions};
+pub use error::{EmbedError, Result};
+pub use input::EmbedInput;
+pub use source::resolve_model_dir;

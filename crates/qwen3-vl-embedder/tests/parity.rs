@@ -1,0 +1,102 @@
+//! The whole pipeline (prompt, tokenizer, image decode/resize/patchify, model, pooling,
+//! Matryoshka) against transformers + qwen_vl_utils + Pillow, on CPU and wgpu.
+//!
+//! Token ids and grids exact; pixel values within 1e-6; embeddings within 1e-5.
+
+use qwen3_vl_embedder::{DeviceChoice, EmbedError, EmbedInput, Embedder, EmbedderOptions, start_device};
+use reference_fixtures::{Case, Reference, cases, max_abs_diff, tiny_model_dir, tiny_sharded_model_dir};
+
+const PIXEL_TOL: f32 = 1e-6;
+const EMBED_TOL: f32 = 1e-5;
+
+fn inputs(case: &Case) -> Vec<EmbedInput> {
+    case.inputs
+        .iter()
+        .map(|i| EmbedInput { text: i.text.clone(), images: i.image_bytes(), instruction: i.instruction.clone() })
+        .collect()
+}
+
+fn embedder(choice: DeviceChoice, dir: &std::path::Path) -> Embedder {
+    let device = start_device(choice).expect("device (for wgpu in CI: Mesa lavapipe)");
+    Embedder::from_dir(dir, &device.device, EmbedderOptions::default()).unwrap()
+}
+
+fn check_preprocessing(e: &Embedder, case: &Case, r: &Reference) {
+    let prepared = e.prepare(&inputs(case)).unwrap_or_else(|err| panic!("{}: {err}", case.name));
+    assert_eq!(prepared.rows, r.rows(), "{}: token ids", case.name);
+    assert_eq!(prepared.grids, r.grids(), "{}: grids", case.name);
+    let ours = &prepared.pixel_values;
+    match r.try_float("pixel_values") {
+        Some(p) => assert!(max_abs_diff(ours, &p.values) <= PIXEL_TOL, "{}: pixel values", case.name),
+        None if !prepared.grids.is_empty() => {
+            let rows = r.int("pixel_values_rows");
+            let sampled = &r.float("pixel_values_sampled").values;
+            for (k, &row) in rows.values.iter().enumerate() {
+                let ours = &ours[row as usize * 1536..][..1536];
+                assert!(max_abs_diff(ours, &sampled[k * 1536..][..1536]) <= PIXEL_TOL, "{}: pixel row {row}", case.name);
+            }
+        }
+        None => {}
+    }
+}
+
+fn check_embeddings(e: &Embedder, backend: &str) {
+    let mut worst = 0f32;
+    for case in cases() {
+        let r = Reference::load(&case.name);
+        let inputs = inputs(&case);
+        if inputs.iter().any(EmbedInput::is_empty) {
+            // The reference embeds "NULL"; we refuse empty input, as the seed does.
+            assert!(matches!(e.embed_batch(&inputs, None), Err(EmbedError::EmptyInput)));
+            continue;
+        }
+        check_preprocessing(e, &case, &r);
+        for (dim, key) in [(None, "embedding"), (Some(32), "embedding_dim32")] {
+            let got: Vec<f32> = e.embed_batch(&inputs, dim).unwrap().concat();
+            let err = max_abs_diff(&got, &r.float(key).values);
+            assert!(err <= EMBED_TOL, "{backend} {}: {key} max |err| {err:e}", case.name);
+            worst = worst.max(err);
+        }
+    }
+    println!("{backend}: embeddings max |err| {worst:.2e} over {} cases", cases().len());
+}
+
+#[test]
+fn pipeline_matches_reference_on_cpu() {
+    check_embeddings(&embedder(DeviceChoice::Cpu, &tiny_model_dir()), "cpu");
+}
+
+#[test]
+fn pipeline_matches_reference_on_wgpu() {
+    check_embeddings(&embedder(DeviceChoice::Wgpu, &tiny_model_dir()), "wgpu");
+}
+
+/// f32 shards, `rope_parameters` config, a tokenizer that does not append the EOS and an
+/// unused lm_head: same embeddings.
+#[test]
+fn sharded_plain_tokenizer_checkpoint_gives_the_same_embeddings() {
+    let e = embedder(DeviceChoice::Cpu, &tiny_sharded_model_dir());
+    for name in ["text", "text_image", "batch"] {
+        let case = cases().into_iter().find(|c| c.name == name).unwrap();
+        let got: Vec<f32> = e.embed_batch(&inputs(&case), None).unwrap().concat();
+        let err = max_abs_diff(&got, &Reference::load(name).float("embedding").values);
+        assert!(err <= EMBED_TOL, "{name}: {err:e}");
+    }
+}
+
+#[test]
+fn bad_inputs_are_typed_errors() {
+    let e = embedder(DeviceChoice::Cpu, &tiny_model_dir());
+    let fixture = |p: &str| std::fs::read(reference_fixtures::fixtures_dir().join(p)).unwrap();
+    let text = EmbedInput::text("hello");
+    assert!(matches!(e.embed(&EmbedInput::default(), None), Err(EmbedError::EmptyInput)));
+    assert!(matches!(e.embed(&EmbedInput::text("  \n\t"), None), Err(EmbedError::EmptyInput)));
+    assert!(matches!(e.embed(&text, Some(0)), Err(EmbedError::BadDimension { dim: 0, max: 64 })));
+    assert!(matches!(e.embed(&text, Some(65)), Err(EmbedError::BadDimension { dim: 65, max: 64 })));
+    for bad in ["images/corrupt_truncated.png", "images/bomb_60000x60000.png"] {
+        let err = e.embed(&EmbedInput::image(fixture(bad)), None).unwrap_err();
+        assert!(matches!(err, EmbedError::Preprocess(_)), "{bad}: {err}");
+    }
+    let err = e.embed(&EmbedInput::image(b"not an image".to_vec()), None).unwrap_err();
+    assert!(matches!(err, EmbedError::Preprocess(_)), "{err}");
+}

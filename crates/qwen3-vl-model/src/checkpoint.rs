@@ -1,0 +1,190 @@
+//! A checkpoint: one or more safetensors files seen as one name -> tensor map.
+//!
+//! Handles the single-file layout (`model.safetensors`) and the sharded one
+//! (`model.safetensors.index.json` + shards). Tracks which tensors the model took, so that
+//! after loading, leftovers are reported as [`ModelError::UnexpectedTensors`]: a checkpoint
+//! that does not belong to the config fails loudly instead of half-loading.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+
+use crate::error::{ModelError, Result};
+use crate::safetensors::{ByteSource, SafetensorsFile};
+
+/// Tensors a checkpoint may carry that the embedding model never uses.
+const IGNORED_TENSORS: &[&str] = &["lm_head.weight"];
+
+pub struct Checkpoint {
+    files: Vec<SafetensorsFile>,
+    /// Tensor name -> index into `files`.
+    location: HashMap<String, usize>,
+    taken: Mutex<BTreeSet<String>>,
+}
+
+impl Checkpoint {
+    /// Builds a checkpoint from already-opened files (native files or browser buffers).
+    /// A tensor present in two files is an error: we would not know which one is meant.
+    pub fn from_files(files: Vec<SafetensorsFile>) -> Result<Self> {
+        if files.is_empty() {
+            return Err(ModelError::CorruptWeights { file: "checkpoint".into(), reason: "no weight files".into() });
+        }
+        let mut location = HashMap::new();
+        for (i, file) in files.iter().enumerate() {
+            for name in file.tensors().keys() {
+                if let Some(prev) = location.insert(name.clone(), i) {
+                    return Err(ModelError::CorruptWeights {
+                        file: file.name().to_string(),
+                        reason: format!("tensor {name} is also in {}", files[prev].name()),
+                    });
+                }
+            }
+        }
+        Ok(Self { files, location, taken: Mutex::new(BTreeSet::new()) })
+    }
+
+    /// Builds a checkpoint from in-memory files: `(file name, bytes)` pairs.
+    pub fn from_buffers(buffers: Vec<(String, Vec<u8>)>) -> Result<Self> {
+        let files = buffers
+            .into_iter()
+            .map(|(name, bytes)| SafetensorsFile::parse(name, Box::new(bytes) as Box<dyn ByteSource>))
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_files(files)
+    }
+
+    /// Opens the weights of a model directory: the shard index when present, else
+    /// `model.safetensors`.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn open_dir(dir: &std::path::Path) -> Result<Self> {
+        use crate::safetensors::FileSource;
+        let index_path = dir.join("model.safetensors.index.json");
+        let names = if index_path.exists() {
+            let text = std::fs::read_to_string(&index_path)
+                .map_err(|source| ModelError::Io { path: index_path.display().to_string(), source })?;
+            shard_names(&text).map_err(|reason| ModelError::CorruptWeights {
+                file: index_path.display().to_string(),
+                reason,
+            })?
+        } else {
+            vec!["model.safetensors".to_string()]
+        };
+        let files = names
+            .iter()
+            .map(|name| {
+                let path = dir.join(name);
+                SafetensorsFile::parse(path.display().to_string(), Box::new(FileSource::open(&path)?))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::from_files(files)
+    }
+
+    /// True when the checkpoint has a tensor of this name.
+    pub fn contains(&self, name: &str) -> bool {
+        self.location.contains_key(name)
+    }
+
+    /// Reads a tensor as f32 after checking its shape, and marks it as used.
+    pub fn take_f32(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>> {
+        let file = &self.files[*self.location.get(name).ok_or_else(|| ModelError::MissingTensor {
+            name: name.to_string(),
+            expected: expected.to_vec(),
+        })?];
+        let info = &file.tensors()[name];
+        if info.shape != expected {
+            return Err(ModelError::ShapeMismatch {
+                name: name.to_string(),
+                expected: expected.to_vec(),
+                found: info.shape.clone(),
+            });
+        }
+        let values = file.read_f32(name)?;
+        self.taken.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string());
+        Ok(values)
+    }
+
+    /// Fails when the checkpoint holds tensors the model did not take.
+    pub fn ensure_all_used(&self) -> Result<()> {
+        let taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<String> = self
+            .location
+            .keys()
+            .filter(|n| !taken.contains(*n) && !IGNORED_TENSORS.contains(&n.as_str()))
+            .cloned()
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        names.sort();
+        names.truncate(20);
+        Err(ModelError::UnexpectedTensors { names })
+    }
+}
+
+/// The distinct shard file names of a `model.safetensors.index.json`, in first-seen order.
+/// Names must be plain file names: an index pointing outside the model directory is corrupt.
+pub fn shard_names(index_json: &str) -> Result<Vec<String>, String> {
+    let index: serde_json::Value =
+        serde_json::from_str(index_json).map_err(|e| format!("not valid JSON: {e}"))?;
+    let map = index.get("weight_map").and_then(|m| m.as_object()).ok_or("no weight_map object")?;
+    let mut names: Vec<String> = Vec::new();
+    for (tensor, file) in map {
+        let file = file.as_str().ok_or_else(|| format!("weight_map[{tensor}] is not a file name"))?;
+        if file.is_empty() || file.contains('/') || file.contains('\\') || file == ".." {
+            return Err(format!("weight_map[{tensor}] = {file:?} is not a plain file name"));
+        }
+        if !names.iter().any(|n| n == file) {
+            names.push(file.to_string());
+        }
+    }
+    if names.is_empty() {
+        return Err("weight_map is empty".into());
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safetensors::tests::build;
+
+    fn checkpoint(tensors: &[(&str, Vec<usize>)]) -> Checkpoint {
+        let entries: Vec<_> = tensors
+            .iter()
+            .map(|(n, s)| (*n, "F32", s.clone(), vec![0u8; 4 * s.iter().product::<usize>()]))
+            .collect();
+        Checkpoint::from_buffers(vec![("one.safetensors".into(), build(&entries))]).unwrap()
+    }
+
+    #[test]
+    fn shape_mismatch_names_tensor_and_both_shapes() {
+        let ckpt = checkpoint(&[("w", vec![2, 3])]);
+        let err = ckpt.take_f32("w", &[3, 2]).unwrap_err();
+        assert_eq!(err.to_string(), "tensor w has shape [2, 3], expected [3, 2]");
+        let err = ckpt.take_f32("v", &[1]).unwrap_err();
+        assert_eq!(err.to_string(), "missing tensor v (expected shape [1])");
+    }
+
+    #[test]
+    fn leftovers_are_reported_but_lm_head_is_ignored() {
+        let ckpt = checkpoint(&[("w", vec![1]), ("extra", vec![1]), ("lm_head.weight", vec![1])]);
+        ckpt.take_f32("w", &[1]).unwrap();
+        let err = ckpt.ensure_all_used().unwrap_err();
+        assert!(matches!(&err, ModelError::UnexpectedTensors { names } if names == &["extra".to_string()]), "{err}");
+    }
+
+    #[test]
+    fn shard_index_must_name_plain_files() {
+        assert_eq!(
+            shard_names(r#"{"weight_map":{"a":"s1.safetensors","b":"s2.safetensors","c":"s1.safetensors"}}"#).unwrap(),
+            ["s1.safetensors", "s2.safetensors"]
+        );
+        assert!(shard_names(r#"{"weight_map":{"a":"../etc/passwd"}}"#).unwrap_err().contains("plain file name"));
+        assert!(shard_names("{}").unwrap_err().contains("weight_map"));
+    }
+
+    #[test]
+    fn a_tensor_in_two_shards_is_corrupt() {
+        let a = build(&[("w", "F32", vec![1], vec![0; 4])]);
+        let err = Checkpoint::from_buffers(vec![("s1".into(), a.clone()), ("s2".into(), a)]).err().unwrap();
+        assert!(err.to_string().contains("also in s1"), "{err}");
+    }
+}

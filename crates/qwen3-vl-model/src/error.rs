@@ -1,0 +1,52 @@
+//! Typed errors for configuration, weight files and model inputs.
+//!
+//! Messages say what was expected and what was found, and name the tensor or file, so a
+//! user with a broken download can tell which file to fetch again.
+
+use thiserror::Error;
+
+/// Everything that can go wrong between a model directory and a forward pass.
+#[derive(Debug, Error)]
+pub enum ModelError {
+    /// `config.json` is not valid JSON, lacks a field, or describes a model we cannot run.
+    #[error("bad model config: {0}")]
+    Config(String),
+
+    /// A safetensors file (or the shard index) is malformed: its header lies about sizes,
+    /// offsets run past the end of the file, or the JSON does not parse.
+    #[error("corrupt weight file {file}: {reason}")]
+    CorruptWeights { file: String, reason: String },
+
+    /// A tensor the model needs is in none of the weight files.
+    #[error("missing tensor {name} (expected shape {expected:?})")]
+    MissingTensor { name: String, expected: Vec<usize> },
+
+    /// A tensor exists but its shape does not match the config.
+    #[error("tensor {name} has shape {found:?}, expected {expected:?}")]
+    ShapeMismatch { name: String, expected: Vec<usize>, found: Vec<usize> },
+
+    /// The checkpoint holds tensors this architecture does not have: usually a different
+    /// model, or a config that does not belong to these weights.
+    #[error("unexpected tensors in checkpoint (not part of this model): {names:?}")]
+    UnexpectedTensors { names: Vec<String> },
+
+    /// A tensor is stored in a dtype we cannot convert to float (e.g. an integer tensor
+    /// where a weight belongs).
+    #[error("tensor {name} is stored as {dtype}, expected F32, F16 or BF16")]
+    UnsupportedDType { name: String, dtype: String },
+
+    /// The inputs handed to the forward pass are inconsistent (wrong number of image
+    /// tokens for the grids, empty batch, ...).
+    #[error("invalid model input: {0}")]
+    Input(String),
+
+    /// Reading a file failed.
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, #[source] source: std::io::Error },
+
+    /// The device failed while running or reading back a tensor.
+    #[error("device error: {0}")]
+    Device(String),
+}
+
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;

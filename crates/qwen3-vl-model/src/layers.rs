@@ -1,0 +1,87 @@
+//! The few building blocks the model needs, as plain structs of tensors.
+//!
+//! Inference only, so no `Module`/`Param` machinery: a layer is its weights plus a
+//! `forward`. Each is built by [`WeightLoader`](crate::weights::WeightLoader) under its
+//! checkpoint name.
+
+use burn::tensor::{Tensor, activation};
+
+/// `y = x W + b`, with `W` stored `[in, out]` (transposed from the checkpoint's `[out, in]`
+/// once, at load time, so every forward is a plain row-major matmul).
+#[derive(Debug, Clone)]
+pub struct Linear {
+    pub weight: Tensor<2>,
+    pub bias: Option<Tensor<1>>,
+}
+
+impl Linear {
+    /// # Shapes
+    /// `x: [rows, in]` -> `[rows, out]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let y = x.matmul(self.weight.clone());
+        match &self.bias {
+            Some(b) => y + b.clone().unsqueeze::<2>(),
+            None => y,
+        }
+    }
+}
+
+/// LayerNorm over the last dimension, biased variance, as torch computes it.
+#[derive(Debug, Clone)]
+pub struct LayerNorm {
+    pub weight: Tensor<1>,
+    pub bias: Tensor<1>,
+    pub eps: f64,
+}
+
+impl LayerNorm {
+    /// # Shapes
+    /// `x: [rows, dim]` -> `[rows, dim]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let mean = x.clone().mean_dim(1);
+        let centered = x - mean;
+        let var = centered.clone().square().mean_dim(1);
+        let normed = centered / (var + self.eps).sqrt();
+        normed * self.weight.clone().unsqueeze::<2>() + self.bias.clone().unsqueeze::<2>()
+    }
+}
+
+/// RMSNorm over the last dimension: `x / sqrt(mean(x^2) + eps) * weight`.
+#[derive(Debug, Clone)]
+pub struct RmsNorm {
+    pub weight: Tensor<1>,
+    pub eps: f64,
+}
+
+impl RmsNorm {
+    /// Normalises the last dimension of a tensor of any rank.
+    pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        let rms = (x.clone().square().mean_dim(D - 1) + self.eps).sqrt();
+        (x / rms) * self.weight.clone().unsqueeze::<D>()
+    }
+}
+
+/// The vision block MLP's GELU: the tanh approximation (`gelu_pytorch_tanh`). Using the
+/// exact erf form here, or a sigmoid approximation, measurably moves the embedding.
+pub fn gelu_tanh<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    activation::gelu_approximate(x)
+}
+
+/// The mergers' GELU: exact, with erf.
+pub fn gelu_erf<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    activation::gelu(x)
+}
+
+/// Rotate-half rotary embedding: `x cos + rotate_half(x) sin`, where
+/// `rotate_half([a | b]) = [-b | a]` splits the last dimension in two.
+///
+/// # Shapes
+/// `x: [.., rows, heads, head_dim]`, `cos`/`sin`: broadcastable `[.., rows, 1, head_dim]`
+pub fn apply_rotary<const D: usize>(x: Tensor<D>, cos: Tensor<D>, sin: Tensor<D>) -> Tensor<D> {
+    let dim = x.dims()[D - 1];
+    let half = dim / 2;
+    let first = x.clone().narrow(D - 1, 0, half);
+    let second = x.clone().narrow(D - 1, half, half);
+    let rotated = Tensor::cat(vec![second.neg(), first], D - 1);
+    x * cos + rotated * sin
+}

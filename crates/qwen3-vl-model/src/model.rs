@@ -1,0 +1,206 @@
+//! `Qwen3VLModel`: the vision tower and text decoder joined. Image features replace the
+//! `<|image_pad|>` embeddings, positions are 3-D, and DeepStack features are added after the
+//! first decoder layers. Output: the final-norm hidden states and the pooled last token.
+
+use burn::tensor::{DType, Device, IndexingUpdateOp, Int, Tensor, TensorData};
+
+use crate::checkpoint::Checkpoint;
+use crate::config::Qwen3VlConfig;
+use crate::error::{ModelError, Result};
+use crate::positions::{MergedGrid, mrope_position_ids};
+use crate::rope::{cos_sin, interleaved_axes, inv_freq};
+use crate::text::{DeepStackInjection, TextDecoder};
+use crate::vision::{VisionOutput, VisionTower};
+use crate::weights::WeightLoader;
+
+/// `<|endoftext|>`, the padding id of the reference.
+pub const PAD_TOKEN_ID: u32 = 151643;
+
+/// One batch, as the preprocessor produces it.
+#[derive(Debug, Clone, Default)]
+pub struct ModelInput {
+    /// Token ids of each row, unpadded, image tokens already expanded.
+    pub rows: Vec<Vec<u32>>,
+    /// Flattened patches `[patches * patch_len]` of every image, in token order.
+    pub pixel_values: Vec<f32>,
+    /// `[t, h, w]` (in patches) for each image, in token order.
+    pub grids: Vec<[usize; 3]>,
+}
+
+/// Everything the forward pass computed that a caller (or a parity test) may want.
+#[derive(Debug, Clone)]
+pub struct ModelOutput {
+    /// `[batch, seq, hidden]`, after the final norm. Pad positions are unspecified.
+    pub last_hidden_state: Tensor<3>,
+    /// `[batch, hidden]`: the hidden state of each row's last token (not normalised).
+    pub pooled: Tensor<2>,
+    /// The vision tower's outputs when the batch has images.
+    pub vision: Option<VisionOutput>,
+    /// 3-D positions `[axis][row][column]` the decoder used.
+    pub position_ids: [Vec<Vec<i64>>; 3],
+}
+
+#[derive(Debug, Clone)]
+pub struct Qwen3VlModel {
+    config: Qwen3VlConfig,
+    vision: VisionTower,
+    text: TextDecoder,
+    text_inv_freq: Vec<f32>,
+    device: Device,
+    dtype: DType,
+}
+
+impl Qwen3VlModel {
+    /// Loads every tensor of `config` from `checkpoint` onto `device` in `dtype`
+    /// (`F32`, or `F16`/`BF16` where the device supports it), tensor by tensor.
+    ///
+    /// Accepts the released names (`model.visual.*`, `model.language_model.*`) and the same
+    /// names without the leading `model.`. Fails on missing, mis-shaped or leftover tensors.
+    pub fn load(checkpoint: &Checkpoint, config: Qwen3VlConfig, device: &Device, dtype: DType) -> Result<Self> {
+        config.validate()?;
+        let root = if checkpoint.contains("model.visual.patch_embed.proj.weight")
+            || !checkpoint.contains("visual.patch_embed.proj.weight")
+        {
+            "model."
+        } else {
+            ""
+        };
+        let w = WeightLoader { checkpoint, device, dtype };
+        let vision = VisionTower::load(&w, &format!("{root}visual."), &config.vision)?;
+        let text = TextDecoder::load(&w, &format!("{root}language_model."), &config.text)?;
+        checkpoint.ensure_all_used()?;
+        Ok(Self {
+            text_inv_freq: inv_freq(config.text.rope_theta, config.text.head_dim),
+            config,
+            vision,
+            text,
+            device: device.clone(),
+            dtype,
+        })
+    }
+
+    pub fn config(&self) -> &Qwen3VlConfig {
+        &self.config
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Runs the model on a right-padded batch.
+    pub fn forward(&self, input: &ModelInput) -> Result<ModelOutput> {
+        let merged_grids = self.check_input(input)?;
+        let batch = input.rows.len();
+        let seq = input.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let row_refs: Vec<&[u32]> = input.rows.iter().map(Vec::as_slice).collect();
+        let position_ids = mrope_position_ids(&row_refs, seq, &merged_grids, self.config.image_token_id)?;
+
+        let mut flat_ids = Vec::with_capacity(batch * seq);
+        for row in &input.rows {
+            flat_ids.extend(row.iter().map(|&t| t as i64));
+            flat_ids.extend(std::iter::repeat_n(PAD_TOKEN_ID as i64, seq - row.len()));
+        }
+        let image_positions: Vec<i64> = flat_ids
+            .iter()
+            .enumerate()
+            .filter(|&(_, &t)| t == self.config.image_token_id as i64)
+            .map(|(i, _)| i as i64)
+            .collect();
+        let ids = Tensor::<1, Int>::from_data(TensorData::new(flat_ids, [batch * seq]), &self.device);
+        let mut embeds = self.text.embed_tokens.clone().select(0, ids);
+
+        let vision = if input.grids.is_empty() {
+            None
+        } else {
+            let patch_len = self.config.vision.patch_len();
+            let patches = input.pixel_values.len() / patch_len;
+            let pixels = Tensor::<2>::from_data(
+                TensorData::new(input.pixel_values.clone(), [patches, patch_len]),
+                (&self.device, self.dtype),
+            );
+            Some(self.vision.forward(pixels, &input.grids))
+        };
+        let deepstack = match &vision {
+            Some(v) => {
+                let n = image_positions.len();
+                let positions = Tensor::<1, Int>::from_data(TensorData::new(image_positions.clone(), [n]), &self.device);
+                // Replace (not add to) the placeholder embeddings: zero those rows, then add.
+                let mut keep = vec![1.0f32; batch * seq];
+                for &p in &image_positions {
+                    keep[p as usize] = 0.0;
+                }
+                let keep = Tensor::<2>::from_data(TensorData::new(keep, [batch * seq, 1]), (&self.device, self.dtype));
+                embeds = (embeds * keep).select_assign(0, positions.clone(), v.merged.clone(), IndexingUpdateOp::Add);
+                Some(DeepStackInjection { positions, features: v.deepstack.clone() })
+            }
+            None => None,
+        };
+
+        let (cos, sin) = self.text_rotary(&position_ids, batch, seq);
+        let hidden = self.text.forward(embeds, batch, seq, &cos, &sin, deepstack.as_ref());
+
+        let last: Vec<i64> = input.rows.iter().enumerate().map(|(b, r)| (b * seq + r.len() - 1) as i64).collect();
+        let last = Tensor::<1, Int>::from_data(TensorData::new(last, [batch]), &self.device);
+        let pooled = hidden.clone().select(0, last);
+        let hidden_size = self.config.text.hidden_size;
+        Ok(ModelOutput { last_hidden_state: hidden.reshape([batch, seq, hidden_size]), pooled, vision, position_ids })
+    }
+
+    /// Interleaved MRoPE cos/sin `[batch, seq, 1, head_dim]`, computed on the host in f32.
+    fn text_rotary(&self, positions: &[Vec<Vec<i64>>; 3], batch: usize, seq: usize) -> (Tensor<4>, Tensor<4>) {
+        let t = &self.config.text;
+        let half = t.head_dim / 2;
+        let axes = interleaved_axes(half, t.mrope_section);
+        let inv = &self.text_inv_freq;
+        let (cos, sin) = cos_sin(batch * seq, half, |i, slot| {
+            positions[axes[slot]][i / seq][i % seq] as f32 * inv[slot]
+        });
+        let shape = [batch, seq, 1, t.head_dim];
+        let upload = |v| Tensor::<4>::from_data(TensorData::new(v, shape), (&self.device, self.dtype));
+        (upload(cos), upload(sin))
+    }
+
+    /// Checks token ids, image token counts and pixel counts before anything reaches the
+    /// device (an out-of-range id would be an unchecked gather on some backends).
+    fn check_input(&self, input: &ModelInput) -> Result<Vec<MergedGrid>> {
+        let c = &self.config;
+        if input.rows.is_empty() || input.rows.iter().any(Vec::is_empty) {
+            return Err(ModelError::Input("empty batch or empty row".into()));
+        }
+        if let Some(&bad) = input.rows.iter().flatten().find(|&&t| t as usize >= c.text.vocab_size) {
+            return Err(ModelError::Input(format!("token id {bad} is outside the vocabulary of {}", c.text.vocab_size)));
+        }
+        let merge = c.vision.spatial_merge_size;
+        let mut merged = Vec::with_capacity(input.grids.len());
+        let mut patches = 0usize;
+        for &[t, h, w] in &input.grids {
+            if t == 0 || h == 0 || w == 0 || h % merge != 0 || w % merge != 0 {
+                return Err(ModelError::Input(format!("image grid {t}x{h}x{w} is not a positive multiple of the {merge}x{merge} merge window")));
+            }
+            if t != 1 {
+                return Err(ModelError::Input(format!("image grid has t = {t}; only still images (t = 1) are supported")));
+            }
+            patches += t * h * w;
+            merged.push(MergedGrid { merged_h: h / merge, merged_w: w / merge });
+        }
+        if input.pixel_values.len() != patches * c.vision.patch_len() {
+            return Err(ModelError::Input(format!(
+                "pixel_values has {} values, the grids need {patches} patches of {}",
+                input.pixel_values.len(),
+                c.vision.patch_len()
+            )));
+        }
+        let image_tokens = input.rows.iter().flatten().filter(|&&t| t == c.image_token_id).count();
+        let expected: usize = merged.iter().map(MergedGrid::tokens).sum();
+        if image_tokens != expected {
+            return Err(ModelError::Input(format!("{image_tokens} image tokens in the text, but the images need {expected}")));
+        }
+        Ok(merged)
+    }
+}
+
+/// Reads a float tensor back to the host without blocking (required on wasm).
+pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
+    let data = tensor.into_data_async().await.map_err(|e| ModelError::Device(format!("{e:?}")))?;
+    data.convert::<f32>().into_vec::<f32>().map_err(|e| ModelError::Device(format!("{e:?}")))
+}

@@ -1,0 +1,312 @@
+//! A streaming reader for the safetensors format.
+//!
+//! The format is an 8-byte little-endian header length, a JSON header naming each tensor's
+//! dtype, shape and byte range, then the raw data. We read it ourselves (rather than through
+//! burn-store) so that:
+//! - every number in the header is checked against the file before anything is allocated,
+//!   so a lying header gives [`ModelError::CorruptWeights`], never a huge allocation;
+//! - tensors are converted to f32 one at a time, in small chunks, so loading never holds two
+//!   copies of the weights;
+//! - the same code reads files natively and byte buffers in the browser.
+
+use std::collections::HashMap;
+
+use crate::error::{ModelError, Result};
+
+/// Largest header we accept. Real headers are a few hundred KB; this bounds what a hostile
+/// file can make us allocate before we have checked anything.
+const MAX_HEADER_BYTES: u64 = 64 << 20;
+/// Bytes converted per read when streaming a tensor.
+const CHUNK_BYTES: usize = 4 << 20;
+
+/// Random-access bytes: a file natively, a buffer in the browser.
+pub trait ByteSource: Send + Sync {
+    /// Total length in bytes.
+    fn len(&self) -> u64;
+    /// Fills `buf` with the bytes starting at `offset`.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
+}
+
+impl ByteSource for Vec<u8> {
+    fn len(&self) -> u64 {
+        self.as_slice().len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let start = usize::try_from(offset).map_err(|_| std::io::ErrorKind::UnexpectedEof)?;
+        let src = self
+            .get(start..start.saturating_add(buf.len()))
+            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// A file on disk, read with positioned reads (no memory map: a map of a file that another
+/// process truncates would crash us with SIGBUS).
+#[cfg(not(target_family = "wasm"))]
+pub struct FileSource {
+    file: std::sync::Mutex<std::fs::File>,
+    len: u64,
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl FileSource {
+    pub fn open(path: &std::path::Path) -> Result<Self> {
+        let io = |source| ModelError::Io { path: path.display().to_string(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        Ok(Self { file: std::sync::Mutex::new(file), len })
+    }
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl ByteSource for FileSource {
+    fn len(&self) -> u64 {
+        self.len
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        file.seek(SeekFrom::Start(offset))?;
+        file.read_exact(buf)
+    }
+}
+
+/// Element types a weight may be stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoredDType {
+    F32,
+    F16,
+    BF16,
+}
+
+impl StoredDType {
+    fn size(self) -> usize {
+        match self {
+            Self::F32 => 4,
+            Self::F16 | Self::BF16 => 2,
+        }
+    }
+}
+
+/// Where one tensor lives in its file.
+#[derive(Debug, Clone)]
+pub struct TensorInfo {
+    /// The stored dtype, or the name of an unsupported one.
+    pub dtype: Result<StoredDType, String>,
+    pub shape: Vec<usize>,
+    /// Absolute byte range in the file.
+    start: u64,
+    end: u64,
+}
+
+/// One parsed safetensors file.
+pub struct SafetensorsFile {
+    name: String,
+    source: Box<dyn ByteSource>,
+    tensors: HashMap<String, TensorInfo>,
+}
+
+impl SafetensorsFile {
+    /// Parses and validates the header; reads no tensor data yet.
+    pub fn parse(name: impl Into<String>, source: Box<dyn ByteSource>) -> Result<Self> {
+        let name = name.into();
+        let corrupt = |reason: String| ModelError::CorruptWeights { file: name.clone(), reason };
+        let file_len = source.len();
+        if file_len < 8 {
+            return Err(corrupt(format!("file is {file_len} bytes, too short for a safetensors header")));
+        }
+        let mut len_bytes = [0u8; 8];
+        source.read_at(0, &mut len_bytes).map_err(|e| corrupt(e.to_string()))?;
+        let header_len = u64::from_le_bytes(len_bytes);
+        if header_len > MAX_HEADER_BYTES || header_len > file_len - 8 {
+            return Err(corrupt(format!(
+                "header claims {header_len} bytes but the file has {} after the length prefix",
+                file_len - 8
+            )));
+        }
+        let mut header = vec![0u8; header_len as usize];
+        source.read_at(8, &mut header).map_err(|e| corrupt(e.to_string()))?;
+        let header: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_slice(&header).map_err(|e| corrupt(format!("header is not a JSON object: {e}")))?;
+        let data_start = 8 + header_len;
+        let data_len = file_len - data_start;
+        let mut tensors = HashMap::with_capacity(header.len());
+        for (tensor, entry) in header {
+            if tensor == "__metadata__" {
+                continue;
+            }
+            let info = parse_entry(&entry, data_start, data_len)
+                .map_err(|reason| corrupt(format!("tensor {tensor}: {reason}")))?;
+            tensors.insert(tensor, info);
+        }
+        Ok(Self { name, source, tensors })
+    }
+
+    /// The file name, for error messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Tensor names and where they live.
+    pub fn tensors(&self) -> &HashMap<String, TensorInfo> {
+        &self.tensors
+    }
+
+    /// Reads one tensor as f32, converting from its stored dtype in small chunks.
+    pub fn read_f32(&self, tensor: &str) -> Result<Vec<f32>> {
+        let info = self.tensors.get(tensor).ok_or_else(|| ModelError::MissingTensor {
+            name: tensor.to_string(),
+            expected: Vec::new(),
+        })?;
+        let dtype = info
+            .dtype
+            .clone()
+            .map_err(|dtype| ModelError::UnsupportedDType { name: tensor.to_string(), dtype })?;
+        let size = dtype.size();
+        let total = (info.end - info.start) as usize;
+        let mut out = Vec::with_capacity(total / size);
+        let mut chunk = vec![0u8; CHUNK_BYTES.min(total)];
+        let mut offset = info.start;
+        while offset < info.end {
+            let n = ((info.end - offset) as usize).min(chunk.len());
+            let buf = &mut chunk[..n];
+            self.source.read_at(offset, buf).map_err(|e| ModelError::CorruptWeights {
+                file: self.name.clone(),
+                reason: format!("reading tensor {tensor}: {e}"),
+            })?;
+            convert_to_f32(dtype, buf, &mut out);
+            offset += n as u64;
+        }
+        Ok(out)
+    }
+}
+
+fn parse_entry(entry: &serde_json::Value, data_start: u64, data_len: u64) -> Result<TensorInfo, String> {
+    let dtype_name = entry.get("dtype").and_then(|d| d.as_str()).ok_or("no dtype")?;
+    let dtype = match dtype_name {
+        "F32" => Ok(StoredDType::F32),
+        "F16" => Ok(StoredDType::F16),
+        "BF16" => Ok(StoredDType::BF16),
+        other => Err(other.to_string()),
+    };
+    let shape = entry
+        .get("shape")
+        .and_then(|s| s.as_array())
+        .ok_or("no shape")?
+        .iter()
+        .map(|d| d.as_u64().and_then(|d| usize::try_from(d).ok()))
+        .collect::<Option<Vec<usize>>>()
+        .ok_or("shape is not a list of sizes")?;
+    let offsets = entry
+        .get("data_offsets")
+        .and_then(|o| o.as_array())
+        .filter(|o| o.len() == 2)
+        .ok_or("data_offsets is not a pair")?;
+    let (begin, end) = match (offsets[0].as_u64(), offsets[1].as_u64()) {
+        (Some(b), Some(e)) if b <= e => (b, e),
+        _ => return Err(format!("data_offsets {offsets:?} are not an ordered pair of integers")),
+    };
+    if end > data_len {
+        return Err(format!("data_offsets end {end} is past the {data_len} data bytes in the file"));
+    }
+    let elem_size = match dtype {
+        Ok(d) => d.size() as u64,
+        Err(_) => return Ok(TensorInfo { dtype, shape, start: data_start + begin, end: data_start + end }),
+    };
+    let numel = shape
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
+        .ok_or("shape overflows")?;
+    let expected = numel.checked_mul(elem_size).ok_or("shape overflows")?;
+    if expected != end - begin {
+        return Err(format!("shape {shape:?} needs {expected} bytes but data_offsets span {}", end - begin));
+    }
+    Ok(TensorInfo { dtype, shape, start: data_start + begin, end: data_start + end })
+}
+
+fn convert_to_f32(dtype: StoredDType, bytes: &[u8], out: &mut Vec<f32>) {
+    match dtype {
+        StoredDType::F32 => out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
+        StoredDType::F16 => {
+            out.extend(bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()))
+        }
+        // bf16 is the top half of an f32: the conversion is exact.
+        StoredDType::BF16 => out.extend(bytes.chunks_exact(2).map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Builds a safetensors file from (name, dtype, shape, raw bytes).
+    pub(crate) fn build(tensors: &[(&str, &str, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+        let mut header = serde_json::Map::new();
+        let mut data = Vec::new();
+        for (name, dtype, shape, bytes) in tensors {
+            let begin = data.len();
+            data.extend_from_slice(bytes);
+            header.insert(
+                name.to_string(),
+                serde_json::json!({"dtype": dtype, "shape": shape, "data_offsets": [begin, data.len()]}),
+            );
+        }
+        let header = serde_json::to_vec(&header).unwrap();
+        let mut file = (header.len() as u64).to_le_bytes().to_vec();
+        file.extend(header);
+        file.extend(data);
+        file
+    }
+
+    fn f32_bytes(v: &[f32]) -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    #[test]
+    fn reads_f32_f16_and_bf16_exactly() {
+        let values = [1.5f32, -2.0, 0.0, 3.25];
+        let bf16: Vec<u8> = values.iter().flat_map(|x| ((x.to_bits() >> 16) as u16).to_le_bytes()).collect();
+        let f16: Vec<u8> = values.iter().flat_map(|x| half::f16::from_f32(*x).to_le_bytes()).collect();
+        let file = build(&[
+            ("a", "F32", vec![2, 2], f32_bytes(&values)),
+            ("b", "BF16", vec![4], bf16),
+            ("c", "F16", vec![4, 1], f16),
+        ]);
+        let st = SafetensorsFile::parse("t", Box::new(file)).unwrap();
+        for name in ["a", "b", "c"] {
+            assert_eq!(st.read_f32(name).unwrap(), values, "{name}");
+        }
+    }
+
+    #[test]
+    fn lying_headers_are_rejected_before_allocating() {
+        let good = build(&[("a", "F32", vec![2], f32_bytes(&[1.0, 2.0]))]);
+        // Header length far beyond the file.
+        let mut huge = good.clone();
+        huge[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
+        // Shape that claims more bytes than the offsets span.
+        let lying_shape = build(&[("a", "F32", vec![1 << 40, 1 << 30], f32_bytes(&[1.0, 2.0]))]);
+        // Offsets past the end of the file.
+        let mut past_end = good.clone();
+        past_end.truncate(good.len() - 4);
+        let cases: Vec<(Vec<u8>, &str)> = vec![
+            (huge, "header claims"),
+            (lying_shape, "needs"),
+            (past_end, "past the"),
+            (vec![1, 2, 3], "too short"),
+            (b"\x05\0\0\0\0\0\0\0[1,2]".to_vec(), "not a JSON object"),
+        ];
+        for (bytes, needle) in cases {
+            let err = SafetensorsFile::parse("bad.safetensors", Box::new(bytes)).err().expect(needle).to_string();
+            assert!(err.contains(needle) && err.contains("bad.safetensors"), "{err}");
+        }
+    }
+
+    #[test]
+    fn integer_tensors_are_a_typed_error_on_read() {
+        let file = build(&[("ids", "I64", vec![1], 7i64.to_le_bytes().to_vec())]);
+        let st = SafetensorsFile::parse("t", Box::new(file)).unwrap();
+        assert!(matches!(st.read_f32("ids"), Err(ModelError::UnsupportedDType { .. })));
+    }
+}

@@ -1,0 +1,142 @@
+//! The Qwen3 text decoder (`model.language_model`): RMSNorm, q/k norm, grouped-query
+//! attention with interleaved MRoPE, SwiGLU, and DeepStack injection after the first layers.
+
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{IndexingUpdateOp, Int, Tensor, activation};
+
+use crate::config::TextConfig;
+use crate::error::Result;
+use crate::layers::{Linear, RmsNorm, apply_rotary};
+use crate::weights::WeightLoader;
+
+#[derive(Debug, Clone)]
+struct DecoderLayer {
+    input_layernorm: RmsNorm,
+    post_attention_layernorm: RmsNorm,
+    q_proj: Linear,
+    k_proj: Linear,
+    v_proj: Linear,
+    o_proj: Linear,
+    q_norm: RmsNorm,
+    k_norm: RmsNorm,
+    gate_proj: Linear,
+    up_proj: Linear,
+    down_proj: Linear,
+}
+
+#[derive(Debug, Clone)]
+pub struct TextDecoder {
+    config: TextConfig,
+    pub(crate) embed_tokens: Tensor<2>,
+    layers: Vec<DecoderLayer>,
+    norm: RmsNorm,
+}
+
+/// Image features to add into the residual stream after the first decoder layers.
+pub struct DeepStackInjection {
+    /// Flat `[batch * seq]` indices of the image tokens, in sequence order.
+    pub positions: Tensor<1, Int>,
+    /// One `[image_tokens, hidden]` tensor per level; level `l` is added after layer `l`.
+    pub features: Vec<Tensor<2>>,
+}
+
+impl TextDecoder {
+    /// Loads `{prefix}embed_tokens`, `layers.N.*`, `norm`.
+    pub fn load(w: &WeightLoader, prefix: &str, c: &TextConfig) -> Result<Self> {
+        let (h, eps) = (c.hidden_size, c.rms_norm_eps);
+        let (q_width, kv_width) = (c.num_heads * c.head_dim, c.num_kv_heads * c.head_dim);
+        let layers = (0..c.num_layers)
+            .map(|i| {
+                let l = format!("{prefix}layers.{i}");
+                Ok(DecoderLayer {
+                    input_layernorm: w.rms_norm(&format!("{l}.input_layernorm"), h, eps)?,
+                    post_attention_layernorm: w.rms_norm(&format!("{l}.post_attention_layernorm"), h, eps)?,
+                    q_proj: w.linear(&format!("{l}.self_attn.q_proj"), h, q_width, false)?,
+                    k_proj: w.linear(&format!("{l}.self_attn.k_proj"), h, kv_width, false)?,
+                    v_proj: w.linear(&format!("{l}.self_attn.v_proj"), h, kv_width, false)?,
+                    o_proj: w.linear(&format!("{l}.self_attn.o_proj"), q_width, h, false)?,
+                    q_norm: w.rms_norm(&format!("{l}.self_attn.q_norm"), c.head_dim, eps)?,
+                    k_norm: w.rms_norm(&format!("{l}.self_attn.k_norm"), c.head_dim, eps)?,
+                    gate_proj: w.linear(&format!("{l}.mlp.gate_proj"), h, c.intermediate_size, false)?,
+                    up_proj: w.linear(&format!("{l}.mlp.up_proj"), h, c.intermediate_size, false)?,
+                    down_proj: w.linear(&format!("{l}.mlp.down_proj"), c.intermediate_size, h, false)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            embed_tokens: w.tensor(&format!("{prefix}embed_tokens.weight"), [c.vocab_size, h])?,
+            layers,
+            norm: w.rms_norm(&format!("{prefix}norm"), h, eps)?,
+            config: c.clone(),
+        })
+    }
+
+    /// Runs every layer and the final norm.
+    ///
+    /// Attention is causal only: with right padding, real tokens never see a pad, so pads
+    /// need no mask (their own outputs are never pooled and are left unspecified).
+    ///
+    /// # Shapes
+    /// `embeds: [batch * seq, hidden]`, `cos`/`sin`: `[batch, seq, 1, head_dim]`
+    /// -> `[batch * seq, hidden]`
+    pub fn forward(
+        &self,
+        embeds: Tensor<2>,
+        batch: usize,
+        seq: usize,
+        cos: &Tensor<4>,
+        sin: &Tensor<4>,
+        deepstack: Option<&DeepStackInjection>,
+    ) -> Tensor<2> {
+        let mut h = embeds;
+        for (i, layer) in self.layers.iter().enumerate() {
+            h = layer.forward(h, batch, seq, cos, sin, &self.config);
+            if let Some(ds) = deepstack
+                && let Some(feature) = ds.features.get(i)
+            {
+                h = h.select_assign(0, ds.positions.clone(), feature.clone(), IndexingUpdateOp::Add);
+            }
+        }
+        self.norm.forward(h)
+    }
+}
+
+impl DecoderLayer {
+    fn forward(&self, h: Tensor<2>, b: usize, s: usize, cos: &Tensor<4>, sin: &Tensor<4>, c: &TextConfig) -> Tensor<2> {
+        let hd = c.head_dim;
+        let x = self.input_layernorm.forward(h.clone());
+        // [b*s, width] -> [b, heads, s, hd], normed per head and rotated before attention.
+        let heads_first = |t: Tensor<2>, heads: usize| t.reshape([b, s, heads, hd]);
+        let q = apply_rotary(self.q_norm.forward(heads_first(self.q_proj.forward(x.clone()), c.num_heads)), cos.clone(), sin.clone());
+        let k = apply_rotary(self.k_norm.forward(heads_first(self.k_proj.forward(x.clone()), c.num_kv_heads)), cos.clone(), sin.clone());
+        let v = heads_first(self.v_proj.forward(x), c.num_kv_heads);
+        let group = c.num_heads / c.num_kv_heads;
+        let out = attention(
+            q.swap_dims(1, 2),
+            repeat_kv(k.swap_dims(1, 2), group),
+            repeat_kv(v.swap_dims(1, 2), group),
+            None,
+            None,
+            AttentionModuleOptions { scale: Some(1.0 / (hd as f64).sqrt()), softcap: None, is_causal: true },
+        );
+        let out = out.swap_dims(1, 2).reshape([b * s, c.num_heads * hd]);
+        let h = h + self.o_proj.forward(out);
+        let x = self.post_attention_layernorm.forward(h.clone());
+        let gated = activation::silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x);
+        h + self.down_proj.forward(gated)
+    }
+}
+
+/// Repeats each key/value head `group` times so grouped-query attention can run as plain
+/// multi-head attention (kv head g serves query heads g*group .. g*group+group-1).
+///
+/// # Shapes
+/// `[batch, kv_heads, seq, hd]` -> `[batch, kv_heads * group, seq, hd]`
+fn repeat_kv(x: Tensor<4>, group: usize) -> Tensor<4> {
+    if group == 1 {
+        return x;
+    }
+    let [b, kv, s, hd] = x.dims();
+    x.unsqueeze_dim::<5>(2).expand([b, kv, group, s, hd]).reshape([b, kv * group, s, hd])
+}

@@ -1,0 +1,246 @@
+//! The vision tower (`model.visual`): patch embedding, learned positions resampled to each
+//! image, 2-D rotary attention within each image, DeepStack taps and the final 2x2 merger.
+
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::config::VisionConfig;
+use crate::error::Result;
+use crate::layers::{LayerNorm, Linear, apply_rotary, gelu_erf, gelu_tanh};
+use crate::rope::{cos_sin, inv_freq};
+use crate::vision_layout::PatchLayout;
+use crate::weights::WeightLoader;
+
+/// LayerNorm epsilon, hard-coded in the reference.
+const EPS: f64 = 1e-6;
+/// Vision rotary base, hard-coded in the reference.
+const ROTARY_THETA: f64 = 10_000.0;
+/// Upper bound on one attention score block, so a large image never asks the device for a
+/// buffer beyond its binding limits (lavapipe allows 128 MiB, browsers often 128-256 MiB).
+const MAX_SCORE_BYTES: usize = 64 << 20;
+
+/// What the tower hands to the decoder.
+#[derive(Debug, Clone)]
+pub struct VisionOutput {
+    /// Merged image tokens `[patches / 4, out_hidden]`, images concatenated in order.
+    pub merged: Tensor<2>,
+    /// One `[patches / 4, out_hidden]` tensor per DeepStack level.
+    pub deepstack: Vec<Tensor<2>>,
+    /// The last block's output `[patches, hidden]`, before merging (for parity tests).
+    pub last_hidden: Tensor<2>,
+}
+
+#[derive(Debug, Clone)]
+struct VisionBlock {
+    norm1: LayerNorm,
+    norm2: LayerNorm,
+    qkv: Linear,
+    proj: Linear,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+/// A 2x2 patch merger: groups four consecutive patches (one merge window) into one token.
+/// The final merger normalises each patch before grouping; DeepStack mergers normalise the
+/// grouped vector ("post-shuffle" norm).
+#[derive(Debug, Clone)]
+struct PatchMerger {
+    norm: LayerNorm,
+    fc1: Linear,
+    fc2: Linear,
+    norm_after_grouping: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct VisionTower {
+    config: VisionConfig,
+    patch_embed: Linear,
+    pos_embed: Tensor<2>,
+    blocks: Vec<VisionBlock>,
+    merger: PatchMerger,
+    deepstack_mergers: Vec<PatchMerger>,
+    inv_freq: Vec<f32>,
+}
+
+impl VisionTower {
+    /// Loads `{prefix}patch_embed`, `pos_embed`, `blocks.N`, `merger`, `deepstack_merger_list.J`.
+    pub fn load(w: &WeightLoader, prefix: &str, config: &VisionConfig) -> Result<Self> {
+        let (d, c) = (config.hidden_size, config);
+        let grouped = d * config.merge_unit();
+        let merger = |name: &str, norm_dim: usize, norm_after_grouping: bool| -> Result<PatchMerger> {
+            Ok(PatchMerger {
+                norm: w.layer_norm(&format!("{name}.norm"), norm_dim, EPS)?,
+                fc1: w.linear(&format!("{name}.linear_fc1"), grouped, grouped, true)?,
+                fc2: w.linear(&format!("{name}.linear_fc2"), grouped, c.out_hidden_size, true)?,
+                norm_after_grouping,
+            })
+        };
+        let blocks = (0..c.depth)
+            .map(|i| {
+                let b = format!("{prefix}blocks.{i}");
+                Ok(VisionBlock {
+                    norm1: w.layer_norm(&format!("{b}.norm1"), d, EPS)?,
+                    norm2: w.layer_norm(&format!("{b}.norm2"), d, EPS)?,
+                    qkv: w.linear(&format!("{b}.attn.qkv"), d, 3 * d, true)?,
+                    proj: w.linear(&format!("{b}.attn.proj"), d, d, true)?,
+                    fc1: w.linear(&format!("{b}.mlp.linear_fc1"), d, c.intermediate_size, true)?,
+                    fc2: w.linear(&format!("{b}.mlp.linear_fc2"), c.intermediate_size, d, true)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            patch_embed: w.linear_from_conv(
+                &format!("{prefix}patch_embed.proj"),
+                [d, c.in_channels, c.temporal_patch_size, c.patch_size, c.patch_size],
+            )?,
+            pos_embed: w.tensor(&format!("{prefix}pos_embed.weight"), [c.num_position_embeddings, d])?,
+            blocks,
+            merger: merger(&format!("{prefix}merger"), d, false)?,
+            deepstack_mergers: (0..c.deepstack_visual_indexes.len())
+                .map(|j| merger(&format!("{prefix}deepstack_merger_list.{j}"), grouped, true))
+                .collect::<Result<Vec<_>>>()?,
+            inv_freq: inv_freq(ROTARY_THETA, config.head_dim() / 2),
+            config: config.clone(),
+        })
+    }
+
+    /// # Shapes
+    /// `pixel_values: [patches, patch_len]`, one `[t, h, w]` grid (in patches) per image.
+    pub fn forward(&self, pixel_values: Tensor<2>, grids: &[[usize; 3]]) -> VisionOutput {
+        let c = &self.config;
+        let device = pixel_values.device();
+        let dtype = pixel_values.dtype();
+        let layout = PatchLayout::new(grids, c.spatial_merge_size, c.position_grid_side());
+        let n = layout.coords.len();
+
+        let mut x = self.patch_embed.forward(pixel_values) + self.positions(&layout);
+
+        let hd = c.head_dim();
+        let quarter = hd / 4;
+        let inv = &self.inv_freq;
+        let (cos, sin) = cos_sin(n, hd / 2, |p, slot| {
+            let (row, col) = layout.coords[p];
+            if slot < quarter { row as f32 * inv[slot] } else { col as f32 * inv[slot - quarter] }
+        });
+        let table = |v: Vec<f32>| Tensor::<3>::from_data(TensorData::new(v, [n, 1, hd]), (&device, dtype));
+        let (cos, sin) = (table(cos), table(sin));
+        // Attention never crosses images; a video would add one segment per frame pair.
+        let segments: Vec<(usize, usize)> = grids
+            .iter()
+            .flat_map(|&[t, h, w]| std::iter::repeat_n(h * w, t))
+            .scan(0, |start, len| {
+                let seg = (*start, len);
+                *start += len;
+                Some(seg)
+            })
+            .collect();
+
+        let mut deepstack = Vec::with_capacity(self.deepstack_mergers.len());
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x, &cos, &sin, &segments, c.num_heads);
+            if let Some(j) = c.deepstack_visual_indexes.iter().position(|&k| k == i) {
+                deepstack.push(self.deepstack_mergers[j].forward(x.clone(), c.merge_unit()));
+            }
+        }
+        VisionOutput { merged: self.merger.forward(x.clone(), c.merge_unit()), deepstack, last_hidden: x }
+    }
+
+    /// Bilinear sample of the learned position table at each patch: four gathered rows,
+    /// weighted and summed left to right as the reference does.
+    fn positions(&self, layout: &PatchLayout) -> Tensor<2> {
+        let device = self.pos_embed.device();
+        let dtype = self.pos_embed.dtype();
+        let n = layout.coords.len();
+        let mut sum: Option<Tensor<2>> = None;
+        for k in 0..4 {
+            let rows: Vec<i64> = layout.table_rows[k].iter().map(|&r| r as i64).collect();
+            let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &device);
+            let weights = Tensor::<2>::from_data(
+                TensorData::new(layout.table_weights[k].clone(), [n, 1]),
+                (&device, dtype),
+            );
+            let term = self.pos_embed.clone().select(0, rows) * weights;
+            sum = Some(match sum {
+                Some(s) => s + term,
+                None => term,
+            });
+        }
+        sum.expect("four terms")
+    }
+}
+
+impl VisionBlock {
+    fn forward(
+        &self,
+        x: Tensor<2>,
+        cos: &Tensor<3>,
+        sin: &Tensor<3>,
+        segments: &[(usize, usize)],
+        heads: usize,
+    ) -> Tensor<2> {
+        let [n, d] = x.dims();
+        let hd = d / heads;
+        let qkv = self.qkv.forward(self.norm1.forward(x.clone())).reshape([n, 3, heads, hd]);
+        let part = |i: usize| qkv.clone().narrow(1, i, 1).reshape([n, heads, hd]);
+        let q = apply_rotary(part(0), cos.clone(), sin.clone());
+        let k = apply_rotary(part(1), cos.clone(), sin.clone());
+        let v = part(2);
+
+        let outputs: Vec<Tensor<2>> = segments
+            .iter()
+            .flat_map(|&(start, len)| {
+                let heads_first = |t: &Tensor<3>| t.clone().narrow(0, start, len).swap_dims(0, 1).unsqueeze::<4>();
+                let (k, v) = (heads_first(&k), heads_first(&v));
+                let q = heads_first(&q);
+                query_chunks(len, heads * len * 4).into_iter().map(move |(qs, ql)| {
+                    let out = attention(
+                        q.clone().narrow(2, qs, ql),
+                        k.clone(),
+                        v.clone(),
+                        None,
+                        None,
+                        AttentionModuleOptions { scale: Some(1.0 / (hd as f64).sqrt()), softcap: None, is_causal: false },
+                    );
+                    out.squeeze_dim::<3>(0).swap_dims(0, 1).reshape([ql, heads * hd])
+                })
+            })
+            .collect();
+        let attn = if outputs.len() == 1 { outputs.into_iter().next().expect("one") } else { Tensor::cat(outputs, 0) };
+        let x = x + self.proj.forward(attn);
+        let mlp = self.fc2.forward(gelu_tanh(self.fc1.forward(self.norm2.forward(x.clone()))));
+        x + mlp
+    }
+}
+
+/// Splits `len` queries into chunks whose score block (`bytes_per_query` each) stays under
+/// [`MAX_SCORE_BYTES`].
+fn query_chunks(len: usize, bytes_per_query: usize) -> Vec<(usize, usize)> {
+    let per_chunk = (MAX_SCORE_BYTES / bytes_per_query.max(1)).clamp(1, len.max(1));
+    (0..len).step_by(per_chunk).map(|s| (s, per_chunk.min(len - s))).collect()
+}
+
+impl PatchMerger {
+    /// # Shapes
+    /// `x: [patches, hidden]` -> `[patches / unit, out_hidden]`
+    fn forward(&self, x: Tensor<2>, unit: usize) -> Tensor<2> {
+        let [n, d] = x.dims();
+        let grouped = if self.norm_after_grouping {
+            self.norm.forward(x.reshape([n / unit, d * unit]))
+        } else {
+            self.norm.forward(x).reshape([n / unit, d * unit])
+        };
+        self.fc2.forward(gelu_erf(self.fc1.forward(grouped)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn query_chunks_cover_everything_within_budget() {
+        let chunks = super::query_chunks(7200, 2 * 7200 * 4);
+        assert_eq!(chunks.iter().map(|c| c.1).sum::<usize>(), 7200);
+        assert!(chunks.iter().all(|c| c.1 * 2 * 7200 * 4 <= super::MAX_SCORE_BYTES));
+        assert_eq!(super::query_chunks(10, 4), [(0, 10)]);
+    }
+}
