@@ -1,0 +1,432 @@
+//! The index: items, mutation, the snapshot + delta update path, and search.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::graph::{Graph, HnswParams, MAX_EF_SEARCH};
+use crate::kernel::{dot, dot_rows};
+use crate::matrix::{Matrix, TopK};
+
+/// How a search is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// HNSW once the index holds `hnsw_min_items` live items, exact below that.
+    #[default]
+    Auto,
+    /// Always scan every vector: exact results, cost linear in the item count.
+    Exact,
+    /// Always keep an HNSW graph (built at any size) and search through it.
+    Hnsw,
+}
+
+/// Everything that shapes an index. Only `embedding_model` and `embedding_dim` are required.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexConfig {
+    /// Name of the model that produced the vectors, so a caller can refuse a mismatched index.
+    #[serde(skip)]
+    pub embedding_model: String,
+    /// Length of every vector.
+    #[serde(skip)]
+    pub embedding_dim: usize,
+    /// How searches are answered; a single search can override it.
+    pub strategy: Strategy,
+    /// With [`Strategy::Auto`], the live item count from which an HNSW graph is kept.
+    pub hnsw_min_items: usize,
+    /// HNSW build and search parameters.
+    pub hnsw: HnswParams,
+    /// A rebuild is due once delta rows plus removed rows exceed this fraction of the snapshot…
+    pub rebuild_fraction: f64,
+    /// …or this many rows, whichever is larger.
+    pub rebuild_min_rows: usize,
+    /// Rebuild inside `add`, `add_batch` and `remove` when one is due. Turn off to rebuild at a
+    /// time of the caller's choosing (e.g. a browser idle callback) with [`Index::rebuild`].
+    pub auto_rebuild: bool,
+}
+
+impl IndexConfig {
+    /// Defaults for vectors of `embedding_dim` dimensions produced by `embedding_model`.
+    pub fn new(embedding_model: impl Into<String>, embedding_dim: usize) -> Self {
+        Self {
+            embedding_model: embedding_model.into(),
+            embedding_dim,
+            strategy: Strategy::Auto,
+            hnsw_min_items: 10_000,
+            hnsw: HnswParams::default(),
+            rebuild_fraction: 0.05,
+            rebuild_min_rows: 1024,
+            auto_rebuild: true,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |why: &str| Err(Error::InvalidConfig(why.to_string()));
+        if self.embedding_dim == 0 || self.embedding_dim > MAX_DIM {
+            return bad(&format!("embedding_dim must be in 1..={MAX_DIM}, got {}", self.embedding_dim));
+        }
+        if !(self.rebuild_fraction.is_finite() && self.rebuild_fraction >= 0.0) {
+            return bad("rebuild_fraction must be a finite number >= 0");
+        }
+        let HnswParams { ef_construction, ef_search, .. } = self.hnsw;
+        if ef_construction == 0 || ef_search == 0 || ef_search > MAX_EF_SEARCH {
+            return bad(&format!("hnsw ef_construction must be >= 1 and ef_search in 1..={MAX_EF_SEARCH}"));
+        }
+        Ok(())
+    }
+}
+
+/// The largest accepted `embedding_dim` (keeps hostile files from sizing huge buffers).
+pub const MAX_DIM: usize = 1 << 16;
+
+/// A stored item, borrowed from the index.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ItemRef<'a> {
+    pub id: &'a str,
+    /// The stored, L2-normalised vector.
+    pub vector: &'a [f32],
+    pub metadata: &'a Value,
+}
+
+/// A nearest-neighbour index over L2-normalised f32 vectors of one fixed dimension.
+///
+/// Rows live in two blocks: an immutable *snapshot* (rows `0..S`, shared with the HNSW graph
+/// when there is one) and an append-only *delta* (rows `S..`). A removal only marks its row dead
+/// (a tombstone); a replacement is a removal plus an append. [`Index::rebuild`] compacts both
+/// blocks into a new snapshot and rebuilds the graph. See the crate docs for the full argument.
+pub struct Index {
+    pub(crate) config: IndexConfig,
+    pub(crate) created_at: String,
+    pub(crate) snapshot: Arc<Matrix>,
+    pub(crate) delta: Matrix,
+    /// Per physical row (snapshot then delta): id, metadata, liveness.
+    pub(crate) ids: Vec<String>,
+    pub(crate) metadata: Vec<Value>,
+    pub(crate) live: Vec<bool>,
+    pub(crate) dead: usize,
+    /// Tombstones among the snapshot rows (they stay in the graph until the next rebuild).
+    pub(crate) dead_in_snapshot: usize,
+    pub(crate) by_id: HashMap<String, u32>,
+    /// HNSW over every snapshot row (dead ones included, as routing nodes).
+    pub(crate) graph: Option<Graph>,
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new(config: IndexConfig) -> Result<Self> {
+        config.validate()?;
+        let dim = config.embedding_dim;
+        Ok(Self {
+            config,
+            created_at: crate::now_rfc3339(),
+            snapshot: Arc::new(Matrix::new(dim)),
+            delta: Matrix::new(dim),
+            ids: Vec::new(),
+            metadata: Vec::new(),
+            live: Vec::new(),
+            dead: 0,
+            dead_in_snapshot: 0,
+            by_id: HashMap::new(),
+            graph: None,
+        })
+    }
+
+    pub fn config(&self) -> &IndexConfig {
+        &self.config
+    }
+
+    pub fn embedding_model(&self) -> &str {
+        &self.config.embedding_model
+    }
+
+    pub fn embedding_dim(&self) -> usize {
+        self.config.embedding_dim
+    }
+
+    /// When the index was first created (RFC 3339, UTC); kept across saves.
+    pub fn created_at(&self) -> &str {
+        &self.created_at
+    }
+
+    /// Sets the creation time; wasm32 has no clock, so browser callers pass `Date().toISOString()`.
+    pub fn set_created_at(&mut self, created_at: impl Into<String>) {
+        self.created_at = created_at.into();
+    }
+
+    /// Number of live items.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    pub fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Whether searches currently go through an HNSW graph (for the snapshot part).
+    pub fn has_graph(&self) -> bool {
+        self.graph.is_some()
+    }
+
+    /// Adds an item, or replaces the item with the same id. The vector is L2-normalised.
+    pub fn add(&mut self, id: impl Into<String>, vector: &[f32], metadata: Value) -> Result<()> {
+        let id = id.into();
+        check_id(&id)?;
+        let vector = self.normalised(vector)?;
+        self.append(id, &vector, metadata);
+        self.maybe_rebuild();
+        Ok(())
+    }
+
+    /// Adds many items; all are checked first, so on error nothing is added. A later item with
+    /// the same id as an earlier one replaces it.
+    pub fn add_batch<I, S, V>(&mut self, items: I) -> Result<()>
+    where
+        I: IntoIterator<Item = (S, V, Value)>,
+        S: Into<String>,
+        V: AsRef<[f32]>,
+    {
+        let mut staged = Vec::new();
+        let mut vectors = Matrix::new(self.embedding_dim());
+        for (id, vector, metadata) in items {
+            let id = id.into();
+            check_id(&id)?;
+            vectors.push(&self.normalised(vector.as_ref())?);
+            staged.push((id, metadata));
+        }
+        for (i, (id, metadata)) in staged.into_iter().enumerate() {
+            self.append(id, vectors.row(i), metadata);
+        }
+        self.maybe_rebuild();
+        Ok(())
+    }
+
+    /// Removes an item; it never appears in a search again.
+    pub fn remove(&mut self, id: &str) -> Result<()> {
+        let row = self.by_id.remove(id).ok_or_else(|| Error::UnknownId(id.to_string()))?;
+        self.kill(row);
+        self.maybe_rebuild();
+        Ok(())
+    }
+
+    /// The stored item with this id.
+    pub fn get(&self, id: &str) -> Result<ItemRef<'_>> {
+        let row = *self.by_id.get(id).ok_or_else(|| Error::UnknownId(id.to_string()))?;
+        Ok(self.item(row))
+    }
+
+    /// Live items in storage order.
+    pub fn iter(&self) -> impl Iterator<Item = ItemRef<'_>> {
+        (0..self.live.len() as u32).filter(|r| self.live[*r as usize]).map(|r| self.item(r))
+    }
+
+    /// The `k` items most similar to `query` (cosine similarity), best first.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(String, f32)>> {
+        self.search_with(query, k, self.config.strategy, None)
+    }
+
+    /// Like [`Index::search`], among the items for which `predicate(id, metadata)` holds.
+    pub fn search_filtered(
+        &self,
+        query: &[f32],
+        k: usize,
+        predicate: impl Fn(&str, &Value) -> bool,
+    ) -> Result<Vec<(String, f32)>> {
+        self.search_with(query, k, self.config.strategy, Some(&predicate))
+    }
+
+    /// The general search: `strategy` overrides the configured one for this call.
+    ///
+    /// With a graph, the snapshot is searched through HNSW (skipping tombstones and items the
+    /// predicate rejects) and the delta exactly, and the two result lists are merged. When the
+    /// graph's candidates hold fewer than `k` acceptable items (many removals, or a selective
+    /// predicate) the snapshot is scanned exactly instead, so a search never returns fewer
+    /// items than exist.
+    pub fn search_with(
+        &self,
+        query: &[f32],
+        k: usize,
+        strategy: Strategy,
+        predicate: Option<&dyn Fn(&str, &Value) -> bool>,
+    ) -> Result<Vec<(String, f32)>> {
+        let query = self.normalised(query)?;
+        let accept = |row: u32| {
+            let r = row as usize;
+            self.live[r] && predicate.is_none_or(|p| p(&self.ids[r], &self.metadata[r]))
+        };
+        let mut top = TopK::new(k.min(self.len()));
+        let snapshot_rows = self.snapshot.rows();
+        match (&self.graph, strategy) {
+            (Some(graph), Strategy::Auto | Strategy::Hnsw) if k > 0 => {
+                let mut found = 0;
+                for row in graph.search(&query) {
+                    if accept(row) {
+                        found += 1;
+                        let score = dot(&query, self.snapshot.row(row as usize));
+                        if top.admits(score, row) {
+                            top.push(score, row);
+                        }
+                    }
+                }
+                let live_snapshot = snapshot_rows - self.dead_in_snapshot;
+                if found < k && found < live_snapshot {
+                    top = TopK::new(k.min(self.len()));
+                    scan(&self.snapshot, 0, &query, &mut top, &accept);
+                }
+            }
+            _ => scan(&self.snapshot, 0, &query, &mut top, &accept),
+        }
+        scan(&self.delta, snapshot_rows as u32, &query, &mut top, &accept);
+        Ok(top.into_sorted().into_iter().map(|(row, score)| (self.ids[row as usize].clone(), score)).collect())
+    }
+
+    /// Whether delta rows and tombstones have grown past the rebuild threshold, or the graph
+    /// the strategy asks for is missing.
+    pub fn needs_rebuild(&self) -> bool {
+        let stale = self.delta.rows() + self.dead;
+        let budget = ((self.snapshot.rows() as f64 * self.config.rebuild_fraction) as usize).max(self.config.rebuild_min_rows);
+        match &self.graph {
+            None if self.wants_graph() => true,
+            None => self.dead > budget,
+            Some(_) => stale > budget,
+        }
+    }
+
+    /// Compacts live rows into a new snapshot and rebuilds the HNSW graph over it when the
+    /// strategy wants one. Cost: one HNSW build (parallel natively, serial on wasm).
+    pub fn rebuild(&mut self) {
+        let dim = self.embedding_dim();
+        let mut data = Vec::with_capacity(self.len() * dim);
+        let (mut ids, mut metadata) = (Vec::with_capacity(self.len()), Vec::with_capacity(self.len()));
+        for row in 0..self.live.len() {
+            if self.live[row] {
+                data.extend_from_slice(self.row(row));
+                ids.push(std::mem::take(&mut self.ids[row]));
+                metadata.push(std::mem::take(&mut self.metadata[row]));
+            }
+        }
+        self.by_id = ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+        self.live = vec![true; ids.len()];
+        (self.ids, self.metadata, self.dead, self.dead_in_snapshot) = (ids, metadata, 0, 0);
+        self.graph = None; // drop the old graph's handle on the old snapshot first
+        self.snapshot = Arc::new(Matrix::from_vec(dim, data));
+        self.delta = Matrix::new(dim);
+        if self.wants_graph() {
+            self.graph = Some(Graph::build(&self.snapshot, self.config.hnsw));
+        }
+    }
+
+    /// Changes the HNSW `ef_search` (recall/speed trade-off) without rebuilding the graph.
+    pub fn set_ef_search(&mut self, ef_search: usize) -> Result<()> {
+        let mut config = self.config.clone();
+        config.hnsw.ef_search = ef_search;
+        config.validate()?;
+        self.config = config;
+        if let Some(graph) = &self.graph {
+            self.graph = Some(graph.with_ef_search(ef_search));
+        }
+        Ok(())
+    }
+
+    fn wants_graph(&self) -> bool {
+        match self.config.strategy {
+            Strategy::Exact => false,
+            Strategy::Hnsw => !self.is_empty(),
+            Strategy::Auto => self.len() >= self.config.hnsw_min_items.max(1),
+        }
+    }
+
+    fn maybe_rebuild(&mut self) {
+        if self.config.auto_rebuild && self.needs_rebuild() {
+            self.rebuild();
+        }
+    }
+
+    fn append(&mut self, id: String, vector: &[f32], metadata: Value) {
+        let row = self.live.len() as u32;
+        if let Some(old) = self.by_id.insert(id.clone(), row) {
+            self.kill(old);
+        }
+        self.delta.push(vector);
+        self.ids.push(id);
+        self.metadata.push(metadata);
+        self.live.push(true);
+    }
+
+    fn kill(&mut self, row: u32) {
+        let r = row as usize;
+        self.live[r] = false;
+        self.dead += 1;
+        if r < self.snapshot.rows() {
+            self.dead_in_snapshot += 1;
+        }
+        self.ids[r] = String::new();
+        self.metadata[r] = Value::Null;
+    }
+
+    pub(crate) fn row(&self, row: usize) -> &[f32] {
+        match row.checked_sub(self.snapshot.rows()) {
+            None => self.snapshot.row(row),
+            Some(d) => self.delta.row(d),
+        }
+    }
+
+    fn item(&self, row: u32) -> ItemRef<'_> {
+        let r = row as usize;
+        ItemRef { id: &self.ids[r], vector: self.row(r), metadata: &self.metadata[r] }
+    }
+
+    /// Checks dimension and finiteness and returns `v / |v|`.
+    fn normalised(&self, v: &[f32]) -> Result<Vec<f32>> {
+        if v.len() != self.embedding_dim() {
+            return Err(Error::DimensionMismatch { expected: self.embedding_dim(), found: v.len() });
+        }
+        if let Some((position, value)) = v.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            return Err(Error::NonFinite { position, value: *value });
+        }
+        let norm = v.iter().map(|x| *x as f64 * *x as f64).sum::<f64>().sqrt();
+        if norm == 0.0 {
+            return Err(Error::ZeroVector);
+        }
+        Ok(v.iter().map(|x| (*x as f64 / norm) as f32).collect())
+    }
+}
+
+/// Ids are stored one per line in the `ids` file, so they are non-empty and have no line breaks.
+pub(crate) fn check_id(id: &str) -> Result<()> {
+    let reason = if id.is_empty() {
+        "ids must not be empty"
+    } else if id.contains(['\n', '\r']) {
+        "ids must not contain line breaks"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidId { id: id.to_string(), reason })
+}
+
+/// Rows scored per kernel call: 256 rows of d=2048 are 2 MiB, about an L2 cache.
+const SCAN_BLOCK_BYTES: usize = 1 << 21;
+
+/// Exact top-k over every row of `block` (numbered from `base`) that `accept` admits.
+fn scan(block: &Matrix, base: u32, query: &[f32], top: &mut TopK, accept: &dyn Fn(u32) -> bool) {
+    let dim = query.len();
+    let rows_per_chunk = (SCAN_BLOCK_BYTES / (4 * dim)).clamp(8, 1024);
+    let mut scores = vec![0.0f32; rows_per_chunk];
+    for (c, chunk) in block.as_slice().chunks(rows_per_chunk * dim).enumerate() {
+        let n = chunk.len() / dim;
+        dot_rows(chunk, query, &mut scores[..n]);
+        let first = base + (c * rows_per_chunk) as u32;
+        for (i, score) in scores[..n].iter().enumerate() {
+            let row = first + i as u32;
+            if top.admits(*score, row) && accept(row) {
+                top.push(*score, row);
+            }
+        }
+    }
+}

@@ -1,0 +1,362 @@
+//! Encoding an index into its stored parts and back, shared by the directory form
+//! ([`dir`]) and the single-buffer form ([`buffer`]).
+//!
+//! Parts: `index.json` (the [`Manifest`]), `embeddings.npy` (live rows, storage order), `ids`
+//! (one id per line, same order) and, when there is a graph, `hnsw.bin`:
+//!
+//! ```text
+//! b"QVIXHNSW" | u32 version (1) | u32 dim | u64 snapshot_rows | u64 dead_rows
+//! | dead_rows x u64 snapshot positions (ascending) | dead_rows x dim f32 (their vectors)
+//! | graph (see `graph.rs`)
+//! ```
+//!
+//! The graph's points are snapshot positions. Removed snapshot rows are not in
+//! `embeddings.npy` (NumPy readers see live items only) but the graph still routes through
+//! them, so their vectors travel in `hnsw.bin` and a load rebuilds the exact snapshot layout.
+
+pub(crate) mod buffer;
+pub(crate) mod dir;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::error::{DataFile, Error, LoadError, Problem, Result};
+use crate::graph::Graph;
+use crate::index::{IndexConfig, MAX_DIM, check_id};
+use crate::matrix::Matrix;
+use crate::npy;
+use crate::Index;
+
+/// The `index.json` schema this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+/// `index.json` larger than this is refused before it is read (metadata is free-form JSON).
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+const GRAPH_MAGIC: &[u8; 8] = b"QVIXHNSW";
+const GRAPH_VERSION: u32 = 1;
+
+/// The content of `index.json`.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Manifest {
+    pub schema_version: u32,
+    pub created_at: String,
+    pub embedding_model: String,
+    pub embedding_dim: usize,
+    pub count: usize,
+    /// Search settings (strategy, HNSW parameters, rebuild thresholds).
+    pub config: IndexConfig,
+    /// Every data file: its size and sha256 (lowercase hex).
+    pub files: BTreeMap<String, FileEntry>,
+    /// Present when `hnsw.bin` holds a graph.
+    #[serde(default)]
+    pub graph: Option<GraphEntry>,
+    /// Per item, in row order: the id and the caller's metadata.
+    pub items: Vec<ItemEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub(crate) struct FileEntry {
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub(crate) struct GraphEntry {
+    /// Rows the graph was built over, removed ones included.
+    pub snapshot_rows: usize,
+    /// Removed snapshot rows whose vectors `hnsw.bin` carries for routing.
+    pub dead_rows: usize,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct ItemEntry {
+    pub id: String,
+    pub metadata: Value,
+}
+
+/// An index in stored form: `index.json` bytes plus the data files it describes.
+pub(crate) struct Encoded {
+    pub manifest: Vec<u8>,
+    pub files: Vec<(DataFile, Vec<u8>)>,
+}
+
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Serialises `index` into its stored parts.
+pub(crate) fn encode(index: &Index) -> Encoded {
+    let dim = index.embedding_dim();
+    let live_rows: Vec<usize> = (0..index.live.len()).filter(|r| index.live[*r]).collect();
+    let mut matrix = Vec::with_capacity(live_rows.len() * dim);
+    let mut ids = String::new();
+    let mut items = Vec::with_capacity(live_rows.len());
+    for &r in &live_rows {
+        matrix.extend_from_slice(index.row(r));
+        ids.push_str(&index.ids[r]);
+        ids.push('\n');
+        items.push(ItemEntry { id: index.ids[r].clone(), metadata: index.metadata[r].clone() });
+    }
+    let mut files = vec![
+        (DataFile::Embeddings, npy::write_f32_matrix(live_rows.len(), dim, &matrix)),
+        (DataFile::Ids, ids.into_bytes()),
+    ];
+    drop(matrix);
+    let graph = index.graph.as_ref().map(|graph| {
+        let entry = GraphEntry { snapshot_rows: index.snapshot.rows(), dead_rows: index.dead_in_snapshot };
+        files.push((DataFile::Graph, encode_graph(index, graph)));
+        entry
+    });
+    let manifest = Manifest {
+        schema_version: SCHEMA_VERSION,
+        created_at: index.created_at.clone(),
+        embedding_model: index.config.embedding_model.clone(),
+        embedding_dim: dim,
+        count: live_rows.len(),
+        config: index.config.clone(),
+        files: files
+            .iter()
+            .map(|(f, b)| (f.name().to_string(), FileEntry { bytes: b.len() as u64, sha256: sha256_hex(b) }))
+            .collect(),
+        graph,
+        items,
+    };
+    let manifest = serde_json::to_vec_pretty(&manifest).expect("a manifest always serialises");
+    Encoded { manifest, files }
+}
+
+fn encode_graph(index: &Index, graph: &Graph) -> Vec<u8> {
+    let snapshot = &index.snapshot;
+    let dead: Vec<usize> = (0..snapshot.rows()).filter(|r| !index.live[*r]).collect();
+    let mut out = Vec::new();
+    out.extend_from_slice(GRAPH_MAGIC);
+    out.extend_from_slice(&GRAPH_VERSION.to_le_bytes());
+    out.extend_from_slice(&(index.embedding_dim() as u32).to_le_bytes());
+    out.extend_from_slice(&(snapshot.rows() as u64).to_le_bytes());
+    out.extend_from_slice(&(dead.len() as u64).to_le_bytes());
+    for &r in &dead {
+        out.extend_from_slice(&(r as u64).to_le_bytes());
+    }
+    for &r in &dead {
+        snapshot.row(r).iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+    }
+    out.extend_from_slice(&graph.encode());
+    out
+}
+
+fn invalid(file: DataFile, why: impl Into<String>) -> Error {
+    LoadError::new(file, Problem::Invalid(why.into())).into()
+}
+
+/// Parses and checks `index.json`: size, schema version, then structure and counts.
+pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
+    let json = |e: serde_json::Error| Error::from(LoadError::new(DataFile::IndexJson, Problem::Json(e.to_string())));
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        let problem = Problem::TooLarge { limit: MAX_MANIFEST_BYTES, found: bytes.len() as u64 };
+        return Err(LoadError::new(DataFile::IndexJson, problem).into());
+    }
+    #[derive(Deserialize)]
+    struct Version {
+        schema_version: u64,
+    }
+    let version: Version = serde_json::from_slice(bytes).map_err(json)?;
+    if version.schema_version != SCHEMA_VERSION as u64 {
+        let problem = Problem::UnsupportedSchema { found: version.schema_version, supported: SCHEMA_VERSION };
+        return Err(LoadError::new(DataFile::IndexJson, problem).into());
+    }
+    let mut manifest: Manifest = serde_json::from_slice(bytes).map_err(json)?;
+    if manifest.count != manifest.items.len() {
+        let problem = Problem::CountMismatch { expected: manifest.count, found: manifest.items.len() };
+        return Err(LoadError::new(DataFile::IndexJson, problem).into());
+    }
+    if manifest.embedding_dim == 0 || manifest.embedding_dim > MAX_DIM {
+        return Err(invalid(DataFile::IndexJson, format!("embedding_dim {} is out of range", manifest.embedding_dim)));
+    }
+    manifest.config.embedding_model = manifest.embedding_model.clone();
+    manifest.config.embedding_dim = manifest.embedding_dim;
+    Ok(manifest)
+}
+
+/// Rebuilds an index from `index.json` bytes, fetching each data file through `fetch`
+/// (which returns its bytes after checking the size `index.json` records).
+pub(crate) fn decode(
+    manifest: &[u8],
+    mut fetch: impl FnMut(DataFile, &FileEntry) -> Result<Vec<u8>, LoadError>,
+) -> Result<Index> {
+    let manifest = parse_manifest(manifest)?;
+    let mut load = |file: DataFile| -> Result<Vec<u8>> {
+        let entry = manifest.files.get(file.name()).ok_or(LoadError::new(DataFile::IndexJson, Problem::Invalid(format!("no entry for {file}"))))?;
+        let bytes = fetch(file, entry)?;
+        let found = sha256_hex(&bytes);
+        if !found.eq_ignore_ascii_case(&entry.sha256) {
+            let problem = Problem::ChecksumMismatch { expected: entry.sha256.clone(), found };
+            return Err(LoadError::new(file, problem).into());
+        }
+        Ok(bytes)
+    };
+    let (dim, count) = (manifest.embedding_dim, manifest.count);
+    let embeddings = npy::read_f32_matrix(&load(DataFile::Embeddings)?).map_err(|e| LoadError::new(DataFile::Embeddings, e.into()))?;
+    if embeddings.cols != dim {
+        let problem = Problem::DimensionMismatch { expected: dim, found: embeddings.cols };
+        return Err(LoadError::new(DataFile::Embeddings, problem).into());
+    }
+    if embeddings.rows != count {
+        return Err(LoadError::new(DataFile::Embeddings, Problem::CountMismatch { expected: count, found: embeddings.rows }).into());
+    }
+    check_rows(&embeddings.data, dim, DataFile::Embeddings)?;
+    let ids = parse_ids(&load(DataFile::Ids)?, &manifest.items)?;
+    let graph_bytes = match manifest.graph {
+        Some(entry) => Some((entry, load(DataFile::Graph)?)),
+        None => None,
+    };
+    let metadata = manifest.items.into_iter().map(|item| item.metadata).collect();
+    let mut index = Index::new(manifest.config).map_err(|e| invalid(DataFile::IndexJson, e.to_string()))?;
+    index.created_at = manifest.created_at;
+    match graph_bytes {
+        None => place_without_graph(&mut index, embeddings.data, ids, metadata),
+        Some((entry, bytes)) => place_with_graph(&mut index, embeddings.data, ids, metadata, entry, &bytes)?,
+    }
+    Ok(index)
+}
+
+/// Every stored vector must be finite and non-zero (the rest of the crate relies on it).
+fn check_rows(data: &[f32], dim: usize, file: DataFile) -> Result<()> {
+    for (r, row) in data.chunks_exact(dim).enumerate() {
+        if row.iter().any(|x| !x.is_finite()) || row.iter().all(|x| *x == 0.0) {
+            return Err(invalid(file, format!("row {r} is not a finite non-zero vector")));
+        }
+    }
+    Ok(())
+}
+
+/// `ids` must be UTF-8, one valid id per `\n`-terminated line, unique, equal to index.json's.
+fn parse_ids(bytes: &[u8], items: &[ItemEntry]) -> Result<Vec<String>> {
+    let text = std::str::from_utf8(bytes).map_err(|_| invalid(DataFile::Ids, "not UTF-8"))?;
+    let body = match text.strip_suffix('\n') {
+        Some(body) => body,
+        None if text.is_empty() => "",
+        None => return Err(invalid(DataFile::Ids, "last line is not terminated")),
+    };
+    let ids: Vec<&str> = if text.is_empty() { Vec::new() } else { body.split('\n').collect() };
+    if ids.len() != items.len() {
+        return Err(LoadError::new(DataFile::Ids, Problem::CountMismatch { expected: items.len(), found: ids.len() }).into());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    for (i, (id, item)) in ids.iter().zip(items).enumerate() {
+        check_id(id).map_err(|e| invalid(DataFile::Ids, format!("line {}: {e}", i + 1)))?;
+        if *id != item.id {
+            return Err(invalid(DataFile::Ids, format!("line {} is {id:?}, index.json says {:?}", i + 1, item.id)));
+        }
+        if !seen.insert(*id) {
+            return Err(invalid(DataFile::Ids, format!("id {id:?} appears twice")));
+        }
+    }
+    Ok(ids.into_iter().map(str::to_string).collect())
+}
+
+fn place_without_graph(index: &mut Index, data: Vec<f32>, ids: Vec<String>, metadata: Vec<Value>) {
+    let dim = index.embedding_dim();
+    index.by_id = ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+    index.live = vec![true; ids.len()];
+    (index.ids, index.metadata) = (ids, metadata);
+    index.snapshot = Arc::new(Matrix::from_vec(dim, data));
+}
+
+/// Restores the snapshot layout the graph was built over: live rows from `embeddings.npy`
+/// interleaved with the removed rows `hnsw.bin` carries; later rows form the delta.
+fn place_with_graph(
+    index: &mut Index,
+    data: Vec<f32>,
+    ids: Vec<String>,
+    metadata: Vec<Value>,
+    entry: GraphEntry,
+    bytes: &[u8],
+) -> Result<()> {
+    let dim = index.embedding_dim();
+    let bad = |why: String| invalid(DataFile::Graph, why);
+    let mut r = GraphReader { bytes, pos: 0 };
+    if r.take(8).ok() != Some(&GRAPH_MAGIC[..]) {
+        return Err(bad("not a graph file (bad magic bytes)".into()));
+    }
+    let (version, file_dim) = (r.u32()?, r.u32()? as usize);
+    if version != GRAPH_VERSION || file_dim != dim {
+        return Err(bad(format!("version {version} / dimension {file_dim}, expected {GRAPH_VERSION} / {dim}")));
+    }
+    let (snapshot_rows, dead_rows) = (r.u64()? as usize, r.u64()? as usize);
+    let live_in_snapshot = snapshot_rows.checked_sub(dead_rows).filter(|l| *l <= ids.len());
+    if snapshot_rows != entry.snapshot_rows || dead_rows != entry.dead_rows || live_in_snapshot.is_none() {
+        return Err(bad(format!("{snapshot_rows} snapshot rows with {dead_rows} removed do not match index.json")));
+    }
+    let per_dead_row = 8 + dim * 4;
+    if dead_rows.checked_mul(per_dead_row).is_none_or(|n| n > bytes.len() - r.pos) {
+        return Err(bad("file is truncated".into()));
+    }
+    let positions = (0..dead_rows).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
+    if positions.windows(2).any(|w| w[0] >= w[1]) || positions.last().is_some_and(|p| *p as usize >= snapshot_rows) {
+        return Err(bad("removed-row positions are not ascending within the snapshot".into()));
+    }
+    let dead_data: Vec<f32> =
+        r.take(dead_rows * dim * 4)?.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+    check_rows(&dead_data, dim, DataFile::Graph)?;
+
+    let (mut snapshot, mut dead, mut live_rows) = (Vec::with_capacity(snapshot_rows * dim), 0, 0);
+    let mut live = Vec::with_capacity(ids.len() + dead_rows);
+    let mut slot_ids = Vec::with_capacity(ids.len() + dead_rows);
+    let mut slot_meta = Vec::with_capacity(ids.len() + dead_rows);
+    let (mut ids, mut metadata) = (ids.into_iter(), metadata.into_iter());
+    for pos in 0..snapshot_rows {
+        let removed = positions.get(dead).is_some_and(|p| *p as usize == pos);
+        let (src, row) = if removed { (&dead_data, dead) } else { (&data, live_rows) };
+        snapshot.extend_from_slice(&src[row * dim..(row + 1) * dim]);
+        live.push(!removed);
+        if removed {
+            dead += 1;
+            slot_ids.push(String::new());
+            slot_meta.push(Value::Null);
+        } else {
+            live_rows += 1;
+            slot_ids.push(ids.next().expect("checked: live snapshot rows <= ids"));
+            slot_meta.push(metadata.next().expect("one metadata entry per id"));
+        }
+    }
+    let delta = data[live_rows * dim..].to_vec();
+    drop(data);
+    slot_ids.extend(ids);
+    slot_meta.extend(metadata);
+    live.resize(slot_ids.len(), true);
+    let snapshot = Arc::new(Matrix::from_vec(dim, snapshot));
+    let graph = Graph::decode(&bytes[r.pos..], &snapshot, index.config.hnsw).map_err(bad)?;
+    index.by_id = slot_ids.iter().enumerate().filter(|(i, _)| live[*i]).map(|(i, id)| (id.clone(), i as u32)).collect::<HashMap<_, _>>();
+    (index.ids, index.metadata, index.live) = (slot_ids, slot_meta, live);
+    (index.dead, index.dead_in_snapshot) = (dead_rows, dead_rows);
+    index.snapshot = snapshot;
+    index.delta = Matrix::from_vec(dim, delta);
+    index.graph = Some(graph);
+    Ok(())
+}
+
+struct GraphReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl GraphReader<'_> {
+    fn take(&mut self, len: usize) -> Result<&[u8]> {
+        let end = self.pos.checked_add(len).filter(|e| *e <= self.bytes.len());
+        let end = end.ok_or_else(|| invalid(DataFile::Graph, "file is truncated"))?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
+    }
+
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
+    }
+}
