@@ -1,9 +1,9 @@
 //! Pillow's `Image.resize(size, BICUBIC)` for 8-bit RGB, reproduced byte for byte (spec 4.3).
 //!
-//! Why not `image::imageops::resize`: it runs vertical-first in f32 without clipping between
-//! passes, which differs from Pillow by up to 19 levels near hard edges. Pillow runs the
-//! horizontal pass first into a clipped u8 intermediate, with fixed-point weights; the model
-//! was trained on that, so we compute exactly that.
+//! Why not `image::imageops::resize`: it works in f32 without clipping between passes, which
+//! differs from Pillow by up to 19 levels near hard edges. Pillow runs two 1-D passes with
+//! 22-bit fixed-point weights and a clipped u8 intermediate; the reference resized with
+//! exactly that (Pillow 13.0.0), so we compute exactly that, pass order included.
 
 use ::image::RgbImage;
 
@@ -13,30 +13,48 @@ const PRECISION_BITS: u32 = 22;
 const CUBIC_A: f64 = -0.5;
 const CUBIC_SUPPORT: f64 = 2.0;
 
-/// Resizes like Pillow's BICUBIC: horizontal then vertical, each pass skipped when its
-/// dimension is unchanged; the same size returns a copy.
+/// Resizes like Pillow's BICUBIC: two separable passes, each skipped when its dimension is
+/// unchanged; the same size returns a copy.
 pub fn resize_bicubic(src: &RgbImage, width: u32, height: u32) -> RgbImage {
     let (in_w, in_h) = src.dimensions();
     if width == 0 || height == 0 || in_w == 0 || in_h == 0 {
         return RgbImage::new(width, height);
     }
+    let need_horizontal = width != in_w;
+    let need_vertical = height != in_h;
     let horizontal = Weights::new(in_w, width);
     let mut vertical = Weights::new(in_h, height);
     let mut current = src.clone();
-    if width != in_w {
-        // Only the source rows that some output row reads are resampled horizontally.
-        let first_row = vertical.bounds[0].0;
-        let last = vertical.bounds[vertical.bounds.len() - 1];
-        let end_row = last.0 + last.1;
-        for bound in &mut vertical.bounds {
-            bound.0 -= first_row;
+    if horizontal_first(in_w, in_h, width, height) {
+        if need_horizontal {
+            // Only the source rows that some output row reads are resampled horizontally.
+            let first_row = vertical.bounds[0].0;
+            let last = vertical.bounds[vertical.bounds.len() - 1];
+            for bound in &mut vertical.bounds {
+                bound.0 -= first_row;
+            }
+            current = resample_horizontal(&current, &horizontal, first_row, last.0 + last.1);
         }
-        current = resample_horizontal(&current, &horizontal, first_row, end_row);
-    }
-    if height != in_h {
+        if need_vertical {
+            current = resample_vertical(&current, &vertical);
+        }
+    } else {
         current = resample_vertical(&current, &vertical);
+        if need_horizontal {
+            current = resample_horizontal(&current, &horizontal, 0, height as usize);
+        }
     }
     current
+}
+
+/// Pillow 13's pass order (`ImagingResampleInner`): vertical first only when the height
+/// shrinks by more than twice as many pixels as the width does, horizontal first otherwise.
+/// The order changes the result, since the intermediate image is clipped to u8. (Pillow 12
+/// and earlier always went horizontal first; spec 4.3 describes that older rule.)
+fn horizontal_first(in_w: u32, in_h: u32, out_w: u32, out_h: u32) -> bool {
+    let shrink_h = i64::from(in_h) - i64::from(out_h);
+    let shrink_w = i64::from(in_w) - i64::from(out_w);
+    !(shrink_h > 0 && shrink_h > shrink_w * 2)
 }
 
 /// Keys' cubic convolution kernel, written with Pillow's evaluation order so the f64 weights
@@ -62,7 +80,8 @@ struct Weights {
 impl Weights {
     /// Pillow's `precompute_coeffs` followed by `normalize_coeffs_8bpc`.
     fn new(in_size: u32, out_size: u32) -> Self {
-        let scale = f64::from(in_size) / f64::from(out_size);
+        // Pillow takes the input extent from a float box (exact below 2^24 pixels).
+        let scale = f64::from(in_size as f32) / f64::from(out_size);
         // Downscaling widens the kernel (antialiasing); upscaling keeps it at 2 pixels.
         let filterscale = scale.max(1.0);
         let support = CUBIC_SUPPORT * filterscale;
@@ -76,8 +95,8 @@ impl Weights {
             let center = (xx as f64 + 0.5) * scale;
             // C's (int) cast truncates toward zero; negatives clamp to 0 either way.
             let xmin = ((center - support + 0.5) as i64).max(0) as usize;
-            let xmax = ((center + support + 0.5) as i64).min(i64::from(in_size)) as usize - xmin;
-            let xmax = xmax.min(taps);
+            let end = ((center + support + 0.5) as i64).min(i64::from(in_size));
+            let xmax = (end - xmin as i64).clamp(0, taps as i64) as usize;
             let mut total = 0.0;
             for (x, w) in k.iter_mut().enumerate().take(xmax) {
                 *w = cubic((x as f64 + xmin as f64 - center + 0.5) * ss);
@@ -185,6 +204,16 @@ mod tests {
             assert_eq!(out.dimensions(), (w, h));
             assert!(out.pixels().all(|p| p.0 == [200, 3, 128]), "{w}x{h}");
         }
+    }
+
+    #[test]
+    fn pass_order_follows_pillow_13() {
+        assert!(horizontal_first(100, 100, 50, 50));
+        assert!(horizontal_first(88, 166, 96, 170)); // both up
+        assert!(!horizontal_first(88, 166, 96, 160)); // width up, height down
+        assert!(horizontal_first(298, 133, 197, 51)); // 82 rows vs 2 * 101 columns
+        assert!(!horizontal_first(282, 206, 254, 25)); // 181 rows vs 2 * 28 columns
+        assert!(horizontal_first(100, 100, 90, 80)); // 20 == 2 * 10 is not "more than"
     }
 
     #[test]
