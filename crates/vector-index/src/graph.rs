@@ -12,7 +12,7 @@
 use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
-use instant_distance::{Builder, Hnsw, Point, Search};
+use instant_distance::{Builder, Heuristic, Hnsw, Point, Search};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::kernel::dot;
@@ -27,11 +27,21 @@ pub struct HnswParams {
     pub ef_search: usize,
     /// Seed of the level assignment, so builds are reproducible (and wasm needs no entropy).
     pub seed: u64,
+    /// Prune neighbour lists with the HNSW paper's heuristic (`instant-distance`'s default).
+    /// It keeps clustered data connected but `instant-distance` re-runs it for every neighbour
+    /// of every inserted point, which makes builds many times slower; off, neighbour lists keep
+    /// the nearest points.
+    #[serde(default = "default_heuristic")]
+    pub heuristic: bool,
+}
+
+fn default_heuristic() -> bool {
+    true
 }
 
 impl Default for HnswParams {
     fn default() -> Self {
-        Self { ef_construction: 100, ef_search: 64, seed: 0x5157_454e_3356_4c45 }
+        Self { ef_construction: 100, ef_search: 64, seed: 0x5157_454e_3356_4c45, heuristic: true }
     }
 }
 
@@ -98,6 +108,7 @@ impl Graph {
             .ef_construction(params.ef_construction)
             .ef_search(params.ef_search)
             .seed(params.seed)
+            .select_heuristic(if params.heuristic { Some(Heuristic::default()) } else { None })
             .build_hnsw(points);
         Self { hnsw, params, searches: Mutex::new(Vec::new()) }
     }

@@ -61,6 +61,7 @@ mod kernel;
 mod matrix;
 pub mod npy;
 mod persist;
+pub mod synthetic;
 
 pub use error::{DataFile, Error, LoadError, Problem, Result};
 pub use graph::HnswParams;

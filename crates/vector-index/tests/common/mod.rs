@@ -1,0 +1,58 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+use vector_index::{Index, IndexConfig, Strategy};
+
+/// A fresh, empty directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("vector-index-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn config(dim: usize, strategy: Strategy) -> IndexConfig {
+    let mut config = IndexConfig::new("test-model", dim);
+    config.strategy = strategy;
+    config
+}
+
+/// An index of `n` clustered items `item-<i>` with `{"i": i, "even": i % 2 == 0}` metadata.
+pub fn clustered_index(n: usize, dim: usize, strategy: Strategy, seed: u64) -> Index {
+    let data = vector_index::synthetic::clustered(n, dim, (n / 50).max(2), 1.0, seed, seed + 1);
+    let mut index = Index::new(config(dim, strategy)).unwrap();
+    index
+        .add_batch(data.chunks_exact(dim).enumerate().map(|(i, v)| (format!("item-{i}"), v, json!({"i": i, "even": i % 2 == 0}))))
+        .unwrap();
+    index
+}
+
+/// Everything observable about an index: config, model, items (id, vector bits, metadata).
+pub fn snapshot(index: &Index) -> (String, usize, Vec<(String, Vec<u32>, String)>) {
+    let mut items: Vec<_> = index
+        .iter()
+        .map(|item| (item.id.to_string(), item.vector.iter().map(|x| x.to_bits()).collect(), item.metadata.to_string()))
+        .collect();
+    items.sort();
+    (index.embedding_model().to_string(), index.embedding_dim(), items)
+}
