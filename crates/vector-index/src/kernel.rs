@@ -1,15 +1,12 @@
 //! Dot-product kernels: the only floating-point hot loop of the crate.
 //!
-//! The loops are written over fixed `[f32; LANES]` accumulators so that LLVM turns them into SIMD
-//! without intrinsics. On x86-64 the same generic code is compiled a second time with AVX2 + FMA
-//! enabled and picked at run time, so a portable binary (and the default `x86-64` target) still
-//! runs the wide version. wasm32 uses the portable version (SIMD128 when the caller builds with
-//! `-C target-feature=+simd128`).
+//! The portable loop is written over a fixed `[f32; LANES]` accumulator so that LLVM turns it into
+//! SIMD for any target (wasm32 gets SIMD128 when built with `-C target-feature=+simd128`). On
+//! x86-64 an AVX2 + FMA version with intrinsics is picked at run time, so a portable binary
+//! (built for the default `x86-64` target) still runs 256-bit FMAs.
 
 /// Accumulator width: 8 f32 = one AVX2 register, two SSE / NEON / SIMD128 registers.
 const LANES: usize = 8;
-/// Rows scored together: each query chunk is loaded once and used `ROWS` times.
-const ROWS: usize = 4;
 
 /// Inner product of two slices of equal length.
 #[inline]
@@ -20,7 +17,7 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).
         return unsafe { dot_avx2(a, b) };
     }
-    dot_generic::<false>(a, b)
+    dot_generic(a, b)
 }
 
 /// `out[i] = dot(row i of rows, query)` for a row-major block `rows` of `out.len()` rows.
@@ -32,7 +29,7 @@ pub fn dot_rows(rows: &[f32], query: &[f32], out: &mut [f32]) {
         // SAFETY: the CPU supports AVX2 and FMA (checked just above).
         return unsafe { dot_rows_avx2(rows, query, out) };
     }
-    dot_rows_generic::<false>(rows, query, out)
+    dot_rows_generic(rows, query, out)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -41,68 +38,63 @@ fn has_avx2_fma() -> bool {
     std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
 }
 
+/// AVX2 + FMA dot product with explicit intrinsics: LLVM's auto-vectoriser only reaches
+/// 128-bit vectors on the portable code, and four independent accumulators hide FMA latency.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dot_avx2(a: &[f32], b: &[f32]) -> f32 {
-    dot_generic::<true>(a, b)
+    use std::arch::x86_64::*;
+    let n = a.len().min(b.len());
+    let (pa, pb) = (a.as_ptr(), b.as_ptr());
+    let mut acc = [_mm256_setzero_ps(); 4];
+    let mut i = 0;
+    // SAFETY: every load reads 8 floats at offsets `i..i + 8 <= n` of both slices.
+    unsafe {
+        while i + 32 <= n {
+            for (c, acc) in acc.iter_mut().enumerate() {
+                let o = i + 8 * c;
+                *acc = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(o)), _mm256_loadu_ps(pb.add(o)), *acc);
+            }
+            i += 32;
+        }
+        while i + 8 <= n {
+            acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(pa.add(i)), _mm256_loadu_ps(pb.add(i)), acc[0]);
+            i += 8;
+        }
+    }
+    let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+    let half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
+    let quarter = _mm_add_ps(half, _mm_movehl_ps(half, half));
+    let total = _mm_cvtss_f32(_mm_add_ss(quarter, _mm_shuffle_ps::<1>(quarter, quarter)));
+    total + a[i..n].iter().zip(&b[i..n]).map(|(x, y)| x * y).sum::<f32>()
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn dot_rows_avx2(rows: &[f32], query: &[f32], out: &mut [f32]) {
-    dot_rows_generic::<true>(rows, query, out)
+    for (row, score) in rows.chunks_exact(query.len()).zip(out) {
+        *score = dot_avx2(row, query);
+    }
 }
 
-/// `acc + a * b`, fused when the caller was compiled with FMA (an unfused `mul_add` would be a
-/// slow libm call).
+/// Portable version: a fixed-width accumulator the compiler vectorises for the target
+/// (SSE2, NEON, or SIMD128 when wasm is built with `+simd128`).
 #[inline(always)]
-fn madd<const FMA: bool>(acc: f32, a: f32, b: f32) -> f32 {
-    if FMA { a.mul_add(b, acc) } else { acc + a * b }
-}
-
-#[inline(always)]
-fn dot_generic<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
+fn dot_generic(a: &[f32], b: &[f32]) -> f32 {
+    let (a_chunks, a_tail) = a.as_chunks::<LANES>();
+    let (b_chunks, b_tail) = b.as_chunks::<LANES>();
     let mut acc = [0.0f32; LANES];
-    let (a_chunks, b_chunks) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-    let tail: f32 = a_chunks.remainder().iter().zip(b_chunks.remainder()).map(|(x, y)| x * y).sum();
-    for (x, y) in a_chunks.zip(b_chunks) {
+    for (x, y) in a_chunks.iter().zip(b_chunks) {
         for l in 0..LANES {
-            acc[l] = madd::<FMA>(acc[l], x[l], y[l]);
+            acc[l] += x[l] * y[l];
         }
     }
-    acc.iter().sum::<f32>() + tail
+    acc.iter().sum::<f32>() + a_tail.iter().zip(b_tail).map(|(x, y)| x * y).sum::<f32>()
 }
 
-#[inline(always)]
-fn dot_rows_generic<const FMA: bool>(rows: &[f32], query: &[f32], out: &mut [f32]) {
-    let dim = query.len();
-    if dim == 0 {
-        out.fill(0.0);
-        return;
-    }
-    let mut row_groups = rows.chunks_exact(ROWS * dim);
-    let mut out_groups = out.chunks_exact_mut(ROWS);
-    for (group, scores) in (&mut row_groups).zip(&mut out_groups) {
-        let mut acc = [[0.0f32; LANES]; ROWS];
-        let body = dim - dim % LANES;
-        for j in (0..body).step_by(LANES) {
-            let q = &query[j..j + LANES];
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                let x = &group[r * dim + j..r * dim + j + LANES];
-                for l in 0..LANES {
-                    acc_r[l] = madd::<FMA>(acc_r[l], x[l], q[l]);
-                }
-            }
-        }
-        for (r, score) in scores.iter_mut().enumerate() {
-            let row = &group[r * dim..(r + 1) * dim];
-            let tail: f32 = row[body..].iter().zip(&query[body..]).map(|(x, y)| x * y).sum();
-            *score = acc[r].iter().sum::<f32>() + tail;
-        }
-    }
-    let rest = row_groups.remainder();
-    for (row, score) in rest.chunks_exact(dim).zip(out_groups.into_remainder()) {
-        *score = dot_generic::<FMA>(row, query);
+fn dot_rows_generic(rows: &[f32], query: &[f32], out: &mut [f32]) {
+    for (row, score) in rows.chunks_exact(query.len()).zip(out) {
+        *score = dot_generic(row, query);
     }
 }
 

@@ -66,7 +66,7 @@ pub mod synthetic;
 pub use error::{DataFile, Error, LoadError, Problem, Result};
 pub use graph::HnswParams;
 pub use index::{Index, IndexConfig, ItemRef, MAX_DIM, Strategy};
-pub use kernel::dot;
+pub use kernel::{dot, dot_rows};
 pub use persist::{MAX_MANIFEST_BYTES, SCHEMA_VERSION};
 
 /// The current time as RFC 3339 UTC (`2026-01-31T12:00:00Z`). wasm32-unknown-unknown has no
