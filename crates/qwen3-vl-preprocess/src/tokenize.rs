@@ -15,7 +15,9 @@ pub struct PromptTokenizer {
 
 impl std::fmt::Debug for PromptTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PromptTokenizer").field("appends_eos", &self.appends_eos).finish()
+        f.debug_struct("PromptTokenizer")
+            .field("appends_eos", &self.appends_eos)
+            .finish()
     }
 }
 
@@ -44,7 +46,11 @@ impl PromptTokenizer {
         for (token, expected_id) in REQUIRED {
             let found = inner.token_to_id(token);
             if found != Some(expected_id) {
-                return Err(PreprocessError::MissingSpecialToken { token, expected_id, found });
+                return Err(PreprocessError::MissingSpecialToken {
+                    token,
+                    expected_id,
+                    found,
+                });
             }
         }
         let appends_eos = detect_eos_append(&inner)?;
@@ -114,7 +120,10 @@ fn detect_eos_append(tokenizer: &Tokenizer) -> Result<bool, PreprocessError> {
 pub fn expand_image_pads(ids: &[u32], counts: &[usize]) -> Result<Vec<u32>, PreprocessError> {
     let found = ids.iter().filter(|&&id| id == IMAGE_PAD).count();
     if found != counts.len() {
-        return Err(PreprocessError::ImagePadCountMismatch { expected: counts.len(), found });
+        return Err(PreprocessError::ImagePadCountMismatch {
+            expected: counts.len(),
+            found,
+        });
     }
     let mut out = Vec::with_capacity(ids.len() - found + counts.iter().sum::<usize>());
     let mut counts = counts.iter();
@@ -156,15 +165,32 @@ mod tests {
     fn pads_expand_in_order() {
         let ids = [1, IMAGE_PAD, 2, IMAGE_PAD, 3];
         let out = expand_image_pads(&ids, &[2, 3]).unwrap();
-        assert_eq!(out, [1, IMAGE_PAD, IMAGE_PAD, 2, IMAGE_PAD, IMAGE_PAD, IMAGE_PAD, 3]);
+        assert_eq!(
+            out,
+            [
+                1, IMAGE_PAD, IMAGE_PAD, 2, IMAGE_PAD, IMAGE_PAD, IMAGE_PAD, 3
+            ]
+        );
     }
 
     #[test]
     fn pad_count_must_match() {
         let err = expand_image_pads(&[IMAGE_PAD, IMAGE_PAD], &[4]).unwrap_err();
-        assert!(matches!(err, PreprocessError::ImagePadCountMismatch { expected: 1, found: 2 }));
+        assert!(matches!(
+            err,
+            PreprocessError::ImagePadCountMismatch {
+                expected: 1,
+                found: 2
+            }
+        ));
         let err = expand_image_pads(&[1, 2], &[4]).unwrap_err();
-        assert!(matches!(err, PreprocessError::ImagePadCountMismatch { expected: 1, found: 0 }));
+        assert!(matches!(
+            err,
+            PreprocessError::ImagePadCountMismatch {
+                expected: 1,
+                found: 0
+            }
+        ));
     }
 
     #[test]
@@ -183,7 +209,11 @@ mod tests {
         let err = truncate_keeping_images(&mut ids, 2).unwrap_err();
         assert!(matches!(
             err,
-            PreprocessError::TruncatesImageTokens { length: 5, max_length: 3, last_image_token: 2 }
+            PreprocessError::TruncatesImageTokens {
+                length: 5,
+                max_length: 3,
+                last_image_token: 2
+            }
         ));
     }
 }

@@ -24,7 +24,11 @@ impl Default for DecodeLimits {
     /// 16384 px per side and 512 MiB: far beyond what the model's 1.8 MP budget needs, far
     /// below what takes a process down.
     fn default() -> Self {
-        Self { max_width: 16_384, max_height: 16_384, max_alloc_bytes: 512 << 20 }
+        Self {
+            max_width: 16_384,
+            max_height: 16_384,
+            max_alloc_bytes: 512 << 20,
+        }
     }
 }
 
@@ -113,7 +117,10 @@ fn check_size(
 }
 
 fn decode_error(format: Format, e: impl std::fmt::Display) -> PreprocessError {
-    PreprocessError::Decode { format: format.name(), message: e.to_string() }
+    PreprocessError::Decode {
+        format: format.name(),
+        message: e.to_string(),
+    }
 }
 
 /// PNG through the `png` crate directly: we need the file's own colour type and bit depth to
@@ -121,7 +128,9 @@ fn decode_error(format: Format, e: impl std::fmt::Display) -> PreprocessError {
 /// 16-bit grey (clipped by Pillow) from 16-bit colour (high byte).
 fn decode_png(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, PreprocessError> {
     let err = |e| decode_error(Format::Png, e);
-    let png_limits = png::Limits { bytes: usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX) };
+    let png_limits = png::Limits {
+        bytes: usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX),
+    };
     let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), png_limits);
     decoder.set_transformations(png::Transformations::EXPAND);
     let header = decoder.read_header_info().map_err(err)?;
@@ -138,13 +147,20 @@ fn decode_png(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproces
     let (out_type, depth) = reader.output_color_type();
     let samples = out_type.samples();
     let wide = depth == png::BitDepth::Sixteen;
-    let pixels = pil::PixelLayout { width, height, samples, sixteen_bit: wide };
+    let pixels = pil::PixelLayout {
+        width,
+        height,
+        samples,
+        sixteen_bit: wide,
+    };
     Ok(match color_type {
         // Pillow opens 16-bit grey as I;16, whose RGB conversion saturates at 255.
         png::ColorType::Grayscale if wide => pil::grey16_to_rgb(&buf, pixels),
         png::ColorType::Rgba => pil::rgba_on_white(&buf, pixels),
         // L, LA, 1-bit, P and RGB (with or without tRNS): first sample(s), alpha dropped.
-        png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha => pil::grey_to_rgb(&buf, pixels),
+        png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha => {
+            pil::grey_to_rgb(&buf, pixels)
+        }
         png::ColorType::Rgb | png::ColorType::Indexed => pil::rgb_dropping_alpha(&buf, pixels),
     })
 }
@@ -174,11 +190,21 @@ fn decode_gif(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproces
     let height = height.max((top + frame_h) as u32);
     check_size(width, height, 1, limits)?;
     let mut canvas = vec![frame.transparent.unwrap_or(0); width as usize * height as usize];
-    for (y, row) in frame.buffer.chunks_exact(frame_w.max(1)).take(frame_h).enumerate() {
+    for (y, row) in frame
+        .buffer
+        .chunks_exact(frame_w.max(1))
+        .take(frame_h)
+        .enumerate()
+    {
         let start = (top + y) * width as usize + left;
         canvas[start..start + frame_w].copy_from_slice(row);
     }
-    Ok(pil::palette_to_rgb(&canvas, palette.as_deref(), width, height))
+    Ok(pil::palette_to_rgb(
+        &canvas,
+        palette.as_deref(),
+        width,
+        height,
+    ))
 }
 
 /// JPEG and WebP through `image`, which reports the header size before allocating.
@@ -197,14 +223,24 @@ fn decode_with_image_crate(
     reader.no_limits();
     let decoder = reader.into_decoder().map_err(err)?;
     let (width, height) = decoder.dimensions();
-    check_size(width, height, decoder.color_type().bytes_per_pixel().into(), limits)?;
+    check_size(
+        width,
+        height,
+        decoder.color_type().bytes_per_pixel().into(),
+        limits,
+    )?;
     let mut decoder = decoder;
     decoder.set_limits(image_limits).map_err(err)?;
     let image = DynamicImage::from_decoder(decoder).map_err(err)?;
     Ok(match image {
         DynamicImage::ImageRgba8(rgba) => {
             let (w, h) = rgba.dimensions();
-            let layout = pil::PixelLayout { width: w, height: h, samples: 4, sixteen_bit: false };
+            let layout = pil::PixelLayout {
+                width: w,
+                height: h,
+                samples: 4,
+                sixteen_bit: false,
+            };
             pil::rgba_on_white(rgba.as_raw(), layout)
         }
         other => other.to_rgb8(),
@@ -228,9 +264,15 @@ mod tests {
     fn size_checks_say_what_was_found() {
         let limits = DecodeLimits::default();
         let err = check_size(60_000, 60_000, 4, &limits).unwrap_err();
-        assert_eq!(err.to_string(), "image is 60000x60000, larger than the 16384x16384 limit");
+        assert_eq!(
+            err.to_string(),
+            "image is 60000x60000, larger than the 16384x16384 limit"
+        );
         let err = check_size(16_000, 16_000, 8, &limits).unwrap_err();
-        assert!(matches!(err, PreprocessError::AllocationTooLarge { .. }), "{err}");
+        assert!(
+            matches!(err, PreprocessError::AllocationTooLarge { .. }),
+            "{err}"
+        );
         assert!(check_size(4000, 3000, 8, &limits).is_ok());
     }
 }

@@ -47,7 +47,11 @@ fn normalise(byte: u8) -> f32 {
 pub fn patchify(img: &RgbImage) -> Result<PreparedImage, PreprocessError> {
     let (width, height) = img.dimensions();
     if width == 0 || height == 0 || width % FACTOR != 0 || height % FACTOR != 0 {
-        return Err(PreprocessError::NotPatchAligned { width, height, factor: FACTOR });
+        return Err(PreprocessError::NotPatchAligned {
+            width,
+            height,
+            factor: FACTOR,
+        });
     }
     let lut: [f32; 256] = std::array::from_fn(|b| normalise(b as u8));
     let (grid_h, grid_w) = (height as usize / PATCH_SIZE, width as usize / PATCH_SIZE);
@@ -65,11 +69,21 @@ pub fn patchify(img: &RgbImage) -> Result<PreparedImage, PreprocessError> {
             }
         }
     }
-    Ok(PreparedImage { pixel_values, grid_thw: [1, grid_h as u32, grid_w as u32] })
+    Ok(PreparedImage {
+        pixel_values,
+        grid_thw: [1, grid_h as u32, grid_w as u32],
+    })
 }
 
 /// Appends one 1536-value row, laid out `[channel][time][y][x]` like the Conv3d weight.
-fn push_patch(out: &mut Vec<f32>, raw: &[u8], row_bytes: usize, x0: usize, y0: usize, lut: &[f32; 256]) {
+fn push_patch(
+    out: &mut Vec<f32>,
+    raw: &[u8],
+    row_bytes: usize,
+    x0: usize,
+    y0: usize,
+    lut: &[f32; 256],
+) {
     for channel in 0..3 {
         let start = out.len();
         for py in 0..PATCH_SIZE {
@@ -95,7 +109,9 @@ mod tests {
     #[test]
     fn layout_matches_hand_built_indexing() {
         // 64x32: grid 2x4, two merge windows side by side.
-        let img = RgbImage::from_fn(64, 32, |x, y| ::image::Rgb([x as u8, y as u8, (x + y) as u8 * 2]));
+        let img = RgbImage::from_fn(64, 32, |x, y| {
+            ::image::Rgb([x as u8, y as u8, (x + y) as u8 * 2])
+        });
         let p = patchify(&img).unwrap();
         assert_eq!(p.grid_thw, [1, 2, 4]);
         assert_eq!(p.num_patches(), 8);
@@ -125,6 +141,9 @@ mod tests {
     #[test]
     fn unaligned_sizes_are_refused() {
         let img = RgbImage::new(48, 32);
-        assert!(matches!(patchify(&img), Err(PreprocessError::NotPatchAligned { .. })));
+        assert!(matches!(
+            patchify(&img),
+            Err(PreprocessError::NotPatchAligned { .. })
+        ));
     }
 }
