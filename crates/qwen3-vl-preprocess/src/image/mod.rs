@@ -11,7 +11,7 @@ mod resize;
 mod smart_resize;
 
 pub use decode::{DecodeLimits, decode_rgb};
-pub use patchify::{FACTOR, PATCH_DIM, PreparedImage, patchify};
+pub use patchify::{FACTOR, Normalization, PATCH_DIM, PreparedImage, patchify};
 pub use resize::resize_bicubic;
 pub use smart_resize::{MAX_ASPECT_RATIO, PixelBudget, smart_resize};
 
@@ -26,6 +26,8 @@ pub struct ImageOptions {
     pub budget: PixelBudget,
     /// Header limits applied before decoding.
     pub limits: DecodeLimits,
+    /// Which transformers backend's byte -> float rounding to reproduce.
+    pub normalization: Normalization,
 }
 
 /// Decodes, resizes and patchifies one encoded image (PNG, JPEG, WebP, GIF).
@@ -37,5 +39,5 @@ pub fn prepare_image(bytes: &[u8], opts: &ImageOptions) -> Result<PreparedImage,
 pub fn prepare_rgb(img: &RgbImage, opts: &ImageOptions) -> Result<PreparedImage, PreprocessError> {
     let (width, height) = img.dimensions();
     let (new_h, new_w) = smart_resize(height, width, FACTOR, &opts.budget)?;
-    patchify(&resize_bicubic(img, new_w, new_h))
+    patchify(&resize_bicubic(img, new_w, new_h), opts.normalization)
 }

@@ -37,14 +37,36 @@ impl PreparedImage {
     }
 }
 
-/// The transformers fast processor's fused rescale+normalise: mean = std = 0.5 * 255, applied
-/// as `(x - 127.5) / 127.5` in f32 (a subtract, then a divide, as torchvision does).
+/// How bytes become floats. The two transformers image-processor backends differ by one f32
+/// ulp (<= 6e-8) on 128 of the 256 byte values and agree exactly after rounding to bf16.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Normalization {
+    /// `Qwen2VLImageProcessor` (torchvision, the class released checkpoints name): rescale and
+    /// normalise fused into `(x - 127.5) / 127.5` in f32, a subtract then a divide.
+    #[default]
+    Torchvision,
+    /// `Qwen2VLImageProcessorPil` (what `tests/fixtures/reference` was made with):
+    /// `(f32(x * (1/255) in f64) - 0.5) / 0.5` in f32.
+    Pil,
+}
+
+impl Normalization {
+    /// The float for one byte.
+    pub fn apply(self, byte: u8) -> f32 {
+        match self {
+            Self::Torchvision => (f32::from(byte) - 127.5) / 127.5,
+            Self::Pil => ((f64::from(byte) * (1.0 / 255.0)) as f32 - 0.5) / 0.5,
+        }
+    }
+}
+
+#[cfg(test)]
 fn normalise(byte: u8) -> f32 {
-    (f32::from(byte) - 127.5) / 127.5
+    Normalization::Torchvision.apply(byte)
 }
 
 /// Cuts an already-resized image (sides multiples of 32) into `pixel_values` rows.
-pub fn patchify(img: &RgbImage) -> Result<PreparedImage, PreprocessError> {
+pub fn patchify(img: &RgbImage, norm: Normalization) -> Result<PreparedImage, PreprocessError> {
     let (width, height) = img.dimensions();
     if width == 0 || height == 0 || width % FACTOR != 0 || height % FACTOR != 0 {
         return Err(PreprocessError::NotPatchAligned {
@@ -53,7 +75,7 @@ pub fn patchify(img: &RgbImage) -> Result<PreparedImage, PreprocessError> {
             factor: FACTOR,
         });
     }
-    let lut: [f32; 256] = std::array::from_fn(|b| normalise(b as u8));
+    let lut: [f32; 256] = std::array::from_fn(|b| norm.apply(b as u8));
     let (grid_h, grid_w) = (height as usize / PATCH_SIZE, width as usize / PATCH_SIZE);
     let mut pixel_values = Vec::with_capacity(grid_h * grid_w * PATCH_DIM);
     let raw = img.as_raw();
@@ -104,6 +126,16 @@ mod tests {
         assert_eq!(normalise(0), -1.0);
         assert_eq!(normalise(255), 1.0);
         assert_eq!(normalise(128), 0.5 / 127.5);
+        for b in [0, 255] {
+            assert_eq!(Normalization::Pil.apply(b), normalise(b));
+        }
+        let ulps = (0..=255u8)
+            .filter(|&b| Normalization::Pil.apply(b) != normalise(b))
+            .count();
+        assert_eq!(ulps, 128, "the backends differ on half of the bytes");
+        for b in 0..=255u8 {
+            assert!((Normalization::Pil.apply(b) - normalise(b)).abs() <= 6e-8);
+        }
     }
 
     #[test]
@@ -112,7 +144,7 @@ mod tests {
         let img = RgbImage::from_fn(64, 32, |x, y| {
             ::image::Rgb([x as u8, y as u8, (x + y) as u8 * 2])
         });
-        let p = patchify(&img).unwrap();
+        let p = patchify(&img, Normalization::Torchvision).unwrap();
         assert_eq!(p.grid_thw, [1, 2, 4]);
         assert_eq!(p.num_patches(), 8);
         assert_eq!(p.num_tokens(), 2);
@@ -142,7 +174,7 @@ mod tests {
     fn unaligned_sizes_are_refused() {
         let img = RgbImage::new(48, 32);
         assert!(matches!(
-            patchify(&img),
+            patchify(&img, Normalization::Pil),
             Err(PreprocessError::NotPatchAligned { .. })
         ));
     }
