@@ -5,7 +5,7 @@
 //!
 //! Usage: `cargo bench -p vector-index --bench index -- --n 10000 --dim 512 --out DIR
 //!         [--queries 1000] [--ef 16,32,64,128,256] [--ef-construction 100] [--no-heuristic]
-//!         [--cluster-size 100]`
+//!         [--cluster-size 1000]`
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -27,7 +27,7 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { n: 10_000, dim: 512, queries: 1000, ef: vec![16, 32, 64, 128, 256], ef_construction: 100, heuristic: true, cluster_size: 100, out: "bench-out".into() };
+    let mut args = Args { n: 10_000, dim: 512, queries: 1000, ef: vec![16, 32, 64, 128, 256], ef_construction: 100, heuristic: true, cluster_size: 1000, out: "bench-out".into() };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -73,7 +73,7 @@ fn main() {
     let args = parse_args();
     let (n, dim) = (args.n, args.dim);
     std::fs::create_dir_all(&args.out).unwrap();
-    // ~100 points per topic; queries come from the same topics but are not base points.
+    // `cluster_size` points per topic; queries come from the same topics but are not base points.
     let clusters = (n / args.cluster_size).max(10);
     let base = clustered(n, dim, clusters, 1.0, 1, 2);
     let queries = clustered(args.queries, dim, clusters, 1.0, 1, 3);

@@ -1,7 +1,7 @@
 //! The file-system operations a save needs, behind a trait so tests can inject a failure (a
 //! "crash") at any single step and check that a load still finds a whole index.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -45,7 +45,7 @@ impl Fs for StdFs {
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         // Directories can be opened read-only and fsynced on Unix; elsewhere this is a no-op.
         #[cfg(unix)]
-        File::open(dir)?.sync_all()?;
+        fs::File::open(dir)?.sync_all()?;
         #[cfg(not(unix))]
         let _ = dir;
         Ok(())

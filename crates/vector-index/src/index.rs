@@ -82,6 +82,9 @@ impl IndexConfig {
 /// The largest accepted `embedding_dim` (keeps hostile files from sizing huge buffers).
 pub const MAX_DIM: usize = 1 << 16;
 
+/// A filter over `(id, metadata)` for [`Index::search_with`].
+pub type Predicate<'a> = dyn Fn(&str, &Value) -> bool + 'a;
+
 /// A stored item, borrowed from the index.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ItemRef<'a> {
@@ -253,7 +256,7 @@ impl Index {
         query: &[f32],
         k: usize,
         strategy: Strategy,
-        predicate: Option<&dyn Fn(&str, &Value) -> bool>,
+        predicate: Option<&Predicate<'_>>,
     ) -> Result<Vec<(String, f32)>> {
         let query = self.normalised(query)?;
         let accept = |row: u32| {

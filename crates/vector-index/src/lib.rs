@@ -65,7 +65,7 @@ pub mod synthetic;
 
 pub use error::{DataFile, Error, LoadError, Problem, Result};
 pub use graph::HnswParams;
-pub use index::{Index, IndexConfig, ItemRef, MAX_DIM, Strategy};
+pub use index::{Index, IndexConfig, ItemRef, MAX_DIM, Predicate, Strategy};
 pub use kernel::{dot, dot_rows};
 pub use persist::{MAX_MANIFEST_BYTES, SCHEMA_VERSION};
 

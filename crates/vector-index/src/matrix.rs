@@ -14,7 +14,7 @@ impl Matrix {
 
     /// Wraps `data`, whose length must be a multiple of `dim`.
     pub(crate) fn from_vec(dim: usize, data: Vec<f32>) -> Self {
-        assert!(dim > 0 && data.len() % dim == 0, "matrix data is not a whole number of rows");
+        assert!(dim > 0 && data.len().is_multiple_of(dim), "matrix data is not a whole number of rows");
         Self { dim, data }
     }
 

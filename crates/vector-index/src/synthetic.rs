@@ -54,7 +54,7 @@ pub fn gaussian(n: usize, dim: usize, seed: u64) -> Vec<f32> {
 pub fn clustered(n: usize, dim: usize, clusters: usize, spread: f32, seed: u64, point_seed: u64) -> Vec<f32> {
     let mut centres = gaussian(clusters, dim, seed);
     centres.chunks_exact_mut(dim).for_each(normalise);
-    let mut rng = Rng::new(point_seed ^ 0x5eed_0f_da7a);
+    let mut rng = Rng::new(point_seed ^ 0x005e_ed0f_da7a);
     let scale = spread / (dim as f32).sqrt();
     let mut out = Vec::with_capacity(n * dim);
     for _ in 0..n {

@@ -48,7 +48,9 @@ pub fn clustered_index(n: usize, dim: usize, strategy: Strategy, seed: u64) -> I
 }
 
 /// Everything observable about an index: config, model, items (id, vector bits, metadata).
-pub fn snapshot(index: &Index) -> (String, usize, Vec<(String, Vec<u32>, String)>) {
+pub type Observed = (String, usize, Vec<(String, Vec<u32>, String)>);
+
+pub fn snapshot(index: &Index) -> Observed {
     let mut items: Vec<_> = index
         .iter()
         .map(|item| (item.id.to_string(), item.vector.iter().map(|x| x.to_bits()).collect(), item.metadata.to_string()))
