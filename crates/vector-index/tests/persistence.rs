@@ -87,6 +87,8 @@ fn python_with_numpy() -> Option<String> {
 #[test]
 fn numpy_interoperability() {
     let Some(python) = python_with_numpy() else {
+        // CI sets VECTOR_INDEX_REQUIRE_NUMPY=1 so a missing numpy fails instead of skipping.
+        assert!(std::env::var_os("VECTOR_INDEX_REQUIRE_NUMPY").is_none(), "numpy is required but not importable");
         eprintln!("SKIPPED: numpy is not installed (set PYTHON to an interpreter that has it)");
         return;
     };
