@@ -202,5 +202,5 @@ impl Qwen3VlModel {
 /// Reads a float tensor back to the host without blocking (required on wasm).
 pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     let data = tensor.into_data_async().await.map_err(|e| ModelError::Device(format!("{e:?}")))?;
-    data.convert::<f32>().into_vec::<f32>().map_err(|e| ModelError::Device(format!("{e:?}")))
+    data.convert::<f32>().try_into_vec::<f32>().map_err(|e| ModelError::Device(format!("{e:?}")))
 }

@@ -286,13 +286,16 @@ pub(crate) mod tests {
         let mut huge = good.clone();
         huge[..8].copy_from_slice(&(u64::MAX / 2).to_le_bytes());
         // Shape that claims more bytes than the offsets span.
-        let lying_shape = build(&[("a", "F32", vec![1 << 40, 1 << 30], f32_bytes(&[1.0, 2.0]))]);
+        let lying_shape = build(&[("a", "F32", vec![1 << 20, 1 << 20], f32_bytes(&[1.0, 2.0]))]);
+        // Shape whose byte count does not fit in 64 bits.
+        let overflowing = build(&[("a", "F32", vec![1 << 40, 1 << 30], f32_bytes(&[1.0, 2.0]))]);
         // Offsets past the end of the file.
         let mut past_end = good.clone();
         past_end.truncate(good.len() - 4);
         let cases: Vec<(Vec<u8>, &str)> = vec![
             (huge, "header claims"),
             (lying_shape, "needs"),
+            (overflowing, "overflows"),
             (past_end, "past the"),
             (vec![1, 2, 3], "too short"),
             (b"\x05\0\0\0\0\0\0\0[1,2]".to_vec(), "not a JSON object"),
