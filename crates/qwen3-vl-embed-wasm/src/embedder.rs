@@ -1,0 +1,153 @@
+//! `WasmEmbedder`: load from in-memory files, embed inputs, resolve to `Float32Array`s.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use burn::tensor::{DType, Device};
+use js_sys::{Array, Float32Array, Promise, Reflect, Uint8Array};
+use qwen3_vl_embedder::{DeviceChoice, EmbedInput, Embedder, EmbedderOptions, start_device_async};
+use qwen3_vl_model::Checkpoint;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+
+use crate::error::{bad_argument, from_embed, from_model};
+use crate::input::parse_input;
+
+thread_local! {
+    /// The WebGPU runtime starts once per wasm instance; later loads share its device.
+    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
+}
+
+/// A loaded model. Methods that run it return Promises; the model stays alive while one of
+/// them is pending, even after `free()`.
+#[wasm_bindgen]
+pub struct WasmEmbedder {
+    inner: Rc<Embedder>,
+    device: &'static str,
+}
+
+/// Options read from the `options` object of [`WasmEmbedder::load`].
+struct LoadOptions {
+    device: DeviceChoice,
+    embedder: EmbedderOptions,
+}
+
+fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
+    let mut out = LoadOptions { device: DeviceChoice::Auto, embedder: EmbedderOptions::default() };
+    if options.is_undefined() || options.is_null() {
+        return Ok(out);
+    }
+    let get = |key: &str| Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED);
+    if let Some(device) = get("device").as_string() {
+        out.device = match device.as_str() {
+            "webgpu" | "wgpu" | "gpu" => DeviceChoice::Wgpu,
+            other => other.parse().map_err(from_embed)?,
+        };
+    }
+    if let Some(dtype) = get("dtype").as_string() {
+        out.embedder.dtype = match dtype.as_str() {
+            "f32" | "float32" => DType::F32,
+            "f16" | "float16" => DType::F16,
+            other => return Err(bad_argument(format!("dtype {other:?}: expected \"f32\" or \"f16\""))),
+        };
+    }
+    if let Some(n) = get("batchSize").as_f64() {
+        out.embedder.batch_size = (n as usize).max(1);
+    }
+    if let Some(n) = get("maxLength").as_f64() {
+        out.embedder.max_length = n as usize;
+    }
+    Ok(out)
+}
+
+async fn start(choice: DeviceChoice) -> Result<(Device, &'static str), JsValue> {
+    if choice == DeviceChoice::Cpu {
+        return Ok((Device::flex(), "cpu"));
+    }
+    if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+        return Ok((device, "webgpu"));
+    }
+    match start_device_async(choice).await.map_err(from_embed)? {
+        started if started.name == "wgpu" => {
+            WEBGPU.with(|d| *d.borrow_mut() = Some(started.device.clone()));
+            Ok((started.device, "webgpu"))
+        }
+        started => Ok((started.device, "cpu")),
+    }
+}
+
+#[wasm_bindgen]
+impl WasmEmbedder {
+    /// Builds an embedder from `config.json` text, `tokenizer.json` bytes and the weight
+    /// files as `[{ name, bytes: Uint8Array }]` (one `model.safetensors`, or every shard).
+    /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16", batchSize, maxLength }`.
+    pub async fn load(
+        config: String,
+        tokenizer: Uint8Array,
+        weights: Array,
+        options: JsValue,
+    ) -> Result<WasmEmbedder, JsValue> {
+        let options = read_options(&options)?;
+        let mut buffers = Vec::with_capacity(weights.length() as usize);
+        for (i, file) in weights.iter().enumerate() {
+            let name = Reflect::get(&file, &"name".into())?.as_string().unwrap_or_else(|| format!("weights[{i}]"));
+            let bytes = Reflect::get(&file, &"bytes".into())?
+                .dyn_into::<Uint8Array>()
+                .map_err(|_| bad_argument(format!("weights[{i}].bytes must be a Uint8Array")))?;
+            buffers.push((name, bytes.to_vec()));
+        }
+        let checkpoint = Checkpoint::from_buffers(buffers).map_err(from_model)?;
+        let (device, name) = start(options.device).await?;
+        let embedder = Embedder::from_parts(&config, &tokenizer.to_vec(), &checkpoint, &device, options.embedder)
+            .map_err(from_embed)?;
+        Ok(WasmEmbedder { inner: Rc::new(embedder), device: name })
+    }
+
+    /// `"webgpu"` or `"cpu"`: where the model runs.
+    #[wasm_bindgen(getter)]
+    pub fn device(&self) -> String {
+        self.device.to_string()
+    }
+
+    /// The full embedding width (largest `dim`).
+    #[wasm_bindgen(getter, js_name = hiddenSize)]
+    pub fn hidden_size(&self) -> usize {
+        self.inner.hidden_size()
+    }
+
+    /// Embeds one input (a string or `{ text, image, images, instruction }`); resolves to a
+    /// unit-length `Float32Array` of `dim` values (default: all).
+    pub fn embed(&self, input: JsValue, dim: Option<u32>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let input = parse_input(&input)?;
+            let v = inner.embed_async(&input, dim.map(|d| d as usize)).await.map_err(from_embed)?;
+            Ok(Float32Array::from(v.as_slice()).into())
+        })
+    }
+
+    /// Embeds several inputs; resolves to an array of `Float32Array`s in input order.
+    #[wasm_bindgen(js_name = embedBatch)]
+    pub fn embed_batch(&self, inputs: JsValue, dim: Option<u32>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            if !Array::is_array(&inputs) {
+                return Err(bad_argument("embedBatch expects an array of inputs"));
+            }
+            let inputs = Array::from(&inputs)
+                .iter()
+                .map(|v| parse_input(&v))
+                .collect::<Result<Vec<EmbedInput>, _>>()?;
+            let vectors = inner.embed_batch_async(&inputs, dim.map(|d| d as usize)).await.map_err(from_embed)?;
+            Ok(vectors.iter().map(|v| JsValue::from(Float32Array::from(v.as_slice()))).collect::<Array>().into())
+        })
+    }
+}
+
+/// Panics become readable console errors instead of "unreachable executed".
+#[wasm_bindgen(start)]
+pub fn start_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("qwen3-vl-embed (wasm) panicked: {info}").into());
+    }));
+}

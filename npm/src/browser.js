@@ -1,0 +1,10 @@
+// Entry point for browsers, extensions and bundlers.
+import { setPlatform } from './core.js';
+import { fetchBytes } from './load.js';
+
+setPlatform({
+  wasmSource: async () => new URL('./wasm/qwen3_vl_embed_wasm_bg.wasm', import.meta.url),
+  readUrl: (url, options) => fetchBytes(url, options),
+});
+
+export * from './core.js';

@@ -1,0 +1,221 @@
+// The public API, shared by the browser and Node entry points. `platform` supplies what
+// differs between them: how to instantiate the wasm, read URLs and find a WebGPU adapter.
+
+import initWasm, { WasmEmbedder, WasmIndex } from './wasm/qwen3_vl_embed_wasm.js';
+import { codedError } from './errors.js';
+import { fetchBytes, gatherFiles } from './load.js';
+
+let platform = null;
+let ready = null;
+
+/** Called once by the entry point. */
+export function setPlatform(p) {
+  platform = p;
+}
+
+/** Instantiates the wasm module (idempotent). Every async API calls it for you. */
+export function init() {
+  ready ??= platform.wasmSource().then((module_or_path) => initWasm({ module_or_path }));
+  return ready;
+}
+
+function requireInit() {
+  if (!ready) throw codedError('NOT_INITIALIZED', 'call `await init()` (or any async API) before using Index synchronously');
+}
+
+/** Is there a WebGPU adapter? (`navigator.gpu` after the platform had a chance to add it) */
+async function hasWebGpu() {
+  await platform.prepareWebGpu?.();
+  const gpu = globalThis.navigator?.gpu;
+  if (!gpu) return false;
+  try {
+    return Boolean(await gpu.requestAdapter());
+  } catch {
+    return false;
+  }
+}
+
+async function pickDevice(device = 'auto') {
+  if (!['auto', 'webgpu', 'cpu'].includes(device)) {
+    throw codedError('UNKNOWN_DEVICE', `unknown device ${JSON.stringify(device)}: expected "webgpu", "cpu" or "auto"`);
+  }
+  if (device === 'cpu') return 'cpu';
+  const gpu = await hasWebGpu();
+  if (device === 'webgpu' && !gpu) {
+    throw codedError('DEVICE_INIT', 'WebGPU is not available here (no navigator.gpu or no adapter)');
+  }
+  return gpu ? 'webgpu' : 'cpu';
+}
+
+/** Images the wasm side does not take directly (canvases, bitmaps, <img>, Blobs) -> pixels or bytes. */
+async function normalizeImage(image) {
+  if (image instanceof Uint8Array || image instanceof ArrayBuffer) return image;
+  if (ArrayBuffer.isView(image)) return new Uint8Array(image.buffer, image.byteOffset, image.byteLength);
+  if (typeof Blob !== 'undefined' && image instanceof Blob) return new Uint8Array(await image.arrayBuffer());
+  if (image && typeof image === 'object' && 'data' in image && 'width' in image) return image; // ImageData-like
+  const drawable =
+    (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) ||
+    (typeof HTMLCanvasElement !== 'undefined' && image instanceof HTMLCanvasElement) ||
+    (typeof OffscreenCanvas !== 'undefined' && image instanceof OffscreenCanvas) ||
+    (typeof HTMLImageElement !== 'undefined' && image instanceof HTMLImageElement) ||
+    (typeof HTMLVideoElement !== 'undefined' && image instanceof HTMLVideoElement);
+  if (drawable && typeof OffscreenCanvas !== 'undefined') {
+    const width = image.naturalWidth || image.videoWidth || image.width;
+    const height = image.naturalHeight || image.videoHeight || image.height;
+    const ctx = new OffscreenCanvas(width, height).getContext('2d');
+    ctx.drawImage(image, 0, 0);
+    return ctx.getImageData(0, 0, width, height);
+  }
+  return image; // let the wasm side report what it got
+}
+
+async function normalizeInput(input) {
+  if (typeof input === 'string' || !input || typeof input !== 'object') return input;
+  const out = { ...input };
+  if (input.image != null) out.image = await normalizeImage(input.image);
+  if (Array.isArray(input.images)) out.images = await Promise.all(input.images.map(normalizeImage));
+  return out;
+}
+
+/** Qwen3-VL-Embedding: text, screenshots and both -> unit vectors. */
+export class Embedder {
+  #wasm;
+
+  constructor(wasm) {
+    if (!(wasm instanceof WasmEmbedder)) throw codedError('BAD_ARGUMENT', 'use `await Embedder.load(...)`');
+    this.#wasm = wasm;
+  }
+
+  /**
+   * Loads a model from `{ modelUrl }` (a directory URL with config.json, tokenizer.json and
+   * model.safetensors or a shard index) or `{ files: { config, tokenizer, weights } }`.
+   */
+  static async load(options = {}) {
+    await init();
+    const { onProgress, cache = true } = options;
+    const readUrl = (url) => platform.readUrl(url, { cache, onProgress, file: String(url).split('/').pop() });
+    const device = await pickDevice(options.device);
+    const modelUrl = options.modelUrl && platform.resolveModelUrl ? platform.resolveModelUrl(options.modelUrl) : options.modelUrl;
+    const files = await gatherFiles({ ...options, modelUrl }, readUrl);
+    onProgress?.({ phase: 'load', file: 'weights', loaded: 0, total: 1 });
+    const wasm = await WasmEmbedder.load(files.config, files.tokenizer, files.weights, {
+      device,
+      dtype: options.dtype ?? 'f32',
+      batchSize: options.batchSize,
+      maxLength: options.maxLength,
+    });
+    onProgress?.({ phase: 'load', file: 'weights', loaded: 1, total: 1 });
+    return new Embedder(wasm);
+  }
+
+  /** `"webgpu"` or `"cpu"`. */
+  get device() {
+    return this.#live().device;
+  }
+
+  /** The full embedding width (the largest `dim`). */
+  get dimensions() {
+    return this.#live().hiddenSize;
+  }
+
+  /** Embeds `{ text, image, images, instruction, dim }` (or a string) -> `Float32Array`. */
+  async embed(input) {
+    const dim = input && typeof input === 'object' ? input.dim : undefined;
+    return this.#live().embed(await normalizeInput(input), dim);
+  }
+
+  /** Embeds several inputs -> `Float32Array[]`; `options.dim` truncates every vector. */
+  async embedBatch(inputs, options = {}) {
+    if (!Array.isArray(inputs)) throw codedError('BAD_ARGUMENT', 'embedBatch expects an array of inputs');
+    return this.#live().embedBatch(await Promise.all(inputs.map(normalizeInput)), options.dim);
+  }
+
+  /** Frees the model (GPU buffers and wasm memory). The embedder cannot be used afterwards. */
+  dispose() {
+    this.#wasm?.free();
+    this.#wasm = null;
+  }
+
+  #live() {
+    if (!this.#wasm) throw codedError('DISPOSED', 'this Embedder was disposed');
+    return this.#wasm;
+  }
+}
+
+/** Nearest-neighbour index over embeddings (exact below a size, HNSW above). */
+export class Index {
+  #wasm;
+
+  /** Requires `await init()` first; `Index.create` does that for you. */
+  constructor({ model = 'Qwen3-VL-Embedding', dim, strategy = 'auto' } = {}) {
+    requireInit();
+    if (!Number.isInteger(dim) || dim <= 0) throw codedError('BAD_ARGUMENT', 'Index needs a positive integer `dim`');
+    this.#wasm = new WasmIndex(model, dim, strategy);
+  }
+
+  static async create(options) {
+    await init();
+    return new Index(options);
+  }
+
+  /** Reads a `toBytes()` buffer; throws `CORRUPT_INDEX` when it is damaged. */
+  static async fromBytes(bytes) {
+    await init();
+    const index = Object.create(Index.prototype);
+    index.#wasm = WasmIndex.fromBytes(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+    return index;
+  }
+
+  add(id, vector, metadata = null) {
+    this.#wasm.add(id, toF32(vector), metadata);
+  }
+  remove(id) {
+    this.#wasm.remove(id);
+  }
+  has(id) {
+    return this.#wasm.has(id);
+  }
+  get(id) {
+    return this.#wasm.get(id);
+  }
+  /** `[{ id, score, metadata }]`, best first; score is the cosine similarity. */
+  search(query, k = 10) {
+    return this.#wasm.search(toF32(query), k);
+  }
+  get size() {
+    return this.#wasm.size;
+  }
+  get dim() {
+    return this.#wasm.dim;
+  }
+  get model() {
+    return this.#wasm.model;
+  }
+  ids() {
+    return this.#wasm.ids();
+  }
+  toBytes() {
+    return this.#wasm.toBytes();
+  }
+  /** `[size, dim]` float32 `.npy` of the stored unit vectors, rows in `ids()` order. */
+  toNpy() {
+    return this.#wasm.toNpy();
+  }
+  /** `{ model, dim, createdAt, items: [{ id, metadata }] }`. */
+  toJSON() {
+    return this.#wasm.toJSON();
+  }
+  dispose() {
+    this.#wasm?.free();
+    this.#wasm = null;
+  }
+}
+
+function toF32(v) {
+  if (v instanceof Float32Array) return v;
+  if (Array.isArray(v) || ArrayBuffer.isView(v)) return Float32Array.from(v);
+  throw codedError('BAD_VECTOR', 'a vector must be a Float32Array or an array of numbers');
+}
+
+export { fetchBytes, CACHE_NAME } from './load.js';
+export { codedError } from './errors.js';

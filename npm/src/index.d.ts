@@ -1,0 +1,122 @@
+// Type declarations for qwen3-vl-embed (browser and Node entry points export the same API).
+
+/** Every error thrown by this package is an `Error` with one of these codes. */
+export type ErrorCode =
+  | 'BAD_ARGUMENT' | 'NOT_INITIALIZED' | 'DISPOSED'
+  | 'UNKNOWN_DEVICE' | 'DEVICE_INIT' | 'DEVICE'
+  | 'MODEL_SOURCE' | 'BAD_MODEL' | 'BAD_TOKENIZER'
+  | 'EMPTY_INPUT' | 'BAD_DIMENSION' | 'INPUT_TOO_LONG'
+  | 'BAD_IMAGE' | 'BAD_IMAGE_SIZE' | 'IMAGE_TOO_LARGE' | 'PREPROCESS'
+  | 'BAD_VECTOR' | 'BAD_ID' | 'UNKNOWN_ID' | 'CORRUPT_INDEX' | 'INDEX';
+
+export interface CodedError extends Error {
+  code: ErrorCode;
+}
+
+/** Encoded bytes (PNG, JPEG, WebP, GIF), RGBA pixels, or (browser) anything drawable. */
+export type ImageInput =
+  | Uint8Array
+  | ArrayBuffer
+  | Blob
+  | { data: Uint8ClampedArray | Uint8Array; width: number; height: number } // ImageData
+  | ImageBitmap
+  | OffscreenCanvas
+  | HTMLCanvasElement
+  | HTMLImageElement;
+
+export interface EmbedInput {
+  text?: string | null;
+  image?: ImageInput | null;
+  /** Several images, placed before the text. */
+  images?: ImageInput[];
+  /** Task instruction for the system turn (default "Represent the user's input."). */
+  instruction?: string | null;
+  /** Matryoshka width: keep the first `dim` values, then L2-normalise (default: all). */
+  dim?: number;
+}
+
+export type FileSource = URL | Blob | ArrayBuffer | Uint8Array;
+
+export interface ProgressEvent {
+  phase: 'download' | 'load';
+  file: string;
+  loaded: number;
+  total?: number;
+  fromCache?: boolean;
+}
+
+export interface LoadOptions {
+  /** A directory URL (Node: also a path) with config.json, tokenizer.json and weights. */
+  modelUrl?: string | URL;
+  files?: {
+    config: string | FileSource;
+    tokenizer: FileSource;
+    /** model.safetensors, or every shard; `{ name, data }` to name a buffer. */
+    weights: FileSource | Array<FileSource | { name: string; data: FileSource }>;
+  };
+  /** Default "auto": WebGPU when an adapter exists, else the CPU. */
+  device?: 'webgpu' | 'cpu' | 'auto';
+  /** Default "f32". "f16" needs a WebGPU adapter with shader-f16. */
+  dtype?: 'f32' | 'f16';
+  /** Inputs per forward pass in embedBatch (default 8). */
+  batchSize?: number;
+  /** Longest token sequence (default 8192). */
+  maxLength?: number;
+  /** Keep downloads in the Cache API (browsers; default true). */
+  cache?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+}
+
+export declare class Embedder {
+  private constructor();
+  static load(options: LoadOptions): Promise<Embedder>;
+  readonly device: 'webgpu' | 'cpu';
+  /** The full embedding width. */
+  readonly dimensions: number;
+  embed(input: EmbedInput | string): Promise<Float32Array>;
+  embedBatch(inputs: Array<EmbedInput | string>, options?: { dim?: number }): Promise<Float32Array[]>;
+  dispose(): void;
+}
+
+export interface IndexOptions {
+  /** Name of the embedding model the vectors come from. */
+  model?: string;
+  dim: number;
+  strategy?: 'auto' | 'exact' | 'hnsw';
+}
+
+export interface SearchHit<M = unknown> {
+  id: string;
+  /** Cosine similarity. */
+  score: number;
+  metadata: M;
+}
+
+export declare class Index<M = unknown> {
+  /** Needs `await init()` first; `Index.create` does that. */
+  constructor(options: IndexOptions);
+  static create<M = unknown>(options: IndexOptions): Promise<Index<M>>;
+  static fromBytes<M = unknown>(bytes: Uint8Array | ArrayBuffer): Promise<Index<M>>;
+  add(id: string, vector: Float32Array | number[], metadata?: M): void;
+  remove(id: string): void;
+  has(id: string): boolean;
+  get(id: string): { id: string; vector: Float32Array; metadata: M };
+  search(query: Float32Array | number[], k?: number): SearchHit<M>[];
+  readonly size: number;
+  readonly dim: number;
+  readonly model: string;
+  ids(): string[];
+  toBytes(): Uint8Array;
+  toNpy(): Uint8Array;
+  toJSON(): { model: string; dim: number; createdAt: string; items: Array<{ id: string; metadata: M }> };
+  dispose(): void;
+}
+
+/** Instantiates the wasm module; the async APIs call it for you. */
+export declare function init(): Promise<void>;
+export declare const CACHE_NAME: string;
+export declare function codedError(code: ErrorCode, message: string, cause?: unknown): CodedError;
+export declare function fetchBytes(
+  url: string | URL,
+  options?: { cache?: boolean; onProgress?: (e: ProgressEvent) => void; file?: string },
+): Promise<Uint8Array>;

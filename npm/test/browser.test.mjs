@@ -1,0 +1,114 @@
+// Headless Chromium (Debian's, driven by playwright-core): the package embeds the reference
+// inputs on WebGPU (SwiftShader) and on the CPU path, both equal the fixtures; the demo
+// page's search works. QWEN3_VL_PACKAGE_DIR points at the installed tarball's package.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { chromium } from 'playwright-core';
+import { serve } from '../../web/serve.mjs';
+import { FIXTURES, cases, isEmptyCase, maxAbsDiff, readSafetensor, tolerance } from './helpers.js';
+
+let server, browser, base;
+const report = {};
+
+before(async () => {
+  server = await serve(0);
+  base = `http://127.0.0.1:${server.address().port}`;
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    ignoreDefaultArgs: ['--headless'],
+    args: ['--headless=new', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+  const out = process.env.QWEN3_VL_REPORT;
+  if (out) writeFileSync(out, JSON.stringify(report, null, 2));
+  console.log(`# ${JSON.stringify(report)}`);
+});
+
+/** Runs every reference case in a page on `device`; returns { name: [vectors] } and timings. */
+async function embedCasesInPage(device) {
+  const page = await browser.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.log(`# [page] ${m.text()}`));
+  await page.goto(`${base}/demo/blank.html`);
+  const list = cases().filter((c) => !isEmptyCase(c));
+  return page.evaluate(async ({ device, list }) => {
+    const t0 = performance.now();
+    const { Embedder } = await import('/pkg/dist/browser.js');
+    const embedder = await Embedder.load({ modelUrl: '/fixtures/models/tiny-embedding/', device, cache: false });
+    const loaded = performance.now();
+    const fetchBytes = async (p) => new Uint8Array(await (await fetch(`/fixtures/${p}`)).arrayBuffer());
+    const out = {};
+    let first = null;
+    for (const c of list) {
+      const inputs = await Promise.all(c.inputs.map(async (i) => ({ ...i, images: await Promise.all(i.images.map(fetchBytes)) })));
+      const vs = await embedder.embedBatch(inputs);
+      first ??= performance.now();
+      out[c.name] = vs.map((v) => Array.from(v));
+    }
+    const bad = await embedder.embed({ text: ' ' }).then(() => null, (e) => e.code);
+    return { device: embedder.device, vectors: out, bad, loadMs: loaded - t0, firstEmbeddingMs: first - t0, totalMs: performance.now() - t0 };
+  }, { device, list });
+}
+
+function check(result, device) {
+  assert.equal(result.device, device);
+  assert.equal(result.bad, 'EMPTY_INPUT');
+  const errs = {};
+  for (const c of cases().filter((c) => !isEmptyCase(c))) {
+    const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+    const err = maxAbsDiff(Float32Array.from(result.vectors[c.name].flat()), want);
+    errs[c.name] = Number(err.toExponential(2));
+    assert.ok(err <= tolerance(c.name), `${device} ${c.name}: max abs err ${err}`);
+  }
+  report[device] = { errs, loadMs: Math.round(result.loadMs), firstEmbeddingMs: Math.round(result.firstEmbeddingMs), totalMs: Math.round(result.totalMs) };
+  return errs;
+}
+
+let cpu, gpu;
+test('CPU path in Chromium equals the reference', async () => {
+  cpu = await embedCasesInPage('cpu');
+  check(cpu, 'cpu');
+});
+
+test('WebGPU (SwiftShader) in Chromium equals the reference', async () => {
+  gpu = await embedCasesInPage('webgpu');
+  check(gpu, 'webgpu');
+  let worst = 0;
+  for (const name of Object.keys(cpu.vectors)) {
+    worst = Math.max(worst, maxAbsDiff(Float32Array.from(cpu.vectors[name].flat()), Float32Array.from(gpu.vectors[name].flat())));
+  }
+  report.webgpuVsCpuMaxAbsErr = Number(worst.toExponential(2));
+});
+
+test('demo page: load, add screenshots, search, see ranked results', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/demo/`);
+  await page.selectOption('#device', 'cpu');
+  await page.click('#load');
+  await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('loaded'), null, { timeout: 120_000 });
+  const images = ['rgb_64x48.png', 'wide_176x96.png', 'grey_100x80.png', 'palette_72x72.png'].map((f) => join(FIXTURES, 'images', f));
+  await page.setInputFiles('#demo-files', images);
+  await page.waitForFunction(() => document.getElementById('status').textContent === '4 demos indexed', null, { timeout: 120_000 });
+  await page.fill('#task', 'wide_176x96');
+  await page.click('#go');
+  await page.waitForSelector('#results li', { timeout: 60_000 });
+  const results = await page.$$eval('#results li', (lis) =>
+    lis.map((li) => ({ name: li.querySelector('.name').textContent, score: Number(li.querySelector('.score').textContent), thumb: li.querySelector('img').naturalWidth })),
+  );
+  assert.equal(results.length, 3);
+  assert.ok(results.every((r) => r.thumb > 0 && Number.isFinite(r.score)));
+  assert.ok(results[0].score >= results[1].score && results[1].score >= results[2].score);
+  const shot = await page.locator('#results').screenshot();
+  const dir = process.env.QWEN3_VL_ARTIFACTS ?? mkdtempSync(join(tmpdir(), 'qwen3-vl-demo-'));
+  writeFileSync(join(dir, 'demo-results.png'), shot);
+  assert.equal(shot.subarray(1, 4).toString(), 'PNG');
+  assert.ok(shot.length > 2000, 'the results screenshot has content');
+  report.demo = { results, screenshot: join(dir, 'demo-results.png') };
+});

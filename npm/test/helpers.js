@@ -1,0 +1,45 @@
+// Shared by the Node and browser tests: reference fixtures (cases.json + safetensors).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const FIXTURES = process.env.QWEN3_VL_FIXTURES ?? new URL('../../tests/fixtures/', import.meta.url).pathname;
+export const MODEL_DIR = join(FIXTURES, 'models', 'tiny-embedding');
+
+/** Reads one tensor of a safetensors file: 8-byte LE header length, JSON header, data. */
+export function readSafetensor(path, name) {
+  const buf = readFileSync(path);
+  const headerLen = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + headerLen).toString('utf8'));
+  const info = header[name];
+  if (!info) return null;
+  if (info.dtype !== 'F32') throw new Error(`${name}: expected F32, found ${info.dtype}`);
+  const [start, end] = info.data_offsets;
+  const bytes = buf.subarray(8 + headerLen + start, 8 + headerLen + end);
+  return { shape: info.shape, values: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
+}
+
+export function cases() {
+  return JSON.parse(readFileSync(join(FIXTURES, 'reference', 'cases.json'), 'utf8'));
+}
+
+/** The package's input objects for one reference case (images as encoded bytes). */
+export function caseInputs(c) {
+  return c.inputs.map((i) => ({
+    text: i.text,
+    instruction: i.instruction,
+    images: i.images.map((p) => new Uint8Array(readFileSync(join(FIXTURES, p)))),
+  }));
+}
+
+export function maxAbsDiff(a, b) {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+}
+
+/** JPEG decoding differs slightly from Pillow's libjpeg (zune-jpeg), so that case gets 1e-3. */
+export const tolerance = (name) => (name === 'jpeg' ? 1e-3 : 1e-4);
+
+/** The reference embeds "NULL" for an empty input; we refuse it (EMPTY_INPUT). */
+export const isEmptyCase = (c) => c.inputs.some((i) => !i.images.length && !(i.text ?? '').trim());
