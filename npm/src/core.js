@@ -142,13 +142,21 @@ export class Embedder {
   }
 }
 
+/** Marks the private "wrap an existing WasmIndex" use of the Index constructor. */
+const WRAP = Symbol('wrap');
+
 /** Nearest-neighbour index over embeddings (exact below a size, HNSW above). */
 export class Index {
   #wasm;
 
   /** Requires `await init()` first; `Index.create` does that for you. */
-  constructor({ model = 'Qwen3-VL-Embedding', dim, strategy = 'auto' } = {}) {
+  constructor(options = {}, fromWasm = undefined) {
     requireInit();
+    if (options === WRAP) {
+      this.#wasm = fromWasm;
+      return;
+    }
+    const { model = 'Qwen3-VL-Embedding', dim, strategy = 'auto' } = options;
     if (!Number.isInteger(dim) || dim <= 0) throw codedError('BAD_ARGUMENT', 'Index needs a positive integer `dim`');
     this.#wasm = new WasmIndex(model, dim, strategy);
   }
@@ -161,9 +169,7 @@ export class Index {
   /** Reads a `toBytes()` buffer; throws `CORRUPT_INDEX` when it is damaged. */
   static async fromBytes(bytes) {
     await init();
-    const index = Object.create(Index.prototype);
-    index.#wasm = WasmIndex.fromBytes(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
-    return index;
+    return new Index(WRAP, WasmIndex.fromBytes(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)));
   }
 
   add(id, vector, metadata = null) {

@@ -3,9 +3,10 @@
 // finds an adapter; otherwise `device: "auto"` runs on the CPU.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setPlatform } from './core.js';
 import { fetchBytes } from './load.js';
+import { codedError } from './errors.js';
 
 let webgpuTried = false;
 
@@ -29,7 +30,11 @@ setPlatform({
   wasmSource: () => readFile(new URL('./wasm/qwen3_vl_embed_wasm_bg.wasm', import.meta.url)),
   readUrl: async (url, options) => {
     if (url.protocol === 'file:') {
-      const bytes = new Uint8Array(await readFile(url));
+      const bytes = new Uint8Array(
+        await readFile(url).catch((e) => {
+          throw codedError('MODEL_SOURCE', `cannot read ${fileURLToPath(url)}: ${e.message}`, e);
+        }),
+      );
       options?.onProgress?.({ phase: 'download', file: options.file, loaded: bytes.length, total: bytes.length, fromCache: false });
       return bytes;
     }
