@@ -49,6 +49,7 @@ if [ -f /usr/lib/chromium/vk_swiftshader_icd.json ]; then
   step "node --test (WebGPU via the webgpu package on SwiftShader)"
   npm install --no-audit --no-fund "webgpu@$(node -p "require('$here/package.json').devDependencies.webgpu")"
   VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json QWEN3_VL_DEVICE=webgpu \
+    QWEN3_VL_CASES="${QWEN3_VL_GPU_CASES-text,image,batch}" \
     node --test --test-reporter=spec test/node.test.js
 fi
 

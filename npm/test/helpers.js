@@ -18,8 +18,11 @@ export function readSafetensor(path, name) {
   return { shape: info.shape, values: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)) };
 }
 
-export function cases() {
-  return JSON.parse(readFileSync(join(FIXTURES, 'reference', 'cases.json'), 'utf8'));
+/** The reference cases; `only` (comma-separated names) picks some, e.g. for slow devices. */
+export function cases(only = process.env.QWEN3_VL_CASES) {
+  const all = JSON.parse(readFileSync(join(FIXTURES, 'reference', 'cases.json'), 'utf8'));
+  const names = only ? only.split(',') : null;
+  return names ? all.filter((c) => names.includes(c.name)) : all;
 }
 
 /** The package's input objects for one reference case (images as encoded bytes). */
