@@ -27,6 +27,7 @@ pub mod error;
 pub mod layers;
 pub mod model;
 pub mod positions;
+pub mod reranker;
 pub mod rope;
 pub mod safetensors;
 pub mod text;
