@@ -1,0 +1,165 @@
+//! The embedding cache: vectors keyed by everything that determines them, so re-indexing an
+//! unchanged library embeds nothing.
+//!
+//! On disk it is `embedding_cache.jsonl`, one `{"key": "<sha256 hex>", "vector": [...]}` per
+//! line, sorted by key. Any version of the file is valid next to any version of the index
+//! (keys name their inputs, not index rows), so it is written before the index commits and a
+//! corrupt line only costs a re-embedding.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Result, RetrieverError};
+
+pub const CACHE_FILE: &str = "embedding_cache.jsonl";
+
+/// How the cache was used since it was created or its counters were reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Lookups answered from the cache.
+    pub hits: usize,
+    /// Lookups that found nothing (each one is an embedding computed).
+    pub misses: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct EmbeddingCache {
+    entries: HashMap<String, Vec<f32>>,
+    stats: CacheStats,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Line {
+    key: String,
+    vector: Vec<f32>,
+}
+
+/// The cache key of one embedding: sha256 over model, dimension, instruction, text and the
+/// sha256 of each image's bytes, each field length-prefixed so no two inputs share a key.
+pub fn cache_key(model: &str, dim: usize, instruction: &str, text: Option<&str>, images: &[Vec<u8>]) -> String {
+    let mut h = Sha256::new();
+    let mut field = |bytes: &[u8]| {
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(model.as_bytes());
+    field(&(dim as u64).to_le_bytes());
+    field(instruction.as_bytes());
+    field(text.map_or(&[0xff][..], str::as_bytes));
+    for image in images {
+        field(&Sha256::digest(image));
+    }
+    hex(&h.finalize())
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl EmbeddingCache {
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn stats(&self) -> CacheStats {
+        self.stats
+    }
+
+    pub fn reset_stats(&mut self) {
+        self.stats = CacheStats::default();
+    }
+
+    /// The cached vector for `key`, counting a hit or a miss.
+    pub fn lookup(&mut self, key: &str) -> Option<&[f32]> {
+        match self.entries.get(key) {
+            Some(v) => {
+                self.stats.hits += 1;
+                Some(v)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    pub fn insert(&mut self, key: String, vector: Vec<f32>) {
+        self.entries.insert(key, vector);
+    }
+
+    /// Reads `dir/embedding_cache.jsonl`; a missing file is an empty cache and unreadable
+    /// lines are dropped (they are only recomputed).
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join(CACHE_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(RetrieverError::io(path)(e)),
+        };
+        let entries = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+            .filter(|l| !l.vector.is_empty() && l.vector.iter().all(|x| x.is_finite()))
+            .map(|l| (l.key, l.vector))
+            .collect();
+        Ok(Self { entries, stats: CacheStats::default() })
+    }
+
+    /// Writes the cache atomically (a temporary file renamed over the old one).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let mut keys: Vec<&String> = self.entries.keys().collect();
+        keys.sort();
+        let mut out = String::new();
+        for key in keys {
+            let line = Line { key: key.clone(), vector: self.entries[key].clone() };
+            out.push_str(&serde_json::to_string(&line).expect("a cache line serialises"));
+            out.push('\n');
+        }
+        crate::store::write_atomic(&dir.join(CACHE_FILE), out.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_change_with_every_field() {
+        let base = cache_key("m", 64, "i", Some("t"), &[vec![1, 2]]);
+        assert_eq!(base, cache_key("m", 64, "i", Some("t"), &[vec![1, 2]]));
+        for other in [
+            cache_key("m2", 64, "i", Some("t"), &[vec![1, 2]]),
+            cache_key("m", 32, "i", Some("t"), &[vec![1, 2]]),
+            cache_key("m", 64, "j", Some("t"), &[vec![1, 2]]),
+            cache_key("m", 64, "i", None, &[vec![1, 2]]),
+            cache_key("m", 64, "i", Some(""), &[vec![1, 2]]),
+            cache_key("m", 64, "i", Some("t"), &[vec![1, 3]]),
+            cache_key("m", 64, "i", Some("t"), &[]),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+
+    #[test]
+    fn the_cache_round_trips_exactly_and_skips_bad_lines() {
+        let dir = std::env::temp_dir().join(format!("demo-cache-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cache = EmbeddingCache::default();
+        cache.insert("a".into(), vec![0.1, -1.0 / 3.0, 1e-8]);
+        cache.save(&dir).unwrap();
+        let text = std::fs::read_to_string(dir.join(CACHE_FILE)).unwrap() + "{broken\n";
+        std::fs::write(dir.join(CACHE_FILE), text).unwrap();
+        let mut back = EmbeddingCache::load(&dir).unwrap();
+        assert_eq!(back.lookup("a"), Some(&[0.1, -1.0 / 3.0, 1e-8][..]));
+        assert_eq!(back.lookup("b"), None);
+        assert_eq!(back.stats(), CacheStats { hits: 1, misses: 1 });
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

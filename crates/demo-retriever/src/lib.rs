@@ -1,0 +1,29 @@
+//! Find the GUI-automation demonstrations nearest to a task, by Qwen3-VL embeddings.
+//!
+//! Data flows one way: episode JSON ([`read_library`]) -> [`Demo`] -> embedding (goal +
+//! screenshot, through the [`EmbedBatch`] the caller gives, cached by input in
+//! [`EmbeddingCache`]) -> `vector_index::Index` -> candidates -> the seed's scoring rule
+//! ([`score`]: cosine + app/domain bonuses, optional reranking) -> [`RetrievalResult`]s.
+//!
+//! A [`DemoRetriever`] owns no model: the calls that need one take it, so loading, saving and
+//! inspecting an index directory ([`DemoRetriever::load`], [`DemoRetriever::save`]) cost
+//! nothing on the device.
+
+pub mod cache;
+pub mod demo;
+pub mod error;
+pub mod rerank;
+pub mod retriever;
+pub mod score;
+pub mod store;
+
+pub use cache::{CacheStats, EmbeddingCache, cache_key};
+pub use demo::{Demo, DemoLibrary, read_library};
+pub use rerank::ModelReranker;
+pub use error::{DemoError, DemoProblem, Result, RetrieverError};
+pub use retriever::{
+    BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, Progress, Query, Rerank,
+    RetrievalResult, RetrieverSettings,
+};
+pub use score::Bonuses;
+pub use store::is_index_dir;

@@ -1,0 +1,491 @@
+//! [`DemoRetriever`]: demos in, an embedding index over them, ranked demos out.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use qwen3_vl_embedder::{EmbedError, EmbedInput};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use vector_index::{Index, IndexConfig};
+
+use crate::cache::{EmbeddingCache, cache_key};
+use crate::demo::Demo;
+use crate::error::{DemoError, DemoProblem, Result, RetrieverError};
+use crate::score::{Bonuses, Context, Scored, app_matches, bonus, domain_matches, rank};
+
+/// The instruction (system prompt) demos and queries are embedded with unless told otherwise.
+pub const DEFAULT_INSTRUCTION: &str = "Retrieve the GUI demonstration that shows how to complete the user's task.";
+/// The model the command line uses unless told otherwise.
+pub const DEFAULT_MODEL: &str = "Qwen/Qwen3-VL-Embedding-2B";
+/// The Matryoshka dimension used unless told otherwise (capped at the model's hidden size).
+pub const DEFAULT_DIM: usize = 512;
+
+/// What an index was built with. Saved as `retriever.json`; queries use it unless told
+/// otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RetrieverSettings {
+    /// The embedding model (a Hub id or an absolute model directory).
+    pub model: String,
+    /// Matryoshka dimension of every stored vector.
+    pub dim: usize,
+    /// Instruction for documents, and for queries that do not give their own.
+    pub instruction: String,
+    /// Context bonuses added to matching demos.
+    #[serde(default)]
+    pub bonuses: Bonuses,
+    /// How many of the best candidates the reranker rescores when reranking is on.
+    #[serde(default = "default_rerank_top_n")]
+    pub rerank_top_n: usize,
+}
+
+fn default_rerank_top_n() -> usize {
+    10
+}
+
+impl RetrieverSettings {
+    pub fn new(model: impl Into<String>, dim: usize) -> Self {
+        Self {
+            model: model.into(),
+            dim,
+            instruction: DEFAULT_INSTRUCTION.into(),
+            bonuses: Bonuses::default(),
+            rerank_top_n: default_rerank_top_n(),
+        }
+    }
+
+    pub fn with_instruction(mut self, instruction: impl Into<String>) -> Self {
+        self.instruction = instruction.into();
+        self
+    }
+}
+
+/// Anything that turns inputs into unit vectors of width `dim`: the real [`qwen3_vl_embedder::Embedder`],
+/// or a stand-in in tests.
+pub trait EmbedBatch {
+    fn embed_inputs(&self, inputs: &[EmbedInput], dim: usize) -> Result<Vec<Vec<f32>>, EmbedError>;
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl EmbedBatch for qwen3_vl_embedder::Embedder {
+    fn embed_inputs(&self, inputs: &[EmbedInput], dim: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.embed_batch(inputs, Some(dim))
+    }
+}
+
+/// Scores (query, document) pairs: the probability each document answers the query.
+pub trait Rerank {
+    fn rerank(&self, query: &EmbedInput, documents: &[EmbedInput]) -> Result<Vec<f32>>;
+}
+
+/// A retrieval request. `task` and `screenshot` may each be absent, not both.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub task: Option<String>,
+    /// Encoded image bytes of the current screen.
+    pub screenshot: Option<Vec<u8>>,
+    pub top_k: usize,
+    /// The app the user is in; demos of that app get the app bonus.
+    pub app_context: Option<String>,
+    /// The site the user is on; demos of that domain get the domain bonus.
+    pub domain_context: Option<String>,
+    /// Overrides the index's instruction for this query's embedding.
+    pub instruction: Option<String>,
+    /// Rescore the best `rerank_top_n` candidates with the reranker.
+    pub rerank: bool,
+}
+
+impl Query {
+    /// A text query for the 5 best demos.
+    pub fn text(task: impl Into<String>) -> Self {
+        Self { task: Some(task.into()), screenshot: None, top_k: 5, app_context: None, domain_context: None, instruction: None, rerank: false }
+    }
+
+    /// A screenshot query for the 5 best demos.
+    pub fn screenshot(bytes: Vec<u8>) -> Self {
+        Self { task: None, screenshot: Some(bytes), ..Self::text("") }
+    }
+
+    pub fn top_k(mut self, k: usize) -> Self {
+        self.top_k = k;
+        self
+    }
+
+    pub fn with_screenshot(mut self, bytes: Vec<u8>) -> Self {
+        self.screenshot = Some(bytes);
+        self
+    }
+
+    pub fn app(mut self, app: impl Into<String>) -> Self {
+        self.app_context = Some(app.into());
+        self
+    }
+
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain_context = Some(domain.into());
+        self
+    }
+
+    pub fn instruction(mut self, instruction: impl Into<String>) -> Self {
+        self.instruction = Some(instruction.into());
+        self
+    }
+
+    pub fn reranked(mut self) -> Self {
+        self.rerank = true;
+        self
+    }
+
+    fn embed_input(&self, default_instruction: &str) -> Result<EmbedInput> {
+        let input = EmbedInput {
+            text: self.task.clone().filter(|t| !t.trim().is_empty()),
+            images: self.screenshot.iter().cloned().collect(),
+            instruction: Some(self.instruction.clone().unwrap_or_else(|| default_instruction.to_owned())),
+        };
+        if input.is_empty() { Err(RetrieverError::EmptyQuery) } else { Ok(input) }
+    }
+}
+
+/// One retrieved demo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetrievalResult {
+    /// 1-based position after sorting.
+    pub rank: usize,
+    /// `embedding_score` (or `rerank_score` when reranked) plus the context bonuses.
+    pub score: f32,
+    pub embedding_score: f32,
+    pub rerank_score: Option<f32>,
+    pub demo: Demo,
+}
+
+/// Where [`DemoRetriever::build_index`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Demos embedded so far.
+    pub done: usize,
+    /// Demos that need embedding in this build.
+    pub total: usize,
+}
+
+/// What [`DemoRetriever::build_index`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildReport {
+    /// Demos that went through the model.
+    pub embedded: usize,
+    /// Demos whose vector came from the embedding cache or was already in the index.
+    pub reused: usize,
+}
+
+/// Demos, the index over their embeddings, and the embedding cache.
+///
+/// ```no_run
+/// use demo_retriever::{DemoRetriever, Query, RetrieverSettings, read_library};
+/// use qwen3_vl_embedder::{DeviceChoice, Embedder, EmbedderOptions, start_device};
+///
+/// let device = start_device(DeviceChoice::Auto)?;
+/// let dir = qwen3_vl_embedder::resolve_model_dir("Qwen/Qwen3-VL-Embedding-2B")?;
+/// let embedder = Embedder::from_dir(&dir, &device.device, EmbedderOptions::default())?;
+/// let mut retriever = DemoRetriever::new(RetrieverSettings::new("Qwen/Qwen3-VL-Embedding-2B", 512))?;
+/// retriever.add_demos(read_library("demos/".as_ref())?.demos)?;
+/// retriever.build_index(&embedder, 8, &mut |_| {})?;
+/// retriever.save("demo-index".as_ref())?;
+/// for hit in retriever.retrieve(&embedder, &Query::text("Turn off Night Shift").top_k(3), None)? {
+///     println!("{} {:.3} {}", hit.rank, hit.score, hit.demo.goal);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct DemoRetriever {
+    pub(crate) settings: RetrieverSettings,
+    pub(crate) demos: BTreeMap<String, Demo>,
+    /// Demos added (or replaced) since the last build.
+    pub(crate) pending: BTreeSet<String>,
+    pub(crate) index: Index,
+    pub(crate) cache: EmbeddingCache,
+}
+
+impl DemoRetriever {
+    /// An empty retriever.
+    pub fn new(settings: RetrieverSettings) -> Result<Self> {
+        let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
+        Ok(Self { settings, demos: BTreeMap::new(), pending: BTreeSet::new(), index, cache: EmbeddingCache::default() })
+    }
+
+    pub fn settings(&self) -> &RetrieverSettings {
+        &self.settings
+    }
+
+    /// Changes the context bonuses (they apply at query time; nothing is re-embedded).
+    pub fn set_bonuses(&mut self, bonuses: Bonuses) {
+        self.settings.bonuses = bonuses;
+    }
+
+    pub fn set_rerank_top_n(&mut self, n: usize) {
+        self.settings.rerank_top_n = n;
+    }
+
+    /// Number of demos (embedded or not yet).
+    pub fn len(&self) -> usize {
+        self.demos.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.demos.is_empty()
+    }
+
+    /// Demos added since the last [`Self::build_index`].
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn demo(&self, demo_id: &str) -> Option<&Demo> {
+        self.demos.get(demo_id)
+    }
+
+    pub fn demos(&self) -> impl Iterator<Item = &Demo> {
+        self.demos.values()
+    }
+
+    /// The stored (unit) embedding of a demo, once built.
+    pub fn embedding(&self, demo_id: &str) -> Option<&[f32]> {
+        self.index.get(demo_id).ok().map(|item| item.vector)
+    }
+
+    pub fn cache(&self) -> &EmbeddingCache {
+        &self.cache
+    }
+
+    pub fn cache_mut(&mut self) -> &mut EmbeddingCache {
+        &mut self.cache
+    }
+
+    /// Adds a demo, or replaces the one with the same id; it is embedded by the next build.
+    pub fn add_demo(&mut self, demo: Demo) {
+        self.pending.insert(demo.demo_id.clone());
+        self.demos.insert(demo.demo_id.clone(), demo);
+    }
+
+    /// Adds demos (see [`Self::add_demo`]). Returns how many.
+    pub fn add_demos(&mut self, demos: impl IntoIterator<Item = Demo>) -> Result<usize> {
+        let mut n = 0;
+        for demo in demos {
+            self.add_demo(demo);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Removes a demo; returns whether it was there.
+    pub fn remove_demo(&mut self, demo_id: &str) -> Result<bool> {
+        self.pending.remove(demo_id);
+        if self.demos.remove(demo_id).is_none() {
+            return Ok(false);
+        }
+        if self.index.contains(demo_id) {
+            self.index.remove(demo_id)?;
+        }
+        Ok(true)
+    }
+
+    /// Removes every demo (the embedding cache stays).
+    pub fn clear(&mut self) -> Result<()> {
+        self.demos.clear();
+        self.pending.clear();
+        self.index = Index::new(IndexConfig::new(self.settings.model.clone(), self.settings.dim))?;
+        Ok(())
+    }
+
+    /// Switches model, dimension or instruction: every demo is embedded again by the next
+    /// build (vectors already in the cache for the new settings are reused).
+    pub fn reembed(&mut self, settings: RetrieverSettings) -> Result<()> {
+        let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
+        (self.settings, self.index) = (settings, index);
+        self.pending = self.demos.keys().cloned().collect();
+        Ok(())
+    }
+
+    /// Checks that the index was built with each setting that is given.
+    pub fn ensure_compatible(&self, model: Option<&str>, dim: Option<usize>, instruction: Option<&str>) -> Result<()> {
+        let s = &self.settings;
+        if let Some(m) = model.filter(|m| *m != s.model) {
+            return Err(RetrieverError::ModelMismatch { expected: m.into(), found: s.model.clone() });
+        }
+        if let Some(d) = dim.filter(|d| *d != s.dim) {
+            return Err(RetrieverError::DimMismatch { expected: d, found: s.dim });
+        }
+        if let Some(i) = instruction.filter(|i| *i != s.instruction) {
+            return Err(RetrieverError::InstructionMismatch { expected: i.into(), found: s.instruction.clone() });
+        }
+        Ok(())
+    }
+
+    /// The model input for a demo: its goal and, when it has one, its screenshot.
+    fn document_input(&self, demo: &Demo) -> Result<EmbedInput, DemoError> {
+        let mut input = EmbedInput::text(demo.goal.clone()).with_instruction(self.settings.instruction.clone());
+        if let Some(path) = &demo.screenshot_path {
+            let bytes = std::fs::read(path).map_err(|source| DemoError {
+                origin: demo.demo_id.clone(),
+                problem: DemoProblem::MissingScreenshot { path: path.clone(), source },
+            })?;
+            input.images.push(bytes);
+        }
+        Ok(input)
+    }
+
+    fn key_of(&self, input: &EmbedInput) -> String {
+        let s = &self.settings;
+        cache_key(&s.model, s.dim, &s.instruction, input.text.as_deref(), &input.images)
+    }
+
+    /// Embeds the demos added since the last build, `batch_size` per model call, and puts
+    /// them in the index. Vectors in the embedding cache (or already in the index for the
+    /// same inputs) are reused, not recomputed. `progress` is called after every batch.
+    ///
+    /// On error nothing changes but the cache (which only ever gains correct vectors).
+    pub fn build_index(
+        &mut self,
+        embedder: &dyn EmbedBatch,
+        batch_size: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<BuildReport> {
+        let mut ready: Vec<(String, Vec<f32>, Value)> = Vec::new();
+        let mut todo: Vec<(String, String, EmbedInput)> = Vec::new();
+        let mut bad = Vec::new();
+        for id in &self.pending {
+            let demo = &self.demos[id];
+            let input = match self.document_input(demo) {
+                Ok(input) => input,
+                Err(e) => {
+                    bad.push(e);
+                    continue;
+                }
+            };
+            let key = self.key_of(&input);
+            let meta = item_metadata(demo, &key);
+            let known = self.cache.lookup(&key).map(<[f32]>::to_vec).or_else(|| self.indexed_vector(id, &key));
+            match known {
+                Some(v) => ready.push((id.clone(), v, meta)),
+                None => todo.push((id.clone(), key, input)),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(RetrieverError::BadDemos(bad));
+        }
+        let report = BuildReport { embedded: todo.len(), reused: ready.len() };
+        let total = todo.len();
+        progress(Progress { done: 0, total });
+        let mut done = 0;
+        for chunk in todo.chunks(batch_size.max(1)) {
+            let inputs: Vec<EmbedInput> = chunk.iter().map(|(_, _, input)| input.clone()).collect();
+            let vectors = embedder.embed_inputs(&inputs, self.settings.dim)?;
+            for ((id, key, _), v) in chunk.iter().zip(vectors) {
+                self.cache.insert(key.clone(), v.clone());
+                ready.push((id.clone(), v, item_metadata(&self.demos[id], key)));
+            }
+            done += chunk.len();
+            progress(Progress { done, total });
+        }
+        self.index.add_batch(ready)?;
+        self.pending.clear();
+        Ok(report)
+    }
+
+    /// The index's vector for `id` if it was computed from the inputs `key` names.
+    fn indexed_vector(&self, id: &str, key: &str) -> Option<Vec<f32>> {
+        let item = self.index.get(id).ok()?;
+        (item.metadata.get("embed_key").and_then(Value::as_str) == Some(key)).then(|| item.vector.to_vec())
+    }
+
+    /// The `top_k` demos best matching the query, best first, with their scores.
+    ///
+    /// Candidates are the best `n = max(top_k, rerank_top_n)` demos by cosine overall, among
+    /// demos of the query's app and among demos of its domain: every demo that can reach the
+    /// top `n` after bonuses is among them. With `query.rerank`, the best `rerank_top_n` by
+    /// cosine + bonus are rescored by `reranker`.
+    pub fn retrieve(&self, embedder: &dyn EmbedBatch, query: &Query, reranker: Option<&dyn Rerank>) -> Result<Vec<RetrievalResult>> {
+        if !self.pending.is_empty() {
+            return Err(RetrieverError::NotBuilt(self.pending.len()));
+        }
+        let input = query.embed_input(&self.settings.instruction)?;
+        if query.rerank && reranker.is_none() {
+            return Err(RetrieverError::NoReranker);
+        }
+        if query.top_k == 0 || self.index.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vector = embedder.embed_inputs(std::slice::from_ref(&input), self.settings.dim)?.remove(0);
+        let candidates = self.candidates(&vector, query)?;
+        let rerank_scores = match reranker.filter(|_| query.rerank) {
+            Some(r) => Some(self.rerank_scores(r, query, &candidates)?),
+            None => None,
+        };
+        let ranked = rank(candidates, rerank_scores.as_deref());
+        Ok(ranked
+            .into_iter()
+            .take(query.top_k)
+            .enumerate()
+            .map(|(i, s)| RetrievalResult {
+                rank: i + 1,
+                score: s.score(),
+                embedding_score: s.embedding_score,
+                rerank_score: s.rerank_score,
+                demo: self.demos[&s.demo_id].clone(),
+            })
+            .collect())
+    }
+
+    /// Like [`Self::retrieve`], returning the episodes themselves.
+    pub fn retrieve_episodes(&self, embedder: &dyn EmbedBatch, query: &Query, reranker: Option<&dyn Rerank>) -> Result<Vec<Value>> {
+        Ok(self.retrieve(embedder, query, reranker)?.into_iter().map(|r| r.demo.episode).collect())
+    }
+
+    fn candidates(&self, vector: &[f32], query: &Query) -> Result<Vec<Scored>> {
+        let n = if query.rerank { query.top_k.max(self.settings.rerank_top_n) } else { query.top_k };
+        let ctx = Context { app: query.app_context.as_deref(), domain: query.domain_context.as_deref() };
+        let meta_str = |m: &Value, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
+        let mut found: HashMap<String, f32> = self.index.search(vector, n)?.into_iter().collect();
+        if ctx.app.is_some() {
+            let hits = self.index.search_filtered(vector, n, |_, m| app_matches(ctx.app, meta_str(m, "app_name").as_deref()))?;
+            found.extend(hits);
+        }
+        if ctx.domain.is_some() {
+            let hits = self.index.search_filtered(vector, n, |_, m| domain_matches(ctx.domain, meta_str(m, "domain").as_deref()))?;
+            found.extend(hits);
+        }
+        Ok(found
+            .into_iter()
+            .map(|(demo_id, embedding_score)| {
+                let d = &self.demos[&demo_id];
+                let bonus = bonus(ctx, d.app_name.as_deref(), d.domain.as_deref(), self.settings.bonuses);
+                Scored { demo_id, embedding_score, bonus, rerank_score: None }
+            })
+            .collect())
+    }
+
+    /// Reranker scores for the best `rerank_top_n` candidates by embedding score + bonus.
+    fn rerank_scores(&self, reranker: &dyn Rerank, query: &Query, candidates: &[Scored]) -> Result<Vec<f32>> {
+        let top = rank(candidates.to_vec(), None);
+        let docs = top
+            .iter()
+            .take(self.settings.rerank_top_n)
+            .map(|s| {
+                let mut doc = self.document_input(&self.demos[&s.demo_id]).map_err(|e| RetrieverError::BadDemos(vec![e]))?;
+                doc.instruction = None;
+                Ok(doc)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let rerank_query = EmbedInput {
+            text: query.task.clone().filter(|t| !t.trim().is_empty()),
+            images: query.screenshot.iter().cloned().collect(),
+            instruction: query.instruction.clone(),
+        };
+        reranker.rerank(&rerank_query, &docs)
+    }
+}
+
+/// What the index stores per demo: the summary plus the key of the inputs its vector was
+/// computed from, and the sha256 of its episode file.
+fn item_metadata(demo: &Demo, key: &str) -> Value {
+    let mut meta = demo.summary();
+    meta["embed_key"] = Value::String(key.to_owned());
+    meta["episode_sha256"] = Value::String(crate::cache::hex(&Sha256::digest(crate::store::episode_bytes(demo))));
+    meta
+}

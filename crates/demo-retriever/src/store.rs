@@ -1,0 +1,132 @@
+//! The index directory: the vector index's own files, `retriever.json`, the embedding cache
+//! and one `episodes/<demo_id>.json` per demo.
+//!
+//! # Save order (new files first, commit last)
+//! 1. `embedding_cache.jsonl` (valid next to any index version: keys name their inputs);
+//! 2. `episodes/<demo_id>.json` for demos whose file changed (write-then-rename);
+//! 3. `retriever.json` (write-then-rename; it only changes on a fresh build or a re-embed);
+//! 4. the vector index (`index.json`, `embeddings.npy`, `ids`, `hnsw.bin`), whose
+//!    `index.json` rename is the commit point (see `vector-index`'s `persist/dir.rs`);
+//! 5. episode files of demos no longer in the index are deleted.
+//!
+//! A crash before step 4 leaves the previous index, whose items name their episode files by
+//! sha256: the only visible effect of a crash is then an episode that was being *replaced*,
+//! which a load reports (naming the file) rather than returning the wrong episode. Files of
+//! newly added demos are just unreferenced until the next save removes them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use vector_index::Index;
+
+use crate::cache::{EmbeddingCache, hex};
+use crate::demo::Demo;
+use crate::error::{Result, RetrieverError};
+use crate::retriever::{DemoRetriever, RetrieverSettings};
+
+pub const SETTINGS_FILE: &str = "retriever.json";
+pub const EPISODES_DIR: &str = "episodes";
+
+/// Writes `bytes` to `path` through a synced temporary file renamed over it.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&tmp).map_err(RetrieverError::io(&tmp))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(RetrieverError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(RetrieverError::io(path))
+}
+
+/// The bytes of a demo's `episodes/<demo_id>.json`: the whole [`Demo`], episode included.
+pub(crate) fn episode_bytes(demo: &Demo) -> Vec<u8> {
+    serde_json::to_vec_pretty(demo).expect("a demo serialises")
+}
+
+fn episode_path(dir: &Path, demo_id: &str) -> PathBuf {
+    dir.join(EPISODES_DIR).join(format!("{demo_id}.json"))
+}
+
+fn bad_dir(path: &Path, reason: impl Into<String>) -> RetrieverError {
+    RetrieverError::BadIndexDir { path: path.to_path_buf(), reason: reason.into() }
+}
+
+/// True when `dir` holds a saved demo index.
+pub fn is_index_dir(dir: &Path) -> bool {
+    dir.join(SETTINGS_FILE).is_file()
+}
+
+impl DemoRetriever {
+    /// Saves everything to `dir` (created if missing). Every demo must be built. Safe against
+    /// crashes at any point (see the module docs): a load finds the old index or the new one.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        if !self.pending.is_empty() {
+            return Err(RetrieverError::NotBuilt(self.pending.len()));
+        }
+        let episodes = dir.join(EPISODES_DIR);
+        std::fs::create_dir_all(&episodes).map_err(RetrieverError::io(&episodes))?;
+        self.cache.save(dir)?;
+        for demo in self.demos.values() {
+            let path = episode_path(dir, &demo.demo_id);
+            let bytes = episode_bytes(demo);
+            if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
+                write_atomic(&path, &bytes)?;
+            }
+        }
+        let settings = serde_json::to_vec_pretty(&self.settings).expect("settings serialise");
+        write_atomic(&dir.join(SETTINGS_FILE), &settings)?;
+        self.index.save(dir)?;
+        self.remove_stale_episodes(&episodes)
+    }
+
+    fn remove_stale_episodes(&self, episodes: &Path) -> Result<()> {
+        for entry in std::fs::read_dir(episodes).map_err(RetrieverError::io(episodes))?.flatten() {
+            let path = entry.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            let keep = name.strip_suffix(".json").is_some_and(|id| self.demos.contains_key(id));
+            if !keep && path.is_file() {
+                std::fs::remove_file(&path).map_err(RetrieverError::io(&path))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads an index directory written by [`Self::save`], checking that its files agree.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let settings_path = dir.join(SETTINGS_FILE);
+        if !settings_path.is_file() {
+            return Err(bad_dir(dir, format!("not a demo index (no {SETTINGS_FILE})")));
+        }
+        let text = std::fs::read(&settings_path).map_err(RetrieverError::io(&settings_path))?;
+        let settings: RetrieverSettings =
+            serde_json::from_slice(&text).map_err(|e| bad_dir(&settings_path, format!("invalid JSON: {e}")))?;
+        let index = Index::load(dir)?;
+        if index.embedding_model() != settings.model || index.embedding_dim() != settings.dim {
+            return Err(bad_dir(dir, format!(
+                "{SETTINGS_FILE} says model {:?} dim {}, index.json says model {:?} dim {} (an interrupted re-embed?)",
+                settings.model, settings.dim, index.embedding_model(), index.embedding_dim()
+            )));
+        }
+        let mut demos = BTreeMap::new();
+        for item in index.iter() {
+            demos.insert(item.id.to_owned(), read_episode(dir, item.id, item.metadata)?);
+        }
+        let cache = EmbeddingCache::load(dir)?;
+        Ok(Self { settings, demos, pending: Default::default(), index, cache })
+    }
+}
+
+/// Reads `episodes/<id>.json` and checks it is the file the index item was saved with.
+fn read_episode(dir: &Path, id: &str, metadata: &Value) -> Result<Demo> {
+    let path = episode_path(dir, id);
+    let bytes = std::fs::read(&path).map_err(RetrieverError::io(&path))?;
+    let expected = metadata.get("episode_sha256").and_then(Value::as_str).unwrap_or_default();
+    if hex(&Sha256::digest(&bytes)) != expected {
+        return Err(bad_dir(&path, "the episode file does not match the index (modified, or an interrupted save)"));
+    }
+    let demo: Demo = serde_json::from_slice(&bytes).map_err(|e| bad_dir(&path, format!("invalid JSON: {e}")))?;
+    if demo.demo_id != id {
+        return Err(bad_dir(&path, format!("holds demo {:?}, expected {id:?}", demo.demo_id)));
+    }
+    Ok(demo)
+}

@@ -1,0 +1,315 @@
+//! The retriever on the sample library with the tiny checkpoint (CPU), checked against
+//! scores computed here independently: embeddings straight from the Embedder (and from the
+//! transformers reference fixtures), brute-force cosine, and the seed's bonus rule.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use demo_retriever::{
+    Bonuses, Demo, DemoRetriever, EmbedBatch, Query, RetrievalResult, RetrieverError, RetrieverSettings, read_library,
+};
+use qwen3_vl_embedder::{DeviceChoice, EmbedError, EmbedInput, Embedder, EmbedderOptions, start_device};
+use reference_fixtures::{Reference, cases, fixtures_dir, max_abs_diff, tiny_model_dir};
+
+const TOL: f32 = 1e-5;
+const MODEL: &str = "tiny-embedding";
+
+fn embedder() -> &'static Embedder {
+    static E: OnceLock<Embedder> = OnceLock::new();
+    E.get_or_init(|| {
+        let device = start_device(DeviceChoice::Cpu).unwrap();
+        Embedder::from_dir(&tiny_model_dir(), &device.device, EmbedderOptions::default()).unwrap()
+    })
+}
+
+fn library_dir() -> PathBuf {
+    fixtures_dir().join("demo-library")
+}
+
+fn sample_demos() -> Vec<Demo> {
+    let lib = read_library(&library_dir().join("episodes")).unwrap();
+    assert!(lib.errors.is_empty(), "{:?}", lib.errors);
+    lib.demos
+}
+
+fn more_demos() -> Vec<Demo> {
+    read_library(&library_dir().join("more.jsonl")).unwrap().demos
+}
+
+fn built(demos: Vec<Demo>) -> DemoRetriever {
+    let mut r = DemoRetriever::new(RetrieverSettings::new(MODEL, 64)).unwrap();
+    r.add_demos(demos).unwrap();
+    r.build_index(embedder(), 3, &mut |_| {}).unwrap();
+    r
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("demo-retriever-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The expected ranking: every demo embedded on its own, cosine by brute force, the seed's
+/// bonuses, sorted by score then id.
+fn brute_force(demos: &[Demo], query: &Query, bonuses: Bonuses) -> Vec<(String, f32, f32)> {
+    let instruction = demo_retriever::DEFAULT_INSTRUCTION;
+    let q = EmbedInput {
+        text: query.task.clone(),
+        images: query.screenshot.iter().cloned().collect(),
+        instruction: Some(query.instruction.clone().unwrap_or(instruction.into())),
+    };
+    let qv = embedder().embed(&q, Some(64)).unwrap();
+    let lower = |s: &Option<String>| s.as_ref().map(|s| s.to_lowercase());
+    let mut scored: Vec<(String, f32, f32)> = demos
+        .iter()
+        .map(|d| {
+            let mut input = EmbedInput::text(d.goal.clone()).with_instruction(instruction);
+            if let Some(p) = &d.screenshot_path {
+                input.images.push(std::fs::read(p).unwrap());
+            }
+            let cos = dot(&qv, &embedder().embed(&input, Some(64)).unwrap());
+            let mut bonus = 0.0;
+            if query.app_context.is_some() && lower(&query.app_context) == lower(&d.app_name) {
+                bonus += bonuses.app;
+            }
+            let strip = |s: String| s.trim_start_matches("www.").to_owned();
+            if query.domain_context.is_some() && lower(&query.domain_context).map(strip) == lower(&d.domain).map(strip) {
+                bonus += bonuses.domain;
+            }
+            (d.demo_id.clone(), cos + bonus, cos)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    scored.truncate(query.top_k);
+    scored
+}
+
+fn assert_same(got: &[RetrievalResult], want: &[(String, f32, f32)], what: &str) {
+    let ids: Vec<&str> = got.iter().map(|r| r.demo.demo_id.as_str()).collect();
+    let want_ids: Vec<&str> = want.iter().map(|w| w.0.as_str()).collect();
+    assert_eq!(ids, want_ids, "{what}: ranking");
+    for (i, (r, (_, score, cos))) in got.iter().zip(want).enumerate() {
+        assert_eq!(r.rank, i + 1);
+        assert!((r.score - score).abs() <= TOL, "{what}: {} score {} vs {score}", r.demo.demo_id, r.score);
+        assert!((r.embedding_score - cos).abs() <= TOL, "{what}: {} cosine {} vs {cos}", r.demo.demo_id, r.embedding_score);
+        assert_eq!(r.rerank_score, None);
+    }
+}
+
+fn screenshot(name: &str) -> Vec<u8> {
+    std::fs::read(library_dir().join("screenshots").join(name)).unwrap()
+}
+
+fn queries() -> Vec<(&'static str, Query)> {
+    vec![
+        ("text", Query::text("Turn off Night Shift").top_k(5)),
+        ("text top 3", Query::text("send an email").top_k(3)),
+        ("image", Query::screenshot(screenshot("github_star.png")).top_k(5)),
+        ("text+image", Query::text("Star this repository").with_screenshot(screenshot("github_star.png")).top_k(4)),
+        ("app bonus", Query::text("Save my file").app("NOTEPAD.EXE").top_k(5)),
+        ("domain bonus", Query::text("Write to Bob").domain("www.mail.google.com").app("Finder").top_k(5)),
+        ("query instruction", Query::text("Create a folder").instruction("Find the matching demo").top_k(5)),
+    ]
+}
+
+#[test]
+fn sample_library_metadata_follows_the_seed_rules() {
+    let demos = sample_demos();
+    let by_id: BTreeMap<&str, &Demo> = demos.iter().map(|d| (d.demo_id.as_str(), d)).collect();
+    assert_eq!(by_id.len(), 5);
+    let gh = by_id["web_github_star"];
+    assert_eq!((gh.platform.as_str(), gh.domain.as_deref(), gh.app_name.as_deref()), ("web", Some("github.com"), Some("Safari")));
+    assert!(gh.screenshot_path.as_ref().unwrap().ends_with("screenshots/github_star.png"));
+    assert!(gh.screenshot_path.as_ref().unwrap().is_absolute());
+    assert_eq!(by_id["macos_night_shift"].platform, "macos");
+    assert_eq!(by_id["windows_notepad_save"].platform, "windows");
+    assert_eq!(by_id["web_gmail_compose"].domain.as_deref(), Some("mail.google.com"));
+    let more = more_demos();
+    assert_eq!(more.len(), 2);
+    assert!(more.iter().all(|d| d.screenshot_path.as_ref().is_some_and(|p| p.is_file())), "jsonl paths resolve");
+}
+
+#[test]
+fn retrieval_equals_brute_force_cosine_plus_bonuses() {
+    let demos = sample_demos();
+    let r = built(demos.clone());
+    for (what, query) in queries() {
+        let got = r.retrieve(embedder(), &query, None).unwrap();
+        assert_same(&got, &brute_force(&demos, &query, Bonuses::default()), what);
+    }
+    // Configurable bonuses: a large app bonus lifts the app's only demo to the top.
+    let mut r = r;
+    let bonuses = Bonuses { app: 2.0, domain: 0.5 };
+    r.set_bonuses(bonuses);
+    let query = Query::text("Turn off Night Shift").app("Paint").domain("github.com").top_k(2);
+    let got = r.retrieve(embedder(), &query, None).unwrap();
+    assert_same(&got, &brute_force(&demos, &query, bonuses), "custom bonuses");
+    assert_eq!(got[0].demo.demo_id, "web_github_star");
+    let episodes = r.retrieve_episodes(embedder(), &query, None).unwrap();
+    assert_eq!(episodes[0]["episode_id"], "web_github_star");
+}
+
+#[test]
+fn stored_and_query_embeddings_equal_the_transformers_reference() {
+    // A demo whose goal, screenshot and instruction are exactly reference case `text_image`.
+    let case = cases().into_iter().find(|c| c.name == "text_image").unwrap();
+    let input = &case.inputs[0];
+    let dir = temp_dir("reference");
+    std::fs::create_dir_all(&dir).unwrap();
+    let episode = serde_json::json!({
+        "episode_id": "ref_case",
+        "instruction": input.text.clone().unwrap(),
+        "steps": [{"observation": {"screenshot_path": fixtures_dir().join(&input.images[0])}, "action": null}],
+    });
+    std::fs::write(dir.join("ref_case.json"), episode.to_string()).unwrap();
+    let settings = RetrieverSettings::new(MODEL, 64).with_instruction(input.instruction.clone().unwrap());
+    let mut r = DemoRetriever::new(settings).unwrap();
+    r.add_demos(read_library(&dir).unwrap().demos).unwrap();
+    r.add_demos(sample_demos()).unwrap();
+    r.build_index(embedder(), 4, &mut |_| {}).unwrap();
+    let want = Reference::load("text_image").float("embedding").values.clone();
+    let err = max_abs_diff(r.embedding("ref_case").unwrap(), &want);
+    assert!(err <= TOL, "stored embedding vs transformers: {err:e}");
+
+    // A query that is exactly reference case `text`: its score is the dot of two reference vectors.
+    let text = cases().into_iter().find(|c| c.name == "text").unwrap().inputs[0].clone();
+    let query = Query::text(text.text.unwrap()).instruction(text.instruction.unwrap()).top_k(6);
+    let hits = r.retrieve(embedder(), &query, None).unwrap();
+    let hit = hits.iter().find(|h| h.demo.demo_id == "ref_case").unwrap();
+    let expected = dot(&Reference::load("text").float("embedding").values, &want);
+    assert!((hit.embedding_score - expected).abs() <= TOL, "{} vs {expected}", hit.embedding_score);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Ids and scores of every query, for comparing two retrievers.
+fn answers(r: &DemoRetriever) -> Vec<Vec<(String, f32)>> {
+    queries()
+        .into_iter()
+        .map(|(_, q)| r.retrieve(embedder(), &q.top_k(10), None).unwrap().into_iter().map(|h| (h.demo.demo_id, h.score)).collect())
+        .collect()
+}
+
+#[test]
+fn save_load_add_equals_a_fresh_build_and_unchanged_demos_are_not_reembedded() {
+    let dir = temp_dir("persist");
+    let first = built(sample_demos());
+    assert_eq!(first.cache().stats().misses, 5);
+    first.save(&dir).unwrap();
+    for f in ["index.json", "embeddings.npy", "ids", "retriever.json", "embedding_cache.jsonl", "episodes/web_github_star.json"] {
+        assert!(dir.join(f).is_file(), "{f} missing");
+    }
+
+    let mut loaded = DemoRetriever::load(&dir).unwrap();
+    assert_eq!((loaded.len(), loaded.settings().dim), (5, 64));
+    assert_eq!(answers(&loaded)[..3], answers(&first)[..3]);
+    loaded.add_demos(more_demos()).unwrap();
+    loaded.add_demos(sample_demos()).unwrap(); // unchanged: must come from the cache
+    let mut calls = Vec::new();
+    let report = loaded.build_index(embedder(), 8, &mut |p| calls.push(p)).unwrap();
+    assert_eq!((report.embedded, report.reused), (2, 5));
+    assert_eq!(loaded.cache().stats().misses, 2, "only the two new demos were embedded");
+    assert_eq!(calls.last().map(|p| (p.done, p.total)), Some((2, 2)));
+    loaded.save(&dir).unwrap();
+
+    let fresh = built(sample_demos().into_iter().chain(more_demos()).collect());
+    let reloaded = DemoRetriever::load(&dir).unwrap();
+    assert_eq!(reloaded.len(), 7);
+    let (a, b) = (answers(&reloaded), answers(&fresh));
+    for (x, y) in a.iter().zip(&b) {
+        let ids = |v: &Vec<(String, f32)>| v.iter().map(|p| p.0.clone()).collect::<Vec<_>>();
+        assert_eq!(ids(x), ids(y));
+        for (p, q) in x.iter().zip(y) {
+            assert!((p.1 - q.1).abs() <= 1e-6, "{} {} vs {}", p.0, p.1, q.1);
+        }
+    }
+
+    // Re-indexing the unchanged library from a fresh process embeds nothing.
+    let mut again = DemoRetriever::load(&dir).unwrap();
+    again.clear().unwrap();
+    again.add_demos(sample_demos().into_iter().chain(more_demos())).unwrap();
+    let report = again.build_index(embedder(), 8, &mut |_| {}).unwrap();
+    assert_eq!((report.embedded, again.cache().stats().misses, again.cache().stats().hits), (0, 0, 7));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Embeds every input as a fixed vector chosen by its text, so many demos cost nothing.
+struct Fake;
+
+impl EmbedBatch for Fake {
+    fn embed_inputs(&self, inputs: &[EmbedInput], dim: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(inputs
+            .iter()
+            .map(|i| {
+                let n: u32 = i.text.as_deref().unwrap_or("").trim_start_matches("goal ").parse().unwrap_or(0);
+                (0..dim).map(|k| (((n as usize * 31 + k * 17) % 97) as f32 - 48.0) / 48.0).collect()
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn bonus_candidates_are_found_beyond_the_top_k_by_cosine() {
+    let dir = temp_dir("many");
+    std::fs::create_dir_all(&dir).unwrap();
+    let lines: Vec<String> = (0..300)
+        .map(|n| {
+            let app = if n == 123 { "Rare" } else { "Common" };
+            serde_json::json!({"episode_id": format!("d{n:03}"), "instruction": format!("goal {n}"),
+                "steps": [{"observation": {"app_name": app}}]})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(dir.join("lib.jsonl"), lines.join("\n")).unwrap();
+    let mut r = DemoRetriever::new(RetrieverSettings::new("fake", 16)).unwrap();
+    r.add_demos(read_library(&dir.join("lib.jsonl")).unwrap().demos).unwrap();
+    r.build_index(&Fake, 64, &mut |_| {}).unwrap();
+    r.set_bonuses(Bonuses { app: 3.0, domain: 0.1 });
+    let hits = r.retrieve(&Fake, &Query::text("goal 7").app("rare").top_k(3), None).unwrap();
+    assert_eq!(hits[0].demo.demo_id, "d123");
+    assert_eq!(hits[1].demo.demo_id, "d007");
+    assert!((hits[1].embedding_score - 1.0).abs() < 1e-5);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let dir = temp_dir("bad");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("a.json"), r#"{"episode_id": "a", "instruction": "x", "screenshot_path": "gone.png"}"#).unwrap();
+    std::fs::write(dir.join("b.json"), "{ corrupt").unwrap();
+    std::fs::write(dir.join("c.json"), r#"{"episode_id": "c", "instruction": "fine"}"#).unwrap();
+    let lib = read_library(&dir).unwrap();
+    assert_eq!(lib.demos.len(), 1);
+    let errors: Vec<String> = lib.errors.iter().map(ToString::to_string).collect();
+    assert!(errors[0].contains("a.json") && errors[0].contains("gone.png"), "{errors:?}");
+    assert!(errors[1].contains("b.json") && errors[1].contains("invalid episode JSON"), "{errors:?}");
+
+    // A screenshot deleted after the demo was added: the build fails, nothing is half-added.
+    let shot = dir.join("shot.png");
+    std::fs::copy(library_dir().join("screenshots/notepad_save.png"), &shot).unwrap();
+    std::fs::write(dir.join("d.json"), r#"{"episode_id": "d", "instruction": "y", "screenshot_path": "shot.png"}"#).unwrap();
+    let demos = read_library(&dir).unwrap().demos;
+    let mut r = DemoRetriever::new(RetrieverSettings::new(MODEL, 64)).unwrap();
+    r.add_demos(demos).unwrap();
+    std::fs::remove_file(&shot).unwrap();
+    let err = r.build_index(embedder(), 4, &mut |_| {}).unwrap_err();
+    assert!(matches!(err, RetrieverError::BadDemos(_)) && err.to_string().contains("shot.png"), "{err}");
+    assert_eq!(r.pending(), 2);
+    assert!(matches!(r.retrieve(embedder(), &Query::text("x"), None), Err(RetrieverError::NotBuilt(2))));
+    assert!(matches!(r.save(&dir.join("idx")), Err(RetrieverError::NotBuilt(2))));
+
+    let r = built(sample_demos());
+    assert!(matches!(r.retrieve(embedder(), &Query::text("  "), None), Err(RetrieverError::EmptyQuery)));
+    assert!(matches!(r.ensure_compatible(Some("other-model"), None, None), Err(RetrieverError::ModelMismatch { .. })));
+    assert!(matches!(r.ensure_compatible(Some(MODEL), Some(32), None), Err(RetrieverError::DimMismatch { expected: 32, found: 64 })));
+    assert!(matches!(r.ensure_compatible(None, None, Some("other")), Err(RetrieverError::InstructionMismatch { .. })));
+    r.ensure_compatible(Some(MODEL), Some(64), Some(demo_retriever::DEFAULT_INSTRUCTION)).unwrap();
+    let err = DemoRetriever::load(Path::new("/no/such/index")).err().unwrap().to_string();
+    assert!(err.contains("not a demo index"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
