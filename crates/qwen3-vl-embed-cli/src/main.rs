@@ -3,7 +3,12 @@
 //! Results go to stdout (one JSON object with `--json`); everything else (device choice,
 //! download progress, errors) goes to stderr, so scripts can pipe stdout safely.
 
+mod add_cmd;
 mod embed_cmd;
+mod index_cmd;
+mod info_cmd;
+mod query_cmd;
+mod retriever_cmd;
 
 use std::process::ExitCode;
 
@@ -20,18 +25,30 @@ struct Cli {
 enum Command {
     /// Embed text, an image, or both, and print the vector.
     Embed(embed_cmd::EmbedArgs),
+    /// Build a demo index from a directory of episode JSON files or a JSONL file.
+    Index(index_cmd::IndexArgs),
+    /// Add demos to an existing demo index.
+    Add(add_cmd::AddArgs),
+    /// Show what a demo index holds and how it was built.
+    Info(info_cmd::InfoArgs),
+    /// Find the demos that best match a task and/or a screenshot.
+    Query(query_cmd::QueryArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Embed(args) => embed_cmd::run(args),
+        Command::Embed(args) => embed_cmd::run(args).map_err(retriever_cmd::Failure::from),
+        Command::Index(args) => index_cmd::run(args),
+        Command::Add(args) => add_cmd::run(args),
+        Command::Info(args) => info_cmd::run(args),
+        Command::Query(args) => query_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::FAILURE
+            ExitCode::from(err.exit_code())
         }
     }
 }

@@ -1,0 +1,80 @@
+//! `qwen3-vl-embed index`: build (or bring up to date) a demo index from a library.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use demo_retriever::{DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, RetrieverSettings, is_index_dir};
+
+use crate::retriever_cmd::{CmdResult, build, load_embedder, model_id, read_demos};
+
+#[derive(Args)]
+pub struct IndexArgs {
+    /// A directory of episode JSON files, or a JSONL file with one episode per line.
+    demos: PathBuf,
+    /// The index directory to write. If it already holds an index, that index is brought in
+    /// line with the library (removed demos dropped), re-embedding only what changed.
+    #[arg(long)]
+    out: PathBuf,
+    /// Model directory or Hugging Face Hub id [default: the existing index's, else Qwen/Qwen3-VL-Embedding-2B].
+    #[arg(long)]
+    model: Option<String>,
+    /// Matryoshka dimension [default: the existing index's, else 512 capped at the model's width].
+    #[arg(long)]
+    dim: Option<usize>,
+    /// Instruction demos and queries are embedded with [default: the existing index's, else
+    /// "Retrieve the GUI demonstration that shows how to complete the user's task."].
+    #[arg(long)]
+    instruction: Option<String>,
+    /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Demos per forward pass.
+    #[arg(long, default_value_t = 8)]
+    batch_size: usize,
+    /// Skip demos that cannot be read (with a warning) instead of failing.
+    #[arg(long)]
+    skip_bad: bool,
+    /// Re-embed an existing index whose model, dim or instruction differ from the ones given.
+    #[arg(long)]
+    reembed: bool,
+}
+
+pub fn run(args: IndexArgs) -> CmdResult {
+    let demos = read_demos(&args.demos, args.skip_bad)?;
+    let model = args.model.as_deref().map(model_id);
+    let existing = if is_index_dir(&args.out) { Some(DemoRetriever::load(&args.out)?) } else { None };
+    if let (Some(r), false) = (&existing, args.reembed) {
+        r.ensure_compatible(model.as_deref(), args.dim, args.instruction.as_deref())?;
+    }
+    let old = existing.as_ref().map(|r| r.settings().clone());
+    let model = model.or_else(|| old.as_ref().map(|s| s.model.clone())).unwrap_or_else(|| DEFAULT_MODEL.into());
+    let embedder = load_embedder(&model, &args.device, args.batch_size)?;
+    let dim = args.dim.or(old.as_ref().map(|s| s.dim)).unwrap_or_else(|| DEFAULT_DIM.min(embedder.hidden_size()));
+    let instruction = args.instruction.or(old.map(|s| s.instruction)).unwrap_or_else(|| DEFAULT_INSTRUCTION.into());
+    let settings = RetrieverSettings::new(model, dim).with_instruction(instruction);
+    let mut retriever = match existing {
+        Some(mut r) => {
+            if *r.settings() != settings {
+                let settings = RetrieverSettings { bonuses: r.settings().bonuses, rerank_top_n: r.settings().rerank_top_n, ..settings };
+                r.reembed(settings)?;
+            }
+            r.clear()?;
+            r
+        }
+        None => DemoRetriever::new(settings)?,
+    };
+    retriever.add_demos(demos)?;
+    let report = build(&mut retriever, &embedder, args.batch_size)?;
+    retriever.save(&args.out)?;
+    let s = retriever.settings();
+    println!(
+        "indexed {} demos into {} (embedded {}, reused {}); model {}, dim {}",
+        retriever.len(),
+        args.out.display(),
+        report.embedded,
+        report.reused,
+        s.model,
+        s.dim
+    );
+    Ok(())
+}

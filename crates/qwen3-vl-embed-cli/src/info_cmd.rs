@@ -1,0 +1,51 @@
+//! `qwen3-vl-embed info`: what an index holds and how it was built (no model needed).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use demo_retriever::DemoRetriever;
+
+use crate::retriever_cmd::CmdResult;
+
+#[derive(Args)]
+pub struct InfoArgs {
+    /// The index directory written by `index`.
+    index: PathBuf,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: InfoArgs) -> CmdResult {
+    let r = DemoRetriever::load(&args.index)?;
+    let s = r.settings();
+    let mut platforms: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in r.demos() {
+        *platforms.entry(d.platform.as_str()).or_default() += 1;
+    }
+    let ids: Vec<&str> = r.demos().map(|d| d.demo_id.as_str()).collect();
+    if args.json {
+        let out = serde_json::json!({
+            "index": args.index, "model": s.model, "dim": s.dim, "instruction": s.instruction,
+            "demos": r.len(), "platforms": platforms, "cached_embeddings": r.cache().len(),
+            "bonuses": {"app": s.bonuses.app, "domain": s.bonuses.domain}, "rerank_top_n": s.rerank_top_n,
+            "demo_ids": ids,
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("index:       {}", args.index.display());
+    println!("model:       {}", s.model);
+    println!("dim:         {}", s.dim);
+    println!("instruction: {}", s.instruction);
+    println!("demos:       {}", r.len());
+    let p: Vec<String> = platforms.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    println!("platforms:   {}", p.join(", "));
+    println!("bonuses:     app {}, domain {}", s.bonuses.app, s.bonuses.domain);
+    println!("cache:       {} embeddings", r.cache().len());
+    for d in r.demos() {
+        println!("  {}  {}", d.demo_id, d.goal);
+    }
+    Ok(())
+}

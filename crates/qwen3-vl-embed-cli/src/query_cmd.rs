@@ -1,0 +1,93 @@
+//! `qwen3-vl-embed query`: the demos of an index that best match a task and/or a screenshot.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use demo_retriever::{DemoRetriever, Query, RetrievalResult, RetrieverError};
+use qwen3_vl_embedder::EmbedError;
+use serde_json::json;
+
+use crate::retriever_cmd::{CmdResult, load_embedder, load_reranker};
+
+#[derive(Args)]
+pub struct QueryArgs {
+    /// The index directory written by `index`.
+    index: PathBuf,
+    /// The task, in words.
+    #[arg(long)]
+    text: Option<String>,
+    /// A screenshot of the current screen (PNG, JPEG, WebP, GIF).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// How many demos to return.
+    #[arg(long, default_value_t = 5)]
+    top_k: usize,
+    /// The app the user is in: its demos get the app bonus.
+    #[arg(long)]
+    app: Option<String>,
+    /// The site the user is on: its demos get the domain bonus.
+    #[arg(long)]
+    domain: Option<String>,
+    /// Instruction for the query embedding [default: the index's].
+    #[arg(long)]
+    instruction: Option<String>,
+    /// Rescore the best candidates with a Qwen3-VL-Reranker.
+    #[arg(long)]
+    rerank: bool,
+    /// Reranker model directory or Hub id (with --rerank).
+    #[arg(long, default_value = "Qwen/Qwen3-VL-Reranker-2B")]
+    reranker: String,
+    /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Print one JSON object {"results": [...]}, best first.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: QueryArgs) -> CmdResult {
+    let retriever = DemoRetriever::load(&args.index)?;
+    let mut query = Query::text(args.text.clone().unwrap_or_default()).top_k(args.top_k);
+    query.task = args.text.filter(|t| !t.trim().is_empty());
+    if let Some(path) = &args.image {
+        let bytes = std::fs::read(path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
+        query.screenshot = Some(bytes);
+    }
+    if query.task.is_none() && query.screenshot.is_none() {
+        return Err(RetrieverError::EmptyQuery.into());
+    }
+    query.app_context = args.app;
+    query.domain_context = args.domain;
+    query.instruction = args.instruction;
+    query.rerank = args.rerank;
+    let embedder = load_embedder(&retriever.settings().model.clone(), &args.device, 8)?;
+    let reranker = if args.rerank { Some(load_reranker(&args.reranker, &args.device)?) } else { None };
+    let results = retriever.retrieve(&embedder, &query, reranker.as_ref().map(|r| r as &dyn demo_retriever::Rerank))?;
+    if args.json {
+        println!("{}", json!({ "results": results.iter().map(result_json).collect::<Vec<_>>() }));
+    } else if results.is_empty() {
+        println!("no demos");
+    } else {
+        for r in &results {
+            print_result(r);
+        }
+    }
+    Ok(())
+}
+
+fn result_json(r: &RetrievalResult) -> serde_json::Value {
+    let d = &r.demo;
+    json!({
+        "rank": r.rank, "demo_id": d.demo_id, "score": r.score, "embedding_score": r.embedding_score,
+        "rerank_score": r.rerank_score, "goal": d.goal, "app_name": d.app_name, "domain": d.domain,
+        "screenshot_path": d.screenshot_path,
+    })
+}
+
+fn print_result(r: &RetrievalResult) {
+    let d = &r.demo;
+    let rerank = r.rerank_score.map_or(String::new(), |s| format!(", rerank {s:.4}"));
+    println!("{:>2}. {}  score {:.4} (embedding {:.4}{rerank})", r.rank, d.demo_id, r.score, r.embedding_score);
+    let place: Vec<&str> = [d.app_name.as_deref(), d.domain.as_deref(), Some(d.platform.as_str())].into_iter().flatten().collect();
+    println!("    {}  [{}]", d.goal, place.join(" · "));
+}
