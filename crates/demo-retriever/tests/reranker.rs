@@ -35,12 +35,17 @@ fn input(side: &Side) -> EmbedInput {
     EmbedInput { text: side.text.clone(), images, instruction: None }
 }
 
-#[test]
-fn reranker_scores_equal_transformers() {
+/// The reference cases and the tiny reranker on the CPU.
+fn load() -> (Cases, ModelReranker) {
     let dir = fixtures_dir().join("reranker");
     let cases: Cases = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     let device = start_device(DeviceChoice::Cpu).unwrap();
-    let reranker = ModelReranker::from_dir(&dir.join("tiny-reranker"), &device.device).unwrap();
+    (cases, ModelReranker::from_dir(&dir.join("tiny-reranker"), &device.device).unwrap())
+}
+
+#[test]
+fn reranker_scores_equal_transformers() {
+    let (cases, reranker) = load();
     let mut worst = 0f32;
     for case in &cases.cases {
         let (q, d) = (input(&case.query), input(&case.document));
@@ -58,10 +63,7 @@ fn reranker_scores_equal_transformers() {
 
 #[test]
 fn batched_scoring_equals_one_pair_at_a_time() {
-    let dir = fixtures_dir().join("reranker");
-    let cases: Cases = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
-    let device = start_device(DeviceChoice::Cpu).unwrap();
-    let reranker = ModelReranker::from_dir(&dir.join("tiny-reranker"), &device.device).unwrap();
+    let (cases, reranker) = load();
     // Every document against the first case's query, in one call (right-padded batches).
     let first = &cases.cases[0];
     let docs: Vec<EmbedInput> = cases.cases.iter().map(|c| input(&c.document)).collect();

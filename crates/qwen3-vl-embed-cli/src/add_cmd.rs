@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use demo_retriever::DemoRetriever;
 
-use crate::retriever_cmd::{CmdResult, build, load_embedder, read_demos};
+use crate::retriever_cmd::{BuildArgs, CmdResult, build, load_embedder, read_demos};
 
 #[derive(Args)]
 pub struct AddArgs {
@@ -13,23 +13,16 @@ pub struct AddArgs {
     index: PathBuf,
     /// A directory of episode JSON files, a JSONL file, or one episode JSON file.
     demos: PathBuf,
-    /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// Demos per forward pass.
-    #[arg(long, default_value_t = 8)]
-    batch_size: usize,
-    /// Skip demos that cannot be read (with a warning) instead of failing.
-    #[arg(long)]
-    skip_bad: bool,
+    #[command(flatten)]
+    build: BuildArgs,
 }
 
 pub fn run(args: AddArgs) -> CmdResult {
     let mut retriever = DemoRetriever::load(&args.index)?;
-    let demos = read_demos(&args.demos, args.skip_bad)?;
-    let embedder = load_embedder(&retriever.settings().model.clone(), &args.device, args.batch_size)?;
+    let demos = read_demos(&args.demos, args.build.skip_bad)?;
+    let embedder = load_embedder(&retriever.settings().model.clone(), &args.build.device, args.build.batch_size)?;
     let added = retriever.add_demos(demos)?;
-    let report = build(&mut retriever, &embedder, args.batch_size)?;
+    let report = build(&mut retriever, &embedder, args.build.batch_size)?;
     retriever.save(&args.index)?;
     println!(
         "added {added} demos to {} (embedded {}, reused {}); it now holds {}",

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use demo_retriever::{DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, RetrieverSettings, is_index_dir};
 
-use crate::retriever_cmd::{CmdResult, build, load_embedder, model_id, read_demos};
+use crate::retriever_cmd::{BuildArgs, CmdResult, build, load_embedder, model_id, read_demos};
 
 #[derive(Args)]
 pub struct IndexArgs {
@@ -25,22 +25,15 @@ pub struct IndexArgs {
     /// "Retrieve the GUI demonstration that shows how to complete the user's task."].
     #[arg(long)]
     instruction: Option<String>,
-    /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// Demos per forward pass.
-    #[arg(long, default_value_t = 8)]
-    batch_size: usize,
-    /// Skip demos that cannot be read (with a warning) instead of failing.
-    #[arg(long)]
-    skip_bad: bool,
+    #[command(flatten)]
+    build: BuildArgs,
     /// Re-embed an existing index whose model, dim or instruction differ from the ones given.
     #[arg(long)]
     reembed: bool,
 }
 
 pub fn run(args: IndexArgs) -> CmdResult {
-    let demos = read_demos(&args.demos, args.skip_bad)?;
+    let demos = read_demos(&args.demos, args.build.skip_bad)?;
     let model = args.model.as_deref().map(model_id);
     let existing = if is_index_dir(&args.out) { Some(DemoRetriever::load(&args.out)?) } else { None };
     if let (Some(r), false) = (&existing, args.reembed) {
@@ -48,7 +41,7 @@ pub fn run(args: IndexArgs) -> CmdResult {
     }
     let old = existing.as_ref().map(|r| r.settings().clone());
     let model = model.or_else(|| old.as_ref().map(|s| s.model.clone())).unwrap_or_else(|| DEFAULT_MODEL.into());
-    let embedder = load_embedder(&model, &args.device, args.batch_size)?;
+    let embedder = load_embedder(&model, &args.build.device, args.build.batch_size)?;
     let dim = args.dim.or(old.as_ref().map(|s| s.dim)).unwrap_or_else(|| DEFAULT_DIM.min(embedder.hidden_size()));
     let instruction = args.instruction.or(old.map(|s| s.instruction)).unwrap_or_else(|| DEFAULT_INSTRUCTION.into());
     let settings = RetrieverSettings::new(model, dim).with_instruction(instruction);
@@ -64,7 +57,7 @@ pub fn run(args: IndexArgs) -> CmdResult {
         None => DemoRetriever::new(settings)?,
     };
     retriever.add_demos(demos)?;
-    let report = build(&mut retriever, &embedder, args.batch_size)?;
+    let report = build(&mut retriever, &embedder, args.build.batch_size)?;
     retriever.save(&args.out)?;
     let s = retriever.settings();
     println!(

@@ -11,6 +11,20 @@ use demo_retriever::{Demo, DemoRetriever, ModelReranker, RetrieverError, read_li
 use indicatif::{ProgressBar, ProgressStyle};
 use qwen3_vl_embedder::{DeviceChoice, EmbedError, Embedder, EmbedderOptions, resolve_model_dir, start_device};
 
+/// The options of the commands that embed demos (`index`, `add`).
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// Demos per forward pass.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Skip demos that cannot be read (with a warning) instead of failing.
+    #[arg(long)]
+    pub skip_bad: bool,
+}
+
 /// An error with the exit code it maps to.
 #[derive(Debug)]
 pub enum Failure {
