@@ -21,8 +21,12 @@ fi
 cd "$here"
 step "npm ci"
 npm ci --no-audit --no-fund
-step "npm run build"
-npm run build
+if [ "${SKIP_BUILD:-0}" = 1 ] && [ -f dist/node.js ]; then
+  step "reusing dist/ (SKIP_BUILD=1)"
+else
+  step "npm run build"
+  npm run build
+fi
 step "npm pack"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
@@ -34,6 +38,7 @@ mkdir "$tmp/app"
 cp -r test "$tmp/app/test"
 cd "$tmp/app"
 npm init -y >/dev/null
+npm pkg set type=module
 npm install --no-audit --no-fund "$tmp/$tarball"
 export QWEN3_VL_FIXTURES="$root/tests/fixtures/"
 
