@@ -119,3 +119,27 @@ fn bad_inputs_are_typed_errors() {
     let err = e.embed(&EmbedInput::image(b"not an image".to_vec()), None).unwrap_err();
     assert!(matches!(err, EmbedError::Preprocess(_)), "{err}");
 }
+
+/// Half-precision weights and activations (where the device supports f16): each embedding
+/// stays within cosine 0.999 of the f32 reference.
+#[test]
+fn half_precision_stays_close_on_wgpu() {
+    use burn::tensor::DType;
+    let device = start_device(DeviceChoice::Wgpu).expect("wgpu device");
+    assert!(device.device.supports_dtype(DType::F16), "lavapipe and most GPUs support shader-f16");
+    let options = EmbedderOptions { dtype: DType::F16, ..EmbedderOptions::default() };
+    let e = Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap();
+    let mut worst = 1f32;
+    for name in ["text", "text_image", "two_images", "batch"] {
+        let case = cases().into_iter().find(|c| c.name == name).unwrap();
+        let got = e.embed_batch(&inputs(&case), None).unwrap();
+        let reference = Reference::load(name);
+        for (row, v) in got.iter().enumerate() {
+            let r = &reference.float("embedding").values[row * 64..][..64];
+            let cos: f32 = v.iter().zip(r).map(|(a, b)| a * b).sum();
+            assert!(cos >= 0.999, "{name} row {row}: cosine {cos}");
+            worst = worst.min(cos);
+        }
+    }
+    println!("wgpu f16: worst cosine to the f32 reference {worst:.6}");
+}
