@@ -40,6 +40,7 @@ async function pickDevice(device = 'auto') {
     throw codedError('UNKNOWN_DEVICE', `unknown device ${JSON.stringify(device)}: expected "webgpu", "cpu" or "auto"`);
   }
   if (device === 'cpu') return 'cpu';
+  if (device === 'auto' && platform.autoWebGpu === false) return 'cpu';
   const gpu = await hasWebGpu();
   if (device === 'webgpu' && !gpu) {
     throw codedError('DEVICE_INIT', 'WebGPU is not available here (no navigator.gpu or no adapter)');

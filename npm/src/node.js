@@ -41,6 +41,10 @@ setPlatform({
     return fetchBytes(url, options);
   },
   prepareWebGpu,
+  // burn/cubecl on Dawn-for-Node still fails (autotune gets no timings; a wgpu validation
+  // error then aborts the process), so "auto" means the CPU in Node for now; device:
+  // "webgpu" still tries it. QWEN3_VL_NODE_WEBGPU=1 lets "auto" pick WebGPU.
+  autoWebGpu: globalThis.process?.env?.QWEN3_VL_NODE_WEBGPU === '1',
   // A plain path ('./models/tiny') means a directory on disk.
   resolveModelUrl: (u) => (u instanceof URL || /^[a-z][a-z0-9+.-]*:/i.test(u) ? u : pathToFileURL(resolve(u) + '/')),
 });

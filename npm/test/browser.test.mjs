@@ -84,7 +84,7 @@ test('WebGPU (SwiftShader) in Chromium equals the reference', async () => {
   gpu = await embedCasesInPage('webgpu', GPU_CASES || undefined);
   check(gpu, 'webgpu', GPU_CASES || undefined);
   let worst = 0;
-  for (const name of Object.keys(cpu.vectors)) {
+  for (const name of Object.keys(gpu.vectors)) {
     worst = Math.max(worst, maxAbsDiff(Float32Array.from(cpu.vectors[name].flat()), Float32Array.from(gpu.vectors[name].flat())));
   }
   report.webgpuVsCpuMaxAbsErr = Number(worst.toExponential(2));
