@@ -430,14 +430,12 @@ def encode(proc, prompts, images):
 # ----------------------------------------------------------------------------------------------
 # Model
 # ----------------------------------------------------------------------------------------------
-def make_model(used_ids):
-    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
-    tc = dict(TEXT)
-    tc["rope_parameters"] = dict(ROPE, rope_theta=float(ROPE_THETA))
-    torch.manual_seed(1234)
-    config = Qwen3VLConfig(text_config=tc, vision_config=dict(VISION), **TOP)
-    model = Qwen3VLForConditionalGeneration(config).eval()
-    g = torch.Generator().manual_seed(20240601)
+def redraw_parameters(model, g, used_ids):
+    """Re-draw EVERY parameter from generator `g` (transformers' init leaves norms at 1 and
+    biases at 0, which would hide a port that forgets them): norm weights 1 + 0.1N, norm and
+    other biases 0.05N, embeddings and pos_embed 0.5N, matrices 0.05N. Then zero every
+    embed_tokens row no fixture uses, so git compresses the table away. Returns the parameter
+    names (sorted, in draw order) and the mask of kept embedding rows."""
     names = []
     with torch.no_grad():
         for name, p in sorted(model.named_parameters()):
@@ -457,6 +455,19 @@ def make_model(used_ids):
         keep = torch.zeros(emb.shape[0], dtype=torch.bool)
         keep[torch.tensor(sorted(used_ids))] = True
         emb[~keep] = 0.0
+    return names, keep
+
+
+def make_model(used_ids):
+    from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration
+    tc = dict(TEXT)
+    tc["rope_parameters"] = dict(ROPE, rope_theta=float(ROPE_THETA))
+    torch.manual_seed(1234)
+    config = Qwen3VLConfig(text_config=tc, vision_config=dict(VISION), **TOP)
+    model = Qwen3VLForConditionalGeneration(config).eval()
+    g = torch.Generator().manual_seed(20240601)
+    names, keep = redraw_parameters(model, g, used_ids)
+    emb = model.model.language_model.embed_tokens.weight
     assert not any(n.startswith("lm_head") for n in names), names  # tied
     assert model.lm_head.weight.data_ptr() == emb.data_ptr()
     log(f"params: {sum(p.numel() for p in model.parameters())}, embed rows kept: {int(keep.sum())}")

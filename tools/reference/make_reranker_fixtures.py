@@ -83,21 +83,9 @@ def make_model(used_ids):
     torch.manual_seed(4321)
     model = Qwen3VLForConditionalGeneration(Qwen3VLConfig(text_config=tc, vision_config=dict(mf.VISION), **mf.TOP)).eval()
     g = torch.Generator().manual_seed(20250707)
+    mf.redraw_parameters(model, g, used_ids)
+    emb = model.model.language_model.embed_tokens.weight
     with torch.no_grad():
-        for name, p in sorted(model.named_parameters()):
-            if name.endswith("norm.weight") or "norm1" in name or "norm2" in name or "q_norm" in name or "k_norm" in name:
-                p.copy_((1.0 + 0.1 * torch.randn(p.shape, generator=g)) if name.endswith("weight")
-                        else 0.05 * torch.randn(p.shape, generator=g))
-            elif name.endswith("bias"):
-                p.copy_(0.05 * torch.randn(p.shape, generator=g))
-            elif "embed_tokens" in name or "pos_embed" in name:
-                p.copy_(0.5 * torch.randn(p.shape, generator=g))
-            else:
-                p.copy_(0.05 * torch.randn(p.shape, generator=g))
-        emb = model.model.language_model.embed_tokens.weight
-        keep = torch.zeros(emb.shape[0], dtype=torch.bool)
-        keep[torch.tensor(sorted(used_ids))] = True
-        emb[~keep] = 0.0
         emb[YES] = 0.03 * torch.randn(emb.shape[1], generator=g)
         emb[NO] = 0.03 * torch.randn(emb.shape[1], generator=g)
     assert model.lm_head.weight.data_ptr() == emb.data_ptr()  # tied
