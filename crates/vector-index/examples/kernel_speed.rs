@@ -1,24 +1,36 @@
-//! Micro-benchmark of the exact-search kernel: `cargo run --release --example kernel_speed`.
+//! Micro-benchmark of the exact-search kernels: `cargo run --release --example kernel_speed [N DIM QUERIES]`.
+//! Prints microseconds per query for one-query scans (`dot` per row, `dot_rows`) and for the
+//! batched product (`dot_block` tiled over query blocks and row chunks).
 use std::time::Instant;
 
 fn best_of(mut f: impl FnMut()) -> f64 {
-    (0..7).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() }).fold(f64::INFINITY, f64::min)
+    (0..5).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() }).fold(f64::INFINITY, f64::min)
 }
 
 fn main() {
-    let (n, d) = (5000usize, 128usize);
+    let arg = |i: usize, default: usize| std::env::args().nth(i).map_or(default, |v| v.parse().expect("a number"));
+    let (n, d, m) = (arg(1, 10_000), arg(2, 512), arg(3, 64));
     let rows = vector_index::synthetic::gaussian(n, d, 1);
-    let q = vector_index::synthetic::gaussian(1, d, 2);
-    let mut config = vector_index::IndexConfig::new("m", d);
-    config.strategy = vector_index::Strategy::Exact;
-    let mut index = vector_index::Index::new(config).unwrap();
-    index.add_batch(rows.chunks_exact(d).enumerate().map(|(i, v)| (i.to_string(), v, serde_json::Value::Null))).unwrap();
+    let queries = vector_index::synthetic::gaussian(m, d, 2);
+    let q = &queries[..d];
     let mut sink = 0.0;
     let mut out = vec![0.0; n];
-    let t = best_of(|| for _ in 0..100 { for r in rows.chunks_exact(d) { sink += vector_index::dot(r, &q); } });
-    println!("dot:      {:.1} us/query", t * 1e4);
-    let t = best_of(|| for _ in 0..100 { vector_index::dot_rows(&rows, &q, &mut out); sink += out[0]; });
-    println!("dot_rows: {:.1} us/query", t * 1e4);
-    let t = best_of(|| for _ in 0..100 { sink += index.search(&q, 10).unwrap()[0].1; });
-    println!("search:   {:.1} us/query ({sink})", t * 1e4);
+    let t = best_of(|| for r in rows.chunks_exact(d) { sink += vector_index::dot(r, q); });
+    println!("dot per row:  {:.1} us/query", t * 1e6);
+    let t = best_of(|| { vector_index::dot_rows(&rows, q, &mut out); sink += out[0]; });
+    println!("dot_rows:     {:.1} us/query", t * 1e6);
+    for (qb, rc) in [(m, 256), (64, 256), (32, 128), (64, 64)] {
+        let mut scores = vec![0.0; qb * rc];
+        let t = best_of(|| {
+            for qblock in queries.chunks(qb * d) {
+                for chunk in rows.chunks(rc * d) {
+                    let s = &mut scores[..qblock.len() / d * chunk.len() / d];
+                    vector_index::dot_block(qblock, chunk, d, s);
+                    sink += s[0];
+                }
+            }
+        });
+        println!("dot_block qb={qb} rc={rc}: {:.1} us/query", t * 1e6 / m as f64);
+    }
+    println!("({sink})");
 }

@@ -1,19 +1,28 @@
-//! The HNSW graph, built with `instant-distance` over the rows of an immutable snapshot.
+//! The HNSW graph: built by `instant-distance` over the rows of an immutable snapshot, searched
+//! by this module.
 //!
-//! Graph points do not copy vectors: each point is a row number plus a shared handle to the
-//! snapshot matrix, so the vectors live once in memory. Serialised, a point is just its row
-//! number (`u32`); the snapshot is supplied again when the graph is decoded.
+//! `instant-distance` builds the graph (in parallel natively through its own rayon dependency;
+//! on wasm32 rayon runs everything on the calling thread). Its serde form is then read into flat
+//! link arrays, and searches run here rather than through `Hnsw::search`, for three reasons
+//! measured on the benchmark (`benches/index`): `instant-distance` keeps its result list as a
+//! sorted `Vec` with an insertion per candidate and calls the distance through a point type, so
+//! it cannot prefetch the next neighbour's vector the way hnswlib does; its `ef_search` is fixed
+//! at build time (changing it meant re-encoding the graph); and it returns distances we would
+//! recompute anyway. The walk itself is the standard one (greedy descent through the upper
+//! layers from node 0, then a best-first beam of width `ef_search` on layer 0), on exactly the
+//! graph `instant-distance` built.
 //!
-//! The encoded graph is `instant-distance`'s own serde form written with bincode (fixed-width
-//! little-endian integers). Before handing a stored graph to bincode, [`validate`] walks the
-//! bytes and checks every length and every link, because `instant-distance` indexes with them
-//! unchecked: a hostile file must produce an error, not a panic or a huge allocation.
+//! Nodes do not copy vectors: a node is a snapshot row, so the vectors live once in memory.
+//! Serialised, the graph is `instant-distance`'s own serde form written with bincode
+//! (fixed-width little-endian integers) with each point written as its row number (`u32`); see
+//! [`parse`] for the layout. A stored graph is parsed without trusting it: every length and
+//! every link is checked, so a hostile file produces an error, not a panic or a huge allocation.
 
-use std::cell::RefCell;
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
 
-use instant_distance::{Builder, Heuristic, Hnsw, Point, Search};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use instant_distance::{Builder, Heuristic, Point};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::kernel::dot;
 use crate::matrix::Matrix;
@@ -45,124 +54,243 @@ impl Default for HnswParams {
     }
 }
 
-/// A graph node (a snapshot row) or a query.
+/// A snapshot row as `instant-distance` sees it while building; serialised as its row number.
 #[derive(Clone)]
-pub(crate) enum GraphPoint {
-    Row { rows: Arc<Matrix>, row: u32 },
-    Query(Arc<[f32]>),
+struct BuildPoint<'a> {
+    rows: &'a Matrix,
+    row: u32,
 }
 
-impl GraphPoint {
-    fn vector(&self) -> &[f32] {
-        match self {
-            GraphPoint::Row { rows, row } => rows.row(*row as usize),
-            GraphPoint::Query(v) => v,
-        }
-    }
-}
-
-impl Point for GraphPoint {
+impl Point for BuildPoint<'_> {
     fn distance(&self, other: &Self) -> f32 {
-        1.0 - dot(self.vector(), other.vector())
+        1.0 - dot(self.rows.row(self.row as usize), other.rows.row(other.row as usize))
     }
 }
 
-thread_local! {
-    /// The snapshot that points being deserialised refer to (serde gives `Deserialize` no context).
-    static DECODING: RefCell<Option<Arc<Matrix>>> = const { RefCell::new(None) };
-}
-
-impl Serialize for GraphPoint {
+impl Serialize for BuildPoint<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            GraphPoint::Row { row, .. } => s.serialize_u32(*row),
-            GraphPoint::Query(_) => Err(serde::ser::Error::custom("a query is not a graph point")),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for GraphPoint {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let row = u32::deserialize(d)?;
-        let rows = DECODING.with(|c| c.borrow().clone()).ok_or_else(|| serde::de::Error::custom("no snapshot"))?;
-        if row as usize >= rows.rows() {
-            return Err(serde::de::Error::custom(format!("point row {row} is out of range")));
-        }
-        Ok(GraphPoint::Row { rows, row })
+        s.serialize_u32(self.row)
     }
 }
 
 /// An HNSW graph over every row of one snapshot.
 pub(crate) struct Graph {
-    hnsw: Hnsw<GraphPoint>,
     params: HnswParams,
+    rows: Arc<Matrix>,
+    /// Snapshot row of each node (`instant-distance` numbers nodes by level, highest first).
+    points: Vec<u32>,
+    /// Layer 0: `2 * M` links per node; unused slots are `INVALID` and follow the used ones.
+    zero: Vec<u32>,
+    /// Upper layers, layer 1 first: `M` links per node. Layer `l` holds nodes `0..len`, so
+    /// node 0 is on every layer and is where searches enter.
+    layers: Vec<Vec<u32>>,
     /// Reusable search states: each holds a visited set sized to the graph.
-    searches: Mutex<Vec<Search>>,
+    searches: Mutex<Vec<SearchState>>,
 }
 
 impl Graph {
     /// Builds the graph over all rows of `rows` (in parallel natively, serially on wasm).
     pub(crate) fn build(rows: &Arc<Matrix>, params: HnswParams) -> Self {
-        let points = (0..rows.rows() as u32).map(|row| GraphPoint::Row { rows: rows.clone(), row }).collect();
+        let points = (0..rows.rows() as u32).map(|row| BuildPoint { rows, row }).collect();
         let (hnsw, _) = Builder::default()
             .ef_construction(params.ef_construction)
             .ef_search(params.ef_search)
             .seed(params.seed)
             .select_heuristic(if params.heuristic { Some(Heuristic::default()) } else { None })
             .build_hnsw(points);
-        Self { hnsw, params, searches: Mutex::new(Vec::new()) }
+        let bytes = bincode::serialize(&hnsw).expect("graph points are row numbers, which always serialise");
+        Self::decode(&bytes, rows, params).expect("instant-distance builds a graph of the documented layout")
     }
 
-    /// Snapshot rows nearest to `query`, nearest first; at most `ef_search` of them.
-    pub(crate) fn search(&self, query: &[f32]) -> Vec<u32> {
-        let mut search = self.searches.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
-        let query = GraphPoint::Query(Arc::from(query));
-        let rows = self
-            .hnsw
-            .search(&query, &mut search)
-            .map(|item| match item.point {
-                GraphPoint::Row { row, .. } => *row,
-                GraphPoint::Query(_) => unreachable!("the graph holds rows only"),
-            })
-            .collect();
+    /// Snapshot rows nearest to `query` with their scores (inner products), best first; at most
+    /// `ef_search` of them.
+    pub(crate) fn search(&self, query: &[f32]) -> Vec<(u32, f32)> {
+        let mut state = self.searches.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
+        let found = state.run(self, query, self.params.ef_search);
         if let Ok(mut pool) = self.searches.lock() {
-            pool.push(search);
+            pool.push(state);
         }
-        rows
+        found
     }
 
-    /// The graph in bincode form (see the module docs).
+    /// Changes the beam width of later searches (the graph does not depend on it).
+    pub(crate) fn set_ef_search(&mut self, ef_search: usize) {
+        self.params.ef_search = ef_search;
+    }
+
+    /// The vector of node `node`.
+    #[inline]
+    fn vector(&self, node: u32) -> &[f32] {
+        self.rows.row(self.points[node as usize] as usize)
+    }
+
+    /// The graph in `instant-distance`'s bincode form (see [`parse`]).
     pub(crate) fn encode(&self) -> Vec<u8> {
-        bincode::serialize(&self.hnsw).expect("graph points are rows, which always serialise")
+        let links: usize = self.zero.len() + self.layers.iter().map(Vec::len).sum::<usize>();
+        let mut out = Vec::with_capacity(8 * (4 + self.layers.len()) + 4 * (self.points.len() + links));
+        let put_u32s = |out: &mut Vec<u8>, values: &[u32]| values.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        out.extend_from_slice(&(self.params.ef_search as u64).to_le_bytes());
+        out.extend_from_slice(&(self.points.len() as u64).to_le_bytes());
+        put_u32s(&mut out, &self.points);
+        out.extend_from_slice(&(self.points.len() as u64).to_le_bytes());
+        put_u32s(&mut out, &self.zero);
+        out.extend_from_slice(&(self.layers.len() as u64).to_le_bytes());
+        for layer in &self.layers {
+            out.extend_from_slice(&((layer.len() / M) as u64).to_le_bytes());
+            put_u32s(&mut out, layer);
+        }
+        out
     }
 
-    /// Decodes a graph over `rows` after checking its structure; `Err` says what is wrong.
+    /// Decodes a graph over `rows`, checking its structure; `Err` says what is wrong.
     pub(crate) fn decode(bytes: &[u8], rows: &Arc<Matrix>, params: HnswParams) -> Result<Self, String> {
-        validate(bytes, rows.rows())?;
-        let ef_search = u64::from_le_bytes(bytes[..8].try_into().expect("validated"));
+        let Parsed { ef_search, points, zero, layers } = parse(bytes, rows.rows())?;
         if ef_search != params.ef_search as u64 {
             return Err(format!("graph has ef_search {ef_search}, the configuration says {}", params.ef_search));
         }
-        DECODING.with(|c| *c.borrow_mut() = Some(rows.clone()));
-        let hnsw = bincode::deserialize::<Hnsw<GraphPoint>>(bytes);
-        DECODING.with(|c| *c.borrow_mut() = None);
-        let hnsw = hnsw.map_err(|e| format!("cannot decode graph: {e}"))?;
-        Ok(Self { hnsw, params, searches: Mutex::new(Vec::new()) })
-    }
-
-    /// The same graph answering with a different `ef_search`. `instant-distance` fixes
-    /// `ef_search` at build time, so this re-encodes the graph (linear in its size, no rebuild).
-    pub(crate) fn with_ef_search(&self, ef_search: usize) -> Self {
-        let mut bytes = self.encode();
-        bytes[..8].copy_from_slice(&(ef_search as u64).to_le_bytes());
-        let rows = match self.hnsw.iter().next() {
-            Some((_, GraphPoint::Row { rows, .. })) => rows.clone(),
-            _ => Arc::new(Matrix::new(1)),
-        };
-        let params = HnswParams { ef_search, ..self.params };
-        Self::decode(&bytes, &rows, params).expect("re-encoding a valid graph yields a valid graph")
+        Ok(Self { params, rows: rows.clone(), points, zero, layers, searches: Mutex::new(Vec::new()) })
     }
 }
+
+/// A node on the search frontier, ordered by `dist` (= minus the score), then node.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    dist: f32,
+    node: u32,
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.dist.total_cmp(&other.dist).then(self.node.cmp(&other.node))
+    }
+}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Candidate {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Candidate {}
+
+/// Scratch space of one search, kept between searches so nothing is allocated per query.
+#[derive(Default)]
+struct SearchState {
+    /// `visited[node] == epoch` marks a node seen by the current search; bumping `epoch`
+    /// clears the set in O(1).
+    visited: Vec<u32>,
+    epoch: u32,
+    /// Nodes still to expand, nearest on top.
+    frontier: BinaryHeap<std::cmp::Reverse<Candidate>>,
+    /// The `ef` nearest nodes so far, farthest on top.
+    best: BinaryHeap<Candidate>,
+}
+
+impl SearchState {
+    fn run(&mut self, graph: &Graph, query: &[f32], ef: usize) -> Vec<(u32, f32)> {
+        let n = graph.points.len();
+        if n == 0 {
+            return Vec::new();
+        }
+        self.start(n);
+        let dist = |node: u32| -dot(query, graph.vector(node));
+        // Greedy descent: on each upper layer move to the nearest neighbour until none is nearer.
+        let mut cur = Candidate { dist: dist(0), node: 0 };
+        for layer in graph.layers.iter().rev() {
+            loop {
+                let mut moved = false;
+                for &next in links(layer, cur.node, M) {
+                    let d = dist(next);
+                    if d < cur.dist {
+                        (cur, moved) = (Candidate { dist: d, node: next }, true);
+                    }
+                }
+                if !moved {
+                    break;
+                }
+            }
+        }
+        // Layer 0: best-first beam search of width `ef` from the node the descent ended at.
+        self.visited[cur.node as usize] = self.epoch;
+        self.frontier.push(std::cmp::Reverse(cur));
+        self.best.push(cur);
+        while let Some(std::cmp::Reverse(near)) = self.frontier.pop() {
+            if self.best.len() >= ef && self.best.peek().is_some_and(|far| near.dist > far.dist) {
+                break;
+            }
+            let neighbours = links(&graph.zero, near.node, 2 * M);
+            for (j, &next) in neighbours.iter().enumerate() {
+                // Fetch the following neighbour's vector while this one is scored (hnswlib's trick).
+                if let Some(&after) = neighbours.get(j + 1) {
+                    prefetch(graph.vector(after));
+                }
+                let seen = &mut self.visited[next as usize];
+                if *seen == self.epoch {
+                    continue;
+                }
+                *seen = self.epoch;
+                let d = dist(next);
+                if self.best.len() < ef || self.best.peek().is_some_and(|far| d < far.dist) {
+                    let c = Candidate { dist: d, node: next };
+                    self.frontier.push(std::cmp::Reverse(c));
+                    self.best.push(c);
+                    if self.best.len() > ef {
+                        self.best.pop();
+                    }
+                }
+            }
+        }
+        let mut best: Vec<Candidate> = self.best.drain().collect();
+        best.sort_unstable();
+        best.iter().map(|c| (graph.points[c.node as usize], -c.dist)).collect()
+    }
+
+    /// Resets the state for a graph of `n` nodes.
+    fn start(&mut self, n: usize) {
+        self.frontier.clear();
+        self.best.clear();
+        if self.visited.len() != n {
+            self.visited = vec![0; n];
+            self.epoch = 0;
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.visited.fill(0);
+            self.epoch = 1;
+        }
+    }
+}
+
+/// The used links of `node` in a layer of `width` links per node.
+#[inline]
+fn links(layer: &[u32], node: u32, width: usize) -> &[u32] {
+    let all = &layer[node as usize * width..(node as usize + 1) * width];
+    let used = all.iter().position(|l| *l == INVALID).unwrap_or(width);
+    &all[..used]
+}
+
+/// Hints the CPU to start loading the first cache lines of `v` (the hardware prefetcher follows
+/// on from there). A no-op off x86-64.
+#[inline(always)]
+fn prefetch(v: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in v.chunks(16).take(PREFETCH_LINES) {
+        // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = v;
+}
+
+/// Cache lines prefetched per neighbour vector.
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_LINES: usize = 4;
 
 /// `M` of `instant-distance`: links per node on upper layers; layer zero has `2 * M`.
 const M: usize = 32;
@@ -172,47 +300,56 @@ const MAX_LAYERS: u64 = 64;
 /// Larger `ef_search` values are refused: each search keeps that many candidates.
 pub(crate) const MAX_EF_SEARCH: usize = 1 << 16;
 
-/// Checks a bincode-encoded `Hnsw<GraphPoint>` over `n` snapshot rows without trusting it:
+/// A graph read from its stored form.
+struct Parsed {
+    ef_search: u64,
+    points: Vec<u32>,
+    zero: Vec<u32>,
+    layers: Vec<Vec<u32>>,
+}
+
+/// Reads a bincode-encoded `instant_distance::Hnsw` over `n` snapshot rows without trusting it:
 /// `ef_search: u64`, `points: u64 len + u32 rows` (a permutation of `0..n`), `zero: u64 len +
-/// len * 2M u32 links`, `layers: u64 count + per layer (u64 len + len * M u32 links)`. Upper
-/// layers shrink going up and are never empty; every link names a node of its own layer.
-fn validate(bytes: &[u8], n: usize) -> Result<(), String> {
+/// len * 2M u32 links`, `layers: u64 count + per layer (u64 len + len * M u32 links)`, layer 1
+/// first. Upper layers shrink going up and are never empty; every link names a node of its own
+/// layer. Lengths are checked against the bytes left before anything is allocated.
+fn parse(bytes: &[u8], n: usize) -> Result<Parsed, String> {
     let mut r = Reader { bytes, pos: 0 };
-    let ef = r.u64()?;
-    if ef == 0 || ef > MAX_EF_SEARCH as u64 {
-        return Err(format!("ef_search {ef} is out of range"));
+    let ef_search = r.u64()?;
+    if ef_search == 0 || ef_search > MAX_EF_SEARCH as u64 {
+        return Err(format!("ef_search {ef_search} is out of range"));
     }
     if r.u64()? != n as u64 {
         return Err(format!("graph has a different point count than the {n} snapshot rows"));
     }
+    let points = r.links(n, 1, n)?;
     let mut seen = vec![false; n];
-    for _ in 0..n {
-        let row = r.u32()? as usize;
-        if row >= n || std::mem::replace(&mut seen[row], true) {
-            return Err(format!("graph point row {row} is out of range or repeated"));
+    for &row in &points {
+        if std::mem::replace(&mut seen[row as usize], true) {
+            return Err(format!("graph point row {row} is repeated"));
         }
     }
     if r.u64()? != n as u64 {
         return Err("layer zero does not have one node per point".into());
     }
-    r.links(n, 2 * M, n)?;
-    let layers = r.u64()?;
-    if layers > MAX_LAYERS || (n == 0 && layers > 0) {
-        return Err(format!("graph has {layers} layers"));
+    let zero = r.links(n, 2 * M, n)?;
+    let count = r.u64()?;
+    if count > MAX_LAYERS || (n == 0 && count > 0) {
+        return Err(format!("graph has {count} layers"));
     }
-    let mut below = n as u64;
-    for _ in 0..layers {
+    let (mut layers, mut below) = (Vec::new(), n as u64);
+    for _ in 0..count {
         let len = r.u64()?;
         if len == 0 || len > below {
             return Err(format!("upper layer of {len} nodes under a layer of {below}"));
         }
-        r.links(len as usize, M, len as usize)?;
+        layers.push(r.links(len as usize, M, len as usize)?);
         below = len;
     }
     if r.pos != bytes.len() {
         return Err("trailing bytes after the graph".into());
     }
-    Ok(())
+    Ok(Parsed { ef_search, points, zero, layers })
 }
 
 struct Reader<'a> {
@@ -232,21 +369,17 @@ impl Reader<'_> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8 bytes")))
     }
 
-    fn u32(&mut self) -> Result<u32, String> {
-        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4 bytes")))
-    }
-
-    /// `nodes` nodes of `width` links each; every link is `INVALID` or below `bound`.
-    fn links(&mut self, nodes: usize, width: usize, bound: usize) -> Result<(), String> {
+    /// `nodes * width` links; each is `INVALID` (an unused slot; like `instant-distance`,
+    /// searches read a node's links up to the first one) or below `bound`. Points (`width == 1`)
+    /// are all below `bound`, since `INVALID` never is.
+    fn links(&mut self, nodes: usize, width: usize, bound: usize) -> Result<Vec<u32>, String> {
         let len = nodes.checked_mul(width * 4).ok_or("graph is truncated")?;
-        let links = self.take(len)?;
-        for link in links.chunks_exact(4) {
-            let link = u32::from_le_bytes(link.try_into().expect("4 bytes"));
-            if link != INVALID && link as usize >= bound {
-                return Err(format!("link to node {link} outside a layer of {bound}"));
-            }
+        let links: Vec<u32> = self.take(len)?.chunks_exact(4).map(|l| u32::from_le_bytes(l.try_into().expect("4 bytes"))).collect();
+        let unused_ok = width > 1;
+        if let Some(link) = links.iter().find(|l| (**l != INVALID || !unused_ok) && **l as usize >= bound) {
+            return Err(format!("link to node {link} outside a layer of {bound}"));
         }
-        Ok(())
+        Ok(links)
     }
 }
 
@@ -276,11 +409,16 @@ mod tests {
         let graph = Graph::build(&rows, HnswParams::default());
         let bytes = graph.encode();
         let back = Graph::decode(&bytes, &rows, HnswParams::default()).unwrap();
+        assert_eq!(back.encode(), bytes);
         for i in [0, 7, 299] {
-            assert_eq!(graph.search(rows.row(i)), back.search(rows.row(i)));
-            assert_eq!(graph.search(rows.row(i))[0] as usize, i);
+            let found = graph.search(rows.row(i));
+            assert_eq!(found, back.search(rows.row(i)));
+            assert_eq!(found[0].0 as usize, i);
+            assert_eq!(found[0].1, dot(rows.row(i), rows.row(i)));
+            assert!(found.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
         }
-        let wider = graph.with_ef_search(200);
+        let mut wider = back;
+        wider.set_ef_search(200);
         assert!(wider.search(rows.row(0)).len() > graph.search(rows.row(0)).len());
     }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, HnswParams, MAX_EF_SEARCH};
-use crate::kernel::{dot, dot_rows};
+use crate::kernel::dot_block;
 use crate::matrix::{Matrix, TopK};
 
 /// How a search is answered.
@@ -258,35 +258,103 @@ impl Index {
         strategy: Strategy,
         predicate: Option<&Predicate<'_>>,
     ) -> Result<Vec<(String, f32)>> {
-        let query = self.normalised(query)?;
-        let accept = |row: u32| {
-            let r = row as usize;
-            self.live[r] && predicate.is_none_or(|p| p(&self.ids[r], &self.metadata[r]))
+        let mut hits = self.search_batch_with([query], k, strategy, predicate)?;
+        Ok(hits.pop().unwrap_or_default())
+    }
+
+    /// [`Index::search`] for many queries at once: one result list per query, in order.
+    ///
+    /// Exact search scores a block of queries against each cached block of stored rows (a
+    /// matrix-matrix product), which is several times faster per query than one query at a
+    /// time. HNSW search answers each query on its own. With the `parallel` feature (native
+    /// only) queries are split over rayon's threads.
+    pub fn search_batch<V: AsRef<[f32]>>(&self, queries: impl IntoIterator<Item = V>, k: usize) -> Result<Vec<Vec<(String, f32)>>> {
+        self.search_batch_with(queries, k, self.config.strategy, None)
+    }
+
+    /// [`Index::search_batch`] among the items for which `predicate(id, metadata)` holds.
+    pub fn search_batch_filtered<V: AsRef<[f32]>>(
+        &self,
+        queries: impl IntoIterator<Item = V>,
+        k: usize,
+        predicate: impl Fn(&str, &Value) -> bool,
+    ) -> Result<Vec<Vec<(String, f32)>>> {
+        self.search_batch_with(queries, k, self.config.strategy, Some(&predicate))
+    }
+
+    /// The general batched search; every query is checked (dimension, finite, non-zero) before
+    /// any is answered. Results equal [`Index::search_with`] per query, up to float rounding of
+    /// the scores (the batched kernel sums in a different order).
+    pub fn search_batch_with<V: AsRef<[f32]>>(
+        &self,
+        queries: impl IntoIterator<Item = V>,
+        k: usize,
+        strategy: Strategy,
+        predicate: Option<&Predicate<'_>>,
+    ) -> Result<Vec<Vec<(String, f32)>>> {
+        let mut normalised = Matrix::new(self.embedding_dim());
+        for query in queries {
+            normalised.push(&self.normalised(query.as_ref())?);
+        }
+        let queries = normalised.as_slice();
+        let use_graph = k > 0 && self.graph.is_some() && matches!(strategy, Strategy::Auto | Strategy::Hnsw);
+        let tops = match predicate {
+            Some(predicate) => {
+                let accept = |row: u32| {
+                    let r = row as usize;
+                    self.live[r] && predicate(&self.ids[r], &self.metadata[r])
+                };
+                self.top_k(queries, k, use_graph, &accept)
+            }
+            None => self.top_k_unfiltered(queries, k, use_graph),
         };
-        let mut top = TopK::new(k.min(self.len()));
+        let hits = |top: TopK| top.into_sorted().into_iter().map(|(row, score)| (self.ids[row as usize].clone(), score)).collect();
+        Ok(tops.into_iter().map(hits).collect())
+    }
+
+    /// [`Index::top_k`] over live rows, split over threads with the `parallel` feature.
+    fn top_k_unfiltered(&self, queries: &[f32], k: usize, use_graph: bool) -> Vec<TopK> {
+        let live = |row: u32| self.live[row as usize];
+        #[cfg(all(feature = "parallel", not(target_family = "wasm")))]
+        {
+            use rayon::prelude::*;
+            let dim = self.embedding_dim();
+            let per_task = if use_graph { 1 } else { query_block(dim) };
+            queries.par_chunks(per_task * dim).flat_map_iter(|block| self.top_k(block, k, use_graph, &live)).collect()
+        }
+        #[cfg(not(all(feature = "parallel", not(target_family = "wasm"))))]
+        self.top_k(queries, k, use_graph, &live)
+    }
+
+    /// The best `k` accepted rows for each of the normalised `queries` (row-major).
+    fn top_k(&self, queries: &[f32], k: usize, use_graph: bool, accept: &dyn Fn(u32) -> bool) -> Vec<TopK> {
+        let dim = self.embedding_dim();
+        let new_top = || TopK::new(k.min(self.len()));
+        let mut tops: Vec<TopK> = queries.chunks_exact(dim).map(|_| new_top()).collect();
         let snapshot_rows = self.snapshot.rows();
-        match (&self.graph, strategy) {
-            (Some(graph), Strategy::Auto | Strategy::Hnsw) if k > 0 => {
-                let mut found = 0;
-                for row in graph.search(&query) {
-                    if accept(row) {
-                        found += 1;
-                        let score = dot(&query, self.snapshot.row(row as usize));
-                        if top.admits(score, row) {
-                            top.push(score, row);
+        match &self.graph {
+            Some(graph) if use_graph => {
+                let live_snapshot = snapshot_rows - self.dead_in_snapshot;
+                for (query, top) in queries.chunks_exact(dim).zip(&mut tops) {
+                    let mut found = 0;
+                    for (row, score) in graph.search(query) {
+                        if accept(row) {
+                            found += 1;
+                            if top.admits(score, row) {
+                                top.push(score, row);
+                            }
                         }
                     }
-                }
-                let live_snapshot = snapshot_rows - self.dead_in_snapshot;
-                if found < k && found < live_snapshot {
-                    top = TopK::new(k.min(self.len()));
-                    scan(&self.snapshot, 0, &query, &mut top, &accept);
+                    if found < k && found < live_snapshot {
+                        *top = new_top();
+                        scan(&self.snapshot, 0, query, std::slice::from_mut(top), accept);
+                    }
                 }
             }
-            _ => scan(&self.snapshot, 0, &query, &mut top, &accept),
+            _ => scan(&self.snapshot, 0, queries, &mut tops, accept),
         }
-        scan(&self.delta, snapshot_rows as u32, &query, &mut top, &accept);
-        Ok(top.into_sorted().into_iter().map(|(row, score)| (self.ids[row as usize].clone(), score)).collect())
+        scan(&self.delta, snapshot_rows as u32, queries, &mut tops, accept);
+        tops
     }
 
     /// Whether delta rows and tombstones have grown past the rebuild threshold, or the graph
@@ -331,8 +399,8 @@ impl Index {
         config.hnsw.ef_search = ef_search;
         config.validate()?;
         self.config = config;
-        if let Some(graph) = &self.graph {
-            self.graph = Some(graph.with_ef_search(ef_search));
+        if let Some(graph) = &mut self.graph {
+            graph.set_ef_search(ef_search);
         }
         Ok(())
     }
@@ -413,22 +481,41 @@ pub(crate) fn check_id(id: &str) -> Result<()> {
     Err(Error::InvalidId { id: id.to_string(), reason })
 }
 
-/// Rows scored per kernel call: 256 rows of d=2048 are 2 MiB, about an L2 cache.
-const SCAN_BLOCK_BYTES: usize = 1 << 21;
+/// Bytes of queries scored together: they stay in the L2 cache (typically 1-2 MiB per core)
+/// while every block of stored rows is scored against them, so each stored row is read from
+/// memory once per query block rather than once per query.
+const QUERY_BLOCK_BYTES: usize = 1 << 19;
+/// Bytes of scores computed per kernel call before they are fed to the top-k lists.
+const SCORE_BLOCK_BYTES: usize = 1 << 16;
 
-/// Exact top-k over every row of `block` (numbered from `base`) that `accept` admits.
-fn scan(block: &Matrix, base: u32, query: &[f32], top: &mut TopK, accept: &dyn Fn(u32) -> bool) {
-    let dim = query.len();
-    let rows_per_chunk = (SCAN_BLOCK_BYTES / (4 * dim)).clamp(8, 1024);
-    let mut scores = vec![0.0f32; rows_per_chunk];
-    for (c, chunk) in block.as_slice().chunks(rows_per_chunk * dim).enumerate() {
-        let n = chunk.len() / dim;
-        dot_rows(chunk, query, &mut scores[..n]);
-        let first = base + (c * rows_per_chunk) as u32;
-        for (i, score) in scores[..n].iter().enumerate() {
-            let row = first + i as u32;
-            if top.admits(*score, row) && accept(row) {
-                top.push(*score, row);
+/// Queries per block for vectors of `dim` floats.
+fn query_block(dim: usize) -> usize {
+    (QUERY_BLOCK_BYTES / (4 * dim)).clamp(1, 256)
+}
+
+/// Exact top-k, for each of the row-major `queries` (one `TopK` each), over every row of
+/// `block` (numbered from `base`) that `accept` admits. Queries go in blocks of
+/// [`query_block`]; each is scored against runs of rows sized so their scores fill
+/// [`SCORE_BLOCK_BYTES`] (a single query gets runs of up to 4096 rows).
+fn scan(block: &Matrix, base: u32, queries: &[f32], tops: &mut [TopK], accept: &dyn Fn(u32) -> bool) {
+    let dim = block.dim();
+    let per_query_block = query_block(dim);
+    let mut scores = Vec::new();
+    for (query_block, tops) in queries.chunks(per_query_block * dim).zip(tops.chunks_mut(per_query_block)) {
+        let m = tops.len();
+        let rows_per_run = (SCORE_BLOCK_BYTES / (4 * m)).clamp(4, 4096);
+        scores.resize(m * rows_per_run, 0.0);
+        for (c, run) in block.as_slice().chunks(rows_per_run * dim).enumerate() {
+            let n = run.len() / dim;
+            dot_block(query_block, run, dim, &mut scores[..m * n]);
+            let first = base + (c * rows_per_run) as u32;
+            for (top, scores) in tops.iter_mut().zip(scores.chunks_exact(n)) {
+                for (i, score) in scores.iter().enumerate() {
+                    let row = first + i as u32;
+                    if top.admits(*score, row) && accept(row) {
+                        top.push(*score, row);
+                    }
+                }
             }
         }
     }

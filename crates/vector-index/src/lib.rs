@@ -19,11 +19,19 @@
 //! of the stored unit vectors. Wrong dimensions, NaN/inf and zero vectors are [`Error`]s.
 //!
 //! # Two strategies, one API
-//! *Exact* search scores every row with a blocked matrix-vector product over contiguous
+//! *Exact* search scores every row with register-tiled dot-product kernels over contiguous
 //! row-major storage (see `kernel.rs`: fixed-width accumulators the compiler vectorises, with
-//! an AVX2+FMA build picked at run time on x86-64). *HNSW* search walks a graph built by
-//! `instant-distance`. [`Strategy::Auto`] (the default) keeps a graph once the index holds
-//! `hnsw_min_items` items; a config or a single search can force either.
+//! an AVX2+FMA build picked at run time on x86-64). [`Index::search_batch`] scores a block of
+//! queries against each cached block of rows (a matrix-matrix product), several times faster
+//! per query than one query at a time. *HNSW* search walks a graph built by
+//! `instant-distance` (the walk itself is ours, see `graph.rs`). [`Strategy::Auto`] (the
+//! default) keeps a graph once the index holds `hnsw_min_items` items; a config or a single
+//! search can force either.
+//!
+//! # Features
+//! `parallel` (off by default; native only, ignored on wasm32) splits `search_batch` over
+//! rayon's threads. The HNSW build is parallel natively either way (`instant-distance` always
+//! uses rayon; on wasm32 rayon runs on the calling thread).
 //!
 //! # The update path
 //! `instant-distance` builds a graph once and cannot insert into or delete from it. So:
@@ -66,7 +74,7 @@ pub mod synthetic;
 pub use error::{DataFile, Error, LoadError, Problem, Result};
 pub use graph::HnswParams;
 pub use index::{Index, IndexConfig, ItemRef, MAX_DIM, Predicate, Strategy};
-pub use kernel::{dot, dot_rows};
+pub use kernel::{dot, dot_block, dot_rows};
 pub use persist::{MAX_MANIFEST_BYTES, SCHEMA_VERSION};
 
 /// The current time as RFC 3339 UTC (`2026-01-31T12:00:00Z`). wasm32-unknown-unknown has no

@@ -18,6 +18,10 @@ impl Matrix {
         Self { dim, data }
     }
 
+    pub(crate) fn dim(&self) -> usize {
+        self.dim
+    }
+
     pub(crate) fn rows(&self) -> usize {
         self.data.len() / self.dim
     }

@@ -48,6 +48,51 @@ fn exact_search_equals_brute_force_on_random_data() {
     assert!(index.search(&queries[..dim], 0).unwrap().is_empty());
 }
 
+/// Same ids in the same order, scores equal up to float rounding (the batched kernel sums in a
+/// different order than the one-query kernel).
+fn assert_close(got: &[(String, f32)], want: &[(String, f32)]) {
+    assert_eq!(got.iter().map(|h| &h.0).collect::<Vec<_>>(), want.iter().map(|h| &h.0).collect::<Vec<_>>());
+    for (g, w) in got.iter().zip(want) {
+        assert!((g.1 - w.1).abs() < 1e-5, "{}: {} vs {}", g.0, g.1, w.1);
+    }
+}
+
+#[test]
+fn search_batch_equals_per_query_search_and_brute_force() {
+    // 61 queries: several full query blocks of the kernel plus ragged edges; 3001 rows likewise.
+    let (n, dim) = (3001, 40);
+    let data = gaussian(n, dim, 11);
+    let queries = gaussian(61, dim, 12);
+    let odd = |_: &str, m: &Value| m.as_u64().unwrap() % 2 == 1;
+    for strategy in [Strategy::Exact, Strategy::Hnsw] {
+        let mut index = Index::new(config(dim, strategy)).unwrap();
+        index.add_batch(data.chunks_exact(dim).enumerate().map(|(i, v)| (format!("{i}"), v, json!(i)))).unwrap();
+        // Some delta rows and tombstones, so both parts of a search are exercised.
+        index.add("extra", &queries[..dim], json!(7)).unwrap();
+        index.remove("5").unwrap();
+        for k in [0, 1, 10, 57] {
+            let batch = index.search_batch(queries.chunks_exact(dim), k).unwrap();
+            let filtered = index.search_batch_filtered(queries.chunks_exact(dim), k, odd).unwrap();
+            assert_eq!((batch.len(), filtered.len()), (61, 61));
+            for (q, query) in queries.chunks_exact(dim).enumerate() {
+                assert_close(&batch[q], &index.search(query, k).unwrap());
+                assert_close(&filtered[q], &index.search_filtered(query, k, odd).unwrap());
+                if strategy == Strategy::Exact {
+                    assert_same(&batch[q], &reference(&index, query, k, |_, _| true));
+                    assert_same(&filtered[q], &reference(&index, query, k, odd));
+                }
+            }
+        }
+    }
+    let index = Index::new(config(dim, Strategy::Exact)).unwrap();
+    assert_eq!(index.search_batch(queries.chunks_exact(dim), 3).unwrap(), vec![Vec::new(); 61]);
+    assert!(index.search_batch(Vec::<Vec<f32>>::new(), 3).unwrap().is_empty());
+    // One bad query fails the whole batch with the usual typed error.
+    let bad = [vec![1.0; dim], vec![0.0; dim]];
+    assert!(matches!(index.search_batch(&bad, 3), Err(Error::ZeroVector)));
+    assert!(matches!(index.search_batch([&[1.0; 3][..]], 3), Err(Error::DimensionMismatch { .. })));
+}
+
 /// recall@10 of HNSW against exact search on a fixed-seed clustered set.
 fn recall_at_10(index: &Index, queries: &[f32], dim: usize) -> f64 {
     let mut hits = 0;
