@@ -1,7 +1,9 @@
 //! Rust side of the index benchmark: build time, QPS and recall@10 of the exact and HNSW
-//! strategies on clustered synthetic data. Writes the data set (`base.npy`, `queries.npy`) and
-//! `rust.json` into `--out`; `compare.py` runs faiss and hnswlib on the same files and prints the
-//! comparison table. Run through `benches/index/run.sh`.
+//! strategies on clustered synthetic data, all on one thread (the `parallel` feature is off in
+//! benches). Exact search is timed one query per call (`search_with`) and batched (one
+//! `search_batch_with` call for all queries); HNSW one query per call. Writes the data set
+//! (`base.npy`, `queries.npy`) and `rust.json` into `--out`; `compare.py` runs faiss and hnswlib
+//! on the same files and prints the comparison table. Run through `benches/index/run.sh`.
 //!
 //! Usage: `cargo bench -p vector-index --bench index -- --n 10000 --dim 512 --out DIR
 //!         [--queries 1000] [--ef 16,32,64,128,256] [--ef-construction 100] [--no-heuristic]
@@ -47,14 +49,31 @@ fn parse_args() -> Args {
     args
 }
 
-/// Queries per second over all queries, one query at a time (one thread).
+/// Timing repeats; the best is kept (the bench machine may be shared, and noise only slows).
+const REPEATS: usize = 3;
+
+/// Best-of-[`REPEATS`] queries per second of `run`, which answers all `n` queries.
+fn best_qps(n: usize, mut run: impl FnMut() -> Vec<Vec<(String, f32)>>) -> (f64, Vec<Vec<String>>) {
+    let mut best = (0.0, Vec::new());
+    for _ in 0..REPEATS {
+        let start = Instant::now();
+        let hits = run();
+        let qps = n as f64 / start.elapsed().as_secs_f64();
+        if qps > best.0 {
+            best = (qps, hits.into_iter().map(|h| h.into_iter().map(|h| h.0).collect()).collect());
+        }
+    }
+    best
+}
+
+/// Queries per second over all queries, one query per call (one thread).
 fn qps(index: &Index, queries: &[f32], dim: usize, strategy: Strategy) -> (f64, Vec<Vec<String>>) {
-    let start = Instant::now();
-    let results: Vec<Vec<String>> = queries
-        .chunks_exact(dim)
-        .map(|q| index.search_with(q, 10, strategy, None).unwrap().into_iter().map(|h| h.0).collect())
-        .collect();
-    ((queries.len() / dim) as f64 / start.elapsed().as_secs_f64(), results)
+    best_qps(queries.len() / dim, || queries.chunks_exact(dim).map(|q| index.search_with(q, 10, strategy, None).unwrap()).collect())
+}
+
+/// Queries per second of one batched call over all queries (one thread).
+fn qps_batched(index: &Index, queries: &[f32], dim: usize, strategy: Strategy) -> (f64, Vec<Vec<String>>) {
+    best_qps(queries.len() / dim, || index.search_batch_with(queries.chunks_exact(dim), 10, strategy, None).unwrap())
 }
 
 fn recall(truth: &[Vec<String>], got: &[Vec<String>]) -> f64 {
@@ -84,7 +103,9 @@ fn main() {
     config.strategy = Strategy::Exact;
     let (exact, exact_build) = build(&base, dim, config.clone());
     let (exact_qps, truth) = qps(&exact, &queries, dim, Strategy::Exact);
-    eprintln!("n={n} dim={dim}: exact build {exact_build:.2}s, {exact_qps:.1} QPS");
+    let (batched_qps, batched) = qps_batched(&exact, &queries, dim, Strategy::Exact);
+    let batched_recall = recall(&truth, &batched);
+    eprintln!("n={n} dim={dim}: exact build {exact_build:.2}s, {exact_qps:.1} QPS one query per call, {batched_qps:.1} QPS batched (recall vs one-query {batched_recall:.4})");
     drop(exact);
 
     config.strategy = Strategy::Hnsw;
@@ -105,7 +126,7 @@ fn main() {
     let report = json!({
         "n": n, "dim": dim, "queries": args.queries, "clusters": clusters,
         "ef_construction": args.ef_construction, "heuristic": args.heuristic,
-        "exact": {"build_s": exact_build, "qps": exact_qps},
+        "exact": {"build_s": exact_build, "qps": exact_qps, "batched_qps": batched_qps, "batched_recall": batched_recall},
         "hnsw": {"build_s": hnsw_build, "curve": curve},
         "distinct_truth_ids": ids.len(),
     });
