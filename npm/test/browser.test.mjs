@@ -32,13 +32,39 @@ after(async () => {
   console.log(`# ${JSON.stringify(report)}`);
 });
 
+/**
+ * Records, in the page, every WGSL module that the browser's compiler (Tint) rejects, so a bad
+ * kernel fails the test by name instead of surfacing later as wrong numbers. On wasm, cubecl
+ * cannot see these errors itself before it uses the module (see the wasm crate's Cargo.toml).
+ */
+function watchShaders() {
+  window.__shaders = { compiled: 0, rejected: [] };
+  if (typeof GPUDevice === 'undefined') return;
+  const create = GPUDevice.prototype.createShaderModule;
+  GPUDevice.prototype.createShaderModule = function (descriptor) {
+    const module = create.call(this, descriptor);
+    window.__shaders.compiled++;
+    module.getCompilationInfo().then((info) => {
+      const errors = info.messages.filter((m) => m.type === 'error').map((m) => `${m.lineNum}:${m.linePos} ${m.message}`);
+      if (errors.length) window.__shaders.rejected.push({ label: descriptor.label, errors });
+    });
+    return module;
+  };
+}
+
 /** Runs every reference case in a page on `device`; returns { name: [vectors] } and timings. */
 async function embedCasesInPage(device, only) {
   const page = await browser.newPage();
-  page.on('console', (m) => m.type() === 'error' && console.log(`# [page] ${m.text()}`));
+  const panics = [];
+  page.on('console', (m) => {
+    if (m.type() !== 'error' || m.text().startsWith('Failed to load resource')) return; // 404: no shard index
+    if (m.text().includes('panicked')) panics.push(m.text().slice(0, 400));
+    if (panics.length <= 3) console.log(`# [page] ${m.text().slice(0, 2000)}`);
+  });
+  await page.addInitScript(watchShaders);
   await page.goto(`${base}/demo/blank.html`);
   const list = cases(only).filter((c) => !isEmptyCase(c));
-  return page.evaluate(async ({ device, list }) => {
+  const result = await page.evaluate(async ({ device, list }) => {
     const t0 = performance.now();
     const { Embedder } = await import('/pkg/dist/browser.js');
     const embedder = await Embedder.load({ modelUrl: '/fixtures/models/tiny-embedding/', device, cache: false });
@@ -46,20 +72,36 @@ async function embedCasesInPage(device, only) {
     const fetchBytes = async (p) => new Uint8Array(await (await fetch(`/fixtures/${p}`)).arrayBuffer());
     const out = {};
     let first = null;
+    const ms = {};
     for (const c of list) {
       const inputs = await Promise.all(c.inputs.map(async (i) => ({ ...i, images: await Promise.all(i.images.map(fetchBytes)) })));
+      const start = performance.now();
       const vs = await embedder.embedBatch(inputs);
       first ??= performance.now();
+      ms[c.name] = Math.round(performance.now() - start);
       out[c.name] = vs.map((v) => Array.from(v));
     }
+    // The same input again must give the same vector (a kernel that never ran would not).
+    const again = await embedder.embedBatch(await Promise.all(list[0].inputs.map(async (i) => ({ ...i, images: await Promise.all(i.images.map(fetchBytes)) }))));
+    const repeatMaxDiff = Math.max(...again.flatMap((v, j) => Array.from(v, (x, k) => Math.abs(x - out[list[0].name][j][k]))));
     const bad = await embedder.embed({ text: ' ' }).then(() => null, (e) => e.code);
-    return { device: embedder.device, vectors: out, bad, loadMs: loaded - t0, firstEmbeddingMs: first - t0, totalMs: performance.now() - t0 };
+    // Compilation info resolves asynchronously: give the last modules a moment.
+    await new Promise((ok) => setTimeout(ok, 500));
+    return {
+      device: embedder.device, vectors: out, ms, bad, repeatMaxDiff, shaders: window.__shaders,
+      loadMs: loaded - t0, firstEmbeddingMs: first - t0, totalMs: performance.now() - t0,
+    };
   }, { device, list });
+  await page.close();
+  return { ...result, panics };
 }
 
 function check(result, device, only) {
   assert.equal(result.device, device);
+  assert.deepEqual(result.shaders.rejected, [], `${device}: the browser rejected WGSL modules`);
+  assert.deepEqual(result.panics, [], `${device}: the wasm module panicked`);
   assert.equal(result.bad, 'EMPTY_INPUT');
+  assert.ok(result.repeatMaxDiff <= 1e-6, `${device}: the same input gave another vector (max diff ${result.repeatMaxDiff})`);
   const errs = {};
   for (const c of cases(only).filter((c) => !isEmptyCase(c))) {
     const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
@@ -67,7 +109,10 @@ function check(result, device, only) {
     errs[c.name] = Number(err.toExponential(2));
     assert.ok(err <= tolerance(c.name), `${device} ${c.name}: max abs err ${err}`);
   }
-  report[device] = { errs, loadMs: Math.round(result.loadMs), firstEmbeddingMs: Math.round(result.firstEmbeddingMs), totalMs: Math.round(result.totalMs) };
+  report[device] = {
+    errs, ms: result.ms, repeatMaxDiff: result.repeatMaxDiff, shadersCompiled: result.shaders.compiled,
+    loadMs: Math.round(result.loadMs), firstEmbeddingMs: Math.round(result.firstEmbeddingMs), totalMs: Math.round(result.totalMs),
+  };
   return errs;
 }
 
