@@ -40,7 +40,7 @@ if (process.env.WASM_OPT !== '0' && existsSync(wasmOpt)) {
     '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', wasm, '-o', wasm]);
 }
 
-for (const f of ['core.js', 'browser.js', 'node.js', 'load.js', 'errors.js', 'index.d.ts']) {
+for (const f of ['core.js', 'browser.js', 'node.js', 'load.js', 'errors.js', 'retriever.js', 'index.d.ts']) {
   cpSync(join(pkg, 'src', f), join(dist, f));
 }
 const raw = statSync(wasm).size;

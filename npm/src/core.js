@@ -4,6 +4,7 @@
 import initWasm, { WasmEmbedder, WasmIndex } from './wasm/qwen3_vl_embed_wasm.js';
 import { codedError } from './errors.js';
 import { fetchBytes, gatherFiles } from './load.js';
+import { makeRetriever } from './retriever.js';
 
 let platform = null;
 let ready = null;
@@ -23,29 +24,38 @@ function requireInit() {
   if (!ready) throw codedError('NOT_INITIALIZED', 'call `await init()` (or any async API) before using Index synchronously');
 }
 
-/** Is there a WebGPU adapter? (`navigator.gpu` after the platform had a chance to add it) */
-async function hasWebGpu() {
+/**
+ * The WebGPU adapter `navigator.gpu` offers (after the platform had a chance to add it):
+ * null, or `{ software }` where `software` marks a CPU-emulated adapter (SwiftShader,
+ * llvmpipe/lavapipe), on which the wasm CPU path is much faster.
+ */
+async function probeWebGpu() {
   await platform.prepareWebGpu?.();
   const gpu = globalThis.navigator?.gpu;
-  if (!gpu) return false;
+  if (!gpu) return null;
   try {
-    return Boolean(await gpu.requestAdapter());
+    const adapter = await gpu.requestAdapter();
+    if (!adapter) return null;
+    const info = adapter.info ?? {};
+    const names = `${info.vendor ?? ''} ${info.architecture ?? ''} ${info.device ?? ''} ${info.description ?? ''}`;
+    return { software: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter) || /swiftshader|llvmpipe|lavapipe/i.test(names) };
   } catch {
-    return false;
+    return null;
   }
 }
 
+/** "webgpu" uses any adapter; "auto" a hardware one, else the CPU. */
 async function pickDevice(device = 'auto') {
   if (!['auto', 'webgpu', 'cpu'].includes(device)) {
     throw codedError('UNKNOWN_DEVICE', `unknown device ${JSON.stringify(device)}: expected "webgpu", "cpu" or "auto"`);
   }
   if (device === 'cpu') return 'cpu';
-  if (device === 'auto' && platform.autoWebGpu === false) return 'cpu';
-  const gpu = await hasWebGpu();
-  if (device === 'webgpu' && !gpu) {
+  const adapter = await probeWebGpu();
+  if (device === 'webgpu' && !adapter) {
     throw codedError('DEVICE_INIT', 'WebGPU is not available here (no navigator.gpu or no adapter)');
   }
-  return gpu ? 'webgpu' : 'cpu';
+  if (device === 'webgpu') return 'webgpu';
+  return adapter && !adapter.software ? 'webgpu' : 'cpu';
 }
 
 /** Images the wasm side does not take directly (canvases, bitmaps, <img>, Blobs) -> pixels or bytes. */
@@ -224,5 +234,8 @@ function toF32(v) {
   throw codedError('BAD_VECTOR', 'a vector must be a Float32Array or an array of numbers');
 }
 
+/** Demos in, ranked demos out: see `retriever.js` (the twin of the Rust `DemoRetriever`). */
+export const Retriever = makeRetriever(Index);
+export { DEFAULT_INSTRUCTION, demoFromEpisode, hostOf, normalizeDomain, platformOf } from './retriever.js';
 export { fetchBytes, CACHE_NAME } from './load.js';
 export { codedError } from './errors.js';

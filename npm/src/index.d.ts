@@ -7,7 +7,7 @@ export type ErrorCode =
   | 'MODEL_SOURCE' | 'BAD_MODEL' | 'BAD_TOKENIZER'
   | 'EMPTY_INPUT' | 'BAD_DIMENSION' | 'INPUT_TOO_LONG'
   | 'BAD_IMAGE' | 'BAD_IMAGE_SIZE' | 'IMAGE_TOO_LARGE' | 'PREPROCESS'
-  | 'BAD_VECTOR' | 'BAD_ID' | 'UNKNOWN_ID' | 'CORRUPT_INDEX' | 'INDEX';
+  | 'BAD_VECTOR' | 'BAD_ID' | 'UNKNOWN_ID' | 'CORRUPT_INDEX' | 'INDEX' | 'NOT_BUILT';
 
 export interface CodedError extends Error {
   code: ErrorCode;
@@ -111,6 +111,76 @@ export declare class Index<M = unknown> {
   toJSON(): { model: string; dim: number; createdAt: string; items: Array<{ id: string; metadata: M }> };
   dispose(): void;
 }
+
+export interface Demo {
+  /** 1 to 200 of A-Z a-z 0-9 - _ . @ +, not starting with '.'. */
+  id: string;
+  /** The task the demo completes. */
+  goal: string;
+  /** Embedded with the goal; dropped from memory once embedded. */
+  screenshot?: ImageInput | null;
+  appName?: string | null;
+  /** Stored lower-case without `www.`. */
+  domain?: string | null;
+  platform?: string;
+  tags?: string[];
+  metadata?: unknown;
+}
+
+export interface RetrievalResult {
+  /** 1-based. */
+  rank: number;
+  demoId: string;
+  /** embeddingScore + app bonus + domain bonus. */
+  score: number;
+  /** Cosine similarity of query and demo. */
+  embeddingScore: number;
+  demo: Omit<Demo, 'screenshot'>;
+}
+
+export interface RetrieverOptions {
+  embedder: Embedder;
+  model?: string;
+  /** Matryoshka width (default 512, capped at the model's width). */
+  dim?: number;
+  /** Instruction for demos and for queries that give none (default DEFAULT_INSTRUCTION). */
+  instruction?: string;
+  bonuses?: { app?: number; domain?: number };
+}
+
+/** The JavaScript twin of the Rust `DemoRetriever`: embed demos, rank them for a task or screen. */
+export declare class Retriever {
+  private constructor();
+  static create(options: RetrieverOptions): Promise<Retriever>;
+  static fromBytes(bytes: Uint8Array | ArrayBuffer, options: { embedder: Embedder }): Promise<Retriever>;
+  readonly settings: { model: string; dim: number; instruction: string; bonuses: { app: number; domain: number } };
+  addDemo(demo: Demo): this;
+  /** A seed episode `{ episode_id, instruction, steps: [{ observation: { app_name, url } }] }`. */
+  addEpisode(episode: object, screenshot?: ImageInput | null): this;
+  remove(id: string): boolean;
+  demo(id: string): Demo | null;
+  readonly size: number;
+  /** Demos added since the last buildIndex. */
+  readonly pending: number;
+  buildIndex(options?: { batchSize?: number; onProgress?: (p: { done: number; total: number }) => void }): Promise<{ embedded: number }>;
+  retrieve(query: {
+    task?: string | null;
+    screenshot?: ImageInput | null;
+    topK?: number;
+    app?: string;
+    domain?: string;
+    instruction?: string;
+  }): Promise<RetrievalResult[]>;
+  /** Settings, demos (without screenshots) and vectors; pending demos are not saved. */
+  toBytes(): Uint8Array;
+  dispose(): void;
+}
+
+export declare const DEFAULT_INSTRUCTION: string;
+export declare function demoFromEpisode(episode: object, screenshot?: ImageInput | null): Demo;
+export declare function hostOf(url: string): string | null;
+export declare function normalizeDomain(domain: string): string;
+export declare function platformOf(firstUrl: string | null | undefined, appName: string | null | undefined): string;
 
 /** Instantiates the wasm module; the async APIs call it for you. */
 export declare function init(): Promise<void>;

@@ -1,6 +1,6 @@
 // Entry point for Node: the wasm is read from disk, `file:` URLs and paths are read from
 // disk, and WebGPU comes from the optional `webgpu` package (Dawn) when it is installed and
-// finds an adapter; otherwise `device: "auto"` runs on the CPU.
+// finds an adapter; `device: "auto"` takes a hardware adapter, else the CPU.
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -41,10 +41,6 @@ setPlatform({
     return fetchBytes(url, options);
   },
   prepareWebGpu,
-  // burn/cubecl on Dawn-for-Node still fails (autotune gets no timings; a wgpu validation
-  // error then aborts the process), so "auto" means the CPU in Node for now; device:
-  // "webgpu" still tries it. QWEN3_VL_NODE_WEBGPU=1 lets "auto" pick WebGPU.
-  autoWebGpu: globalThis.process?.env?.QWEN3_VL_NODE_WEBGPU === '1',
   // A plain path ('./models/tiny') means a directory on disk.
   resolveModelUrl: (u) => (u instanceof URL || /^[a-z][a-z0-9+.-]*:/i.test(u) ? u : pathToFileURL(resolve(u) + '/')),
 });

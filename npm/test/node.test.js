@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Embedder, Index, init } from 'qwen3-vl-embed';
+import { DEFAULT_INSTRUCTION, Embedder, Index, Retriever, init } from 'qwen3-vl-embed';
 import { FIXTURES, MODEL_DIR, caseInputs, cases, isEmptyCase, maxAbsDiff, readSafetensor, tolerance } from './helpers.js';
 
 const DEVICE = process.env.QWEN3_VL_DEVICE ?? 'cpu';
@@ -106,6 +106,48 @@ test('index: add, search, remove, toBytes/fromBytes round trip, npy and JSON exp
   assert.throws(() => index.add('x', new Float32Array(3)), { code: 'BAD_DIMENSION' });
   assert.throws(() => index.add('x', new Float32Array(64)), { code: 'BAD_VECTOR' });
   assert.throws(() => index.remove('nope'), { code: 'UNKNOWN_ID' });
+});
+
+test('retriever: cosine + app/domain bonuses, ties by id, episodes, progress, toBytes round trip', async () => {
+  const png = (f) => new Uint8Array(readFileSync(join(FIXTURES, 'images', f)));
+  const retriever = await Retriever.create({ embedder, model: 'tiny-embedding', dim: 32 });
+  retriever
+    .addDemo({ id: 'night-shift', goal: 'Turn off Night Shift', appName: 'System Settings' })
+    .addDemo({ id: 'star', goal: 'Star this repo', screenshot: png('rgb_64x48.png'), domain: 'www.GitHub.com' })
+    .addEpisode({ episode_id: 'wifi', instruction: 'Open Wi-Fi settings', steps: [{ observation: { app_name: 'Finder' } }] })
+    .addEpisode({ episode_id: 'flights', instruction: 'Search flights', steps: [{ observation: { url: 'https://www.google.com/travel' } }] }, png('wide_176x96.png'));
+  assert.equal(retriever.pending, 4);
+  assert.deepEqual([retriever.demo('flights').domain, retriever.demo('flights').platform, retriever.demo('wifi').platform], ['google.com', 'web', 'macos']);
+  await assert.rejects(retriever.retrieve({ task: 'x' }), { code: 'NOT_BUILT' });
+  const progress = [];
+  await retriever.buildIndex({ batchSize: 3, onProgress: (p) => progress.push(p) });
+  assert.deepEqual(progress, [{ done: 3, total: 4 }, { done: 4, total: 4 }]);
+
+  // Brute force: the same inputs through embedBatch, dot products, bonuses, sort by score then id.
+  const demos = ['night-shift', 'star', 'wifi', 'flights'].map((id) => retriever.demo(id));
+  const shots = { star: png('rgb_64x48.png'), flights: png('wide_176x96.png') };
+  const vectors = await embedder.embedBatch(demos.map((d) => ({ text: d.goal, image: shots[d.id] ?? null, instruction: DEFAULT_INSTRUCTION })), { dim: 32 });
+  const query = { task: 'make the screen less yellow', app: 'system settings', domain: 'github.com', topK: 3 };
+  const q = await embedder.embed({ text: query.task, instruction: DEFAULT_INSTRUCTION, dim: 32 });
+  const want = demos
+    .map((d, i) => {
+      const cos = vectors[i].reduce((s, x, j) => s + x * q[j], 0);
+      return { id: d.id, score: cos + (d.id === 'night-shift' ? 0.1 : 0) + (d.id === 'star' ? 0.1 : 0) };
+    })
+    .sort((a, b) => b.score - a.score || a.id.localeCompare(b.id))
+    .slice(0, 3);
+  const got = await retriever.retrieve(query);
+  assert.deepEqual(got.map((r) => r.demoId), want.map((w) => w.id));
+  assert.deepEqual(got.map((r) => r.rank), [1, 2, 3]);
+  got.forEach((r, i) => assert.ok(Math.abs(r.score - want[i].score) < 1e-5, `${r.demoId}: ${r.score} vs ${want[i].score}`));
+
+  const back = await Retriever.fromBytes(retriever.toBytes(), { embedder });
+  assert.deepEqual(await back.retrieve(query), got);
+  assert.equal(back.remove('wifi'), true);
+  assert.equal(back.size, 3);
+  await assert.rejects(back.retrieve({ task: '  ' }), { code: 'EMPTY_INPUT' });
+  assert.throws(() => back.addDemo({ id: '../x', goal: 'g' }), { code: 'BAD_ID' });
+  await assert.rejects(Retriever.fromBytes(new Uint8Array(8), { embedder }), { code: 'CORRUPT_INDEX' });
 });
 
 test('dispose', () => {
