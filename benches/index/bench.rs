@@ -6,7 +6,7 @@
 //! on the same files and prints the comparison table. Run through `benches/index/run.sh`.
 //!
 //! Usage: `cargo bench -p vector-index --bench index -- --n 10000 --dim 512 --out DIR
-//!         [--queries 1000] [--ef 16,32,64,128,256] [--ef-construction 100] [--no-heuristic]
+//!         [--queries 1000] [--ef 16,32,64,128,256] [--ef-construction 100] [--no-heuristic] [--no-keep-pruned]
 //!         [--cluster-size 1000]`
 
 use std::collections::HashSet;
@@ -24,12 +24,13 @@ struct Args {
     ef: Vec<usize>,
     ef_construction: usize,
     heuristic: bool,
+    keep_pruned: bool,
     cluster_size: usize,
     out: PathBuf,
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { n: 10_000, dim: 512, queries: 1000, ef: vec![16, 32, 64, 128, 256], ef_construction: 100, heuristic: true, cluster_size: 1000, out: "bench-out".into() };
+    let mut args = Args { n: 10_000, dim: 512, queries: 1000, ef: vec![16, 32, 64, 128, 256], ef_construction: 100, heuristic: true, keep_pruned: true, cluster_size: 1000, out: "bench-out".into() };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -41,6 +42,7 @@ fn parse_args() -> Args {
             "--ef-construction" => args.ef_construction = value().parse().expect("--ef-construction"),
             "--out" => args.out = value().into(),
             "--no-heuristic" => args.heuristic = false,
+            "--no-keep-pruned" => args.keep_pruned = false,
             "--cluster-size" => args.cluster_size = value().parse().expect("--cluster-size"),
             "--bench" => {} // added by `cargo bench`
             other => panic!("unknown argument {other}"),
@@ -112,6 +114,7 @@ fn main() {
     config.hnsw.ef_construction = args.ef_construction;
     config.hnsw.ef_search = args.ef[0];
     config.hnsw.heuristic = args.heuristic;
+    config.hnsw.keep_pruned = args.keep_pruned;
     let (mut hnsw, hnsw_build) = build(&base, dim, config);
     eprintln!("n={n} dim={dim}: hnsw build {hnsw_build:.2}s");
     let mut curve = Vec::new();
@@ -125,7 +128,7 @@ fn main() {
     let ids: HashSet<String> = truth.iter().flatten().cloned().collect();
     let report = json!({
         "n": n, "dim": dim, "queries": args.queries, "clusters": clusters,
-        "ef_construction": args.ef_construction, "heuristic": args.heuristic,
+        "ef_construction": args.ef_construction, "heuristic": args.heuristic, "keep_pruned": args.keep_pruned,
         "exact": {"build_s": exact_build, "qps": exact_qps, "batched_qps": batched_qps, "batched_recall": batched_recall},
         "hnsw": {"build_s": hnsw_build, "curve": curve},
         "distinct_truth_ids": ids.len(),

@@ -25,7 +25,7 @@ use instant_distance::{Builder, Heuristic, Point};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::kernel::dot;
-use crate::matrix::Matrix;
+use crate::matrix::{Matrix, Scored, TopK};
 
 /// HNSW construction and search parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,17 +40,22 @@ pub struct HnswParams {
     /// It keeps clustered data connected but `instant-distance` re-runs it for every neighbour
     /// of every inserted point, which makes builds many times slower; off, neighbour lists keep
     /// the nearest points.
-    #[serde(default = "default_heuristic")]
+    #[serde(default = "yes")]
     pub heuristic: bool,
+    /// With `heuristic`, refill neighbour lists with the pruned candidates up to the maximum (64
+    /// links on layer 0; `instant-distance`'s default). Off, lists keep only the diverse
+    /// neighbours the heuristic selects, as hnswlib does: fewer distances per hop.
+    #[serde(default = "yes")]
+    pub keep_pruned: bool,
 }
 
-fn default_heuristic() -> bool {
+fn yes() -> bool {
     true
 }
 
 impl Default for HnswParams {
     fn default() -> Self {
-        Self { ef_construction: 100, ef_search: 64, seed: 0x5157_454e_3356_4c45, heuristic: true }
+        Self { ef_construction: 100, ef_search: 64, seed: 0x5157_454e_3356_4c45, heuristic: true, keep_pruned: true }
     }
 }
 
@@ -96,7 +101,7 @@ impl Graph {
             .ef_construction(params.ef_construction)
             .ef_search(params.ef_search)
             .seed(params.seed)
-            .select_heuristic(if params.heuristic { Some(Heuristic::default()) } else { None })
+            .select_heuristic(params.heuristic.then_some(Heuristic { extend_candidates: false, keep_pruned: params.keep_pruned }))
             .build_hnsw(points);
         let bytes = bincode::serialize(&hnsw).expect("graph points are row numbers, which always serialise");
         Self::decode(&bytes, rows, params).expect("instant-distance builds a graph of the documented layout")
@@ -152,33 +157,6 @@ impl Graph {
     }
 }
 
-/// A node on the search frontier, ordered by `dist` (= minus the score), then node.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    dist: f32,
-    node: u32,
-}
-
-impl Ord for Candidate {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.dist.total_cmp(&other.dist).then(self.node.cmp(&other.node))
-    }
-}
-
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other).is_eq()
-    }
-}
-
-impl Eq for Candidate {}
-
 /// Scratch space of one search, kept between searches so nothing is allocated per query.
 #[derive(Default)]
 struct SearchState {
@@ -186,10 +164,8 @@ struct SearchState {
     /// clears the set in O(1).
     visited: Vec<u32>,
     epoch: u32,
-    /// Nodes still to expand, nearest on top.
-    frontier: BinaryHeap<std::cmp::Reverse<Candidate>>,
-    /// The `ef` nearest nodes so far, farthest on top.
-    best: BinaryHeap<Candidate>,
+    /// Nodes still to expand (`row` is a node here), best score on top.
+    frontier: BinaryHeap<Scored>,
 }
 
 impl SearchState {
@@ -199,32 +175,33 @@ impl SearchState {
             return Vec::new();
         }
         self.start(n);
-        let dist = |node: u32| -dot(query, graph.vector(node));
-        // Greedy descent: on each upper layer move to the nearest neighbour until none is nearer.
-        let mut cur = Candidate { dist: dist(0), node: 0 };
+        let score = |node: u32| Scored { score: dot(query, graph.vector(node)), row: node };
+        // Greedy descent: on each upper layer move to the best neighbour until none is better.
+        let mut cur = score(0);
         for layer in graph.layers.iter().rev() {
             loop {
-                let mut moved = false;
-                for &next in links(layer, cur.node, M) {
-                    let d = dist(next);
-                    if d < cur.dist {
-                        (cur, moved) = (Candidate { dist: d, node: next }, true);
-                    }
+                let before = cur.row;
+                for &next in links(layer, cur.row, M) {
+                    cur = cur.max(score(next));
                 }
-                if !moved {
+                if cur.row == before {
                     break;
                 }
             }
         }
         // Layer 0: best-first beam search of width `ef` from the node the descent ended at.
-        self.visited[cur.node as usize] = self.epoch;
-        self.frontier.push(std::cmp::Reverse(cur));
-        self.best.push(cur);
-        while let Some(std::cmp::Reverse(near)) = self.frontier.pop() {
-            if self.best.len() >= ef && self.best.peek().is_some_and(|far| near.dist > far.dist) {
+        // `best` keeps the `ef` best nodes so far; a node it would not admit cannot lead on.
+        let mut best = TopK::new(ef);
+        self.visited[cur.row as usize] = self.epoch;
+        self.frontier.push(cur);
+        best.push(cur.score, cur.row);
+        while let Some(near) = self.frontier.pop() {
+            // Stop once the beam is full (nothing more is admitted) and even the best node left
+            // to expand scores below the worst node kept.
+            if !best.admits(near.score, near.row) && best.worst().is_some_and(|w| w.score > near.score) {
                 break;
             }
-            let neighbours = links(&graph.zero, near.node, 2 * M);
+            let neighbours = links(&graph.zero, near.row, 2 * M);
             for (j, &next) in neighbours.iter().enumerate() {
                 // Fetch the following neighbour's vector while this one is scored (hnswlib's trick).
                 if let Some(&after) = neighbours.get(j + 1) {
@@ -235,26 +212,19 @@ impl SearchState {
                     continue;
                 }
                 *seen = self.epoch;
-                let d = dist(next);
-                if self.best.len() < ef || self.best.peek().is_some_and(|far| d < far.dist) {
-                    let c = Candidate { dist: d, node: next };
-                    self.frontier.push(std::cmp::Reverse(c));
-                    self.best.push(c);
-                    if self.best.len() > ef {
-                        self.best.pop();
-                    }
+                let s = score(next);
+                if best.admits(s.score, s.row) {
+                    self.frontier.push(s);
+                    best.push(s.score, s.row);
                 }
             }
         }
-        let mut best: Vec<Candidate> = self.best.drain().collect();
-        best.sort_unstable();
-        best.iter().map(|c| (graph.points[c.node as usize], -c.dist)).collect()
+        best.into_sorted().into_iter().map(|(node, score)| (graph.points[node as usize], score)).collect()
     }
 
     /// Resets the state for a graph of `n` nodes.
     fn start(&mut self, n: usize) {
         self.frontier.clear();
-        self.best.clear();
         if self.visited.len() != n {
             self.visited = vec![0; n];
             self.epoch = 0;

@@ -46,10 +46,11 @@ pub(crate) struct TopK {
     heap: std::collections::BinaryHeap<std::cmp::Reverse<Scored>>,
 }
 
+/// A scored row, ordered by score, then by lower row (so a max-heap pops the best first).
 #[derive(Debug, Clone, Copy)]
-struct Scored {
-    score: f32,
-    row: u32,
+pub(crate) struct Scored {
+    pub(crate) score: f32,
+    pub(crate) row: u32,
 }
 
 impl Ord for Scored {
@@ -85,6 +86,11 @@ impl TopK {
             Some(worst) => Scored { score, row } > worst.0,
             None => false, // k == 0
         }
+    }
+
+    /// The worst kept pair (the next to go), if any.
+    pub(crate) fn worst(&self) -> Option<Scored> {
+        self.heap.peek().map(|w| w.0)
     }
 
     /// Adds a candidate that `admits` accepted.
