@@ -10,6 +10,16 @@ use crate::error::{EmbedError, Result};
 use crate::input::EmbedInput;
 use crate::pooling::truncate_and_normalize;
 
+/// How many batches' worth of inputs are prepared and sorted by length together.
+pub const SORT_WINDOW: usize = 4;
+
+/// Moves one prepared input (or batch) onto the end of `batch`.
+fn append(batch: &mut ModelInput, one: ModelInput) {
+    batch.rows.extend(one.rows);
+    batch.pixel_values.extend(one.pixel_values);
+    batch.grids.extend(one.grids);
+}
+
 /// How inputs are prepared and batched.
 #[derive(Debug, Clone)]
 pub struct EmbedderOptions {
@@ -88,38 +98,63 @@ impl Embedder {
     pub fn prepare(&self, inputs: &[EmbedInput]) -> Result<ModelInput> {
         let mut batch = ModelInput::default();
         for input in inputs {
-            if input.is_empty() {
-                return Err(EmbedError::EmptyInput);
-            }
-            let instruction = normalize_instruction(input.instruction.as_deref());
-            let mut counts = Vec::with_capacity(input.images.len());
-            for bytes in &input.images {
-                let image = prepare_image(bytes, &self.options.image)?;
-                counts.push(image.num_tokens());
-                let [t, h, w] = image.grid_thw;
-                batch.grids.push([t as usize, h as usize, w as usize]);
-                batch.pixel_values.extend_from_slice(&image.pixel_values);
-            }
-            let text = input.text.as_deref().filter(|t| !t.is_empty());
-            let prompt = render_prompt(&instruction, input.images.len(), text);
-            batch.rows.push(self.tokenizer.encode(&prompt, &counts, self.options.max_length)?);
+            append(&mut batch, self.prepare_one(input)?);
         }
         Ok(batch)
     }
 
+    /// One input's tokens, patches and grids (a one-row [`ModelInput`]).
+    fn prepare_one(&self, input: &EmbedInput) -> Result<ModelInput> {
+        if input.is_empty() {
+            return Err(EmbedError::EmptyInput);
+        }
+        let mut one = ModelInput::default();
+        let instruction = normalize_instruction(input.instruction.as_deref());
+        let mut counts = Vec::with_capacity(input.images.len());
+        for bytes in &input.images {
+            let image = prepare_image(bytes, &self.options.image)?;
+            counts.push(image.num_tokens());
+            let [t, h, w] = image.grid_thw;
+            one.grids.push([t as usize, h as usize, w as usize]);
+            one.pixel_values.extend_from_slice(&image.pixel_values);
+        }
+        let text = input.text.as_deref().filter(|t| !t.is_empty());
+        let prompt = render_prompt(&instruction, input.images.len(), text);
+        one.rows.push(self.tokenizer.encode(&prompt, &counts, self.options.max_length)?);
+        Ok(one)
+    }
+
     /// Embeds a batch, `batch_size` inputs per forward pass. Each vector is truncated to
-    /// `dim` (default: full width) and L2-normalised.
+    /// `dim` (default: full width) and L2-normalised; vectors come back in input order.
+    ///
+    /// Rows of one forward pass are padded to the longest, so inputs are grouped by length
+    /// first: a window of up to [`SORT_WINDOW`] batches is prepared, sorted by token count and
+    /// cut into batches. A short text query then never waits behind a screenshot's thousand
+    /// image tokens, and the window bounds how many prepared images are held at once.
     pub async fn embed_batch_async(&self, inputs: &[EmbedInput], dim: Option<usize>) -> Result<Vec<Vec<f32>>> {
         let hidden = self.hidden_size();
         let dim = dim.unwrap_or(hidden);
         if dim == 0 || dim > hidden {
             return Err(EmbedError::BadDimension { dim, max: hidden });
         }
+        let batch_size = self.options.batch_size.max(1);
         let mut out = Vec::with_capacity(inputs.len());
-        for chunk in inputs.chunks(self.options.batch_size.max(1)) {
-            let prepared = self.prepare(chunk)?;
-            let pooled = read_f32(self.model.forward(&prepared)?.pooled).await?;
-            out.extend(pooled.chunks_exact(hidden).map(|row| truncate_and_normalize(row, dim)));
+        for window in inputs.chunks(batch_size * SORT_WINDOW) {
+            let mut prepared = window.iter().map(|input| self.prepare_one(input)).collect::<Result<Vec<_>>>()?;
+            let mut order: Vec<usize> = (0..prepared.len()).collect();
+            order.sort_by_key(|&i| prepared[i].rows[0].len());
+            let mut vectors = vec![Vec::new(); window.len()];
+            for group in order.chunks(batch_size) {
+                let mut batch = ModelInput::default();
+                for &i in group {
+                    append(&mut batch, std::mem::take(&mut prepared[i]));
+                }
+                let pooled = read_f32(self.model.forward(&batch)?.pooled).await?;
+                for (&i, row) in group.iter().zip(pooled.chunks_exact(hidden)) {
+                    vectors[i] = truncate_and_normalize(row, dim);
+                }
+            }
+            out.extend(vectors);
         }
         Ok(out)
     }

@@ -92,6 +92,29 @@ fn pipeline_matches_reference_on_wgpu() {
 
 /// f32 shards, `rope_parameters` config, a tokenizer that does not append the EOS and an
 /// unused lm_head: same embeddings.
+/// Every fixture input in one call, three per forward pass: the embedder sorts a window of
+/// inputs by length before batching, and each vector must still come back in input order and
+/// equal the reference (computed one case at a time by transformers).
+#[test]
+fn length_sorted_batching_keeps_input_order() {
+    let device = start_device(DeviceChoice::Cpu).unwrap();
+    let options = EmbedderOptions { batch_size: 3, ..EmbedderOptions::default() };
+    let e = Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap();
+    let (mut all, mut expected) = (Vec::new(), Vec::new());
+    for case in cases() {
+        let case_inputs = inputs(&case);
+        if is_jpeg(&case) || case_inputs.iter().any(EmbedInput::is_empty) {
+            continue;
+        }
+        expected.extend_from_slice(&Reference::load(&case.name).float("embedding").values);
+        all.extend(case_inputs);
+    }
+    assert!(all.len() > 3 * qwen3_vl_embedder::embedder::SORT_WINDOW, "the inputs must span several windows");
+    let got: Vec<f32> = e.embed_batch(&all, None).unwrap().concat();
+    let err = max_abs_diff(&got, &expected);
+    assert!(err <= EMBED_TOL, "{} inputs in length-sorted batches of 3: max |err| {err:e}", all.len());
+}
+
 #[test]
 fn sharded_plain_tokenizer_checkpoint_gives_the_same_embeddings() {
     let e = embedder(DeviceChoice::Cpu, &tiny_sharded_model_dir());
