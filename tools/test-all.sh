@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine and runs every test of the project.
-# `.ci/run` calls exactly this script. No GPU needed: wgpu tests run on Mesa lavapipe.
+# `.ci/run` calls exactly this script. No GPU needed: wgpu tests run on Mesa lavapipe, WebGPU
+# tests on Chromium's SwiftShader.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,4 +26,12 @@ fi
 export PYTHON="$PWD/$PYENV_DIR/bin/python" VECTOR_INDEX_REQUIRE_NUMPY=1
 
 # One dependency graph, built once: tests use the dev profile (dependencies at opt-level 2).
-cargo test --workspace --no-fail-fast 2>&1
+status=0
+cargo test --workspace --no-fail-fast 2>&1 || status=$?
+
+# The npm package from the same checkout: wasm32 build (wasm-bindgen-cli installed on first
+# use), the packed tarball in an empty directory, Node on the CPU and on WebGPU (Dawn on
+# SwiftShader), headless Chromium on WebGPU and the CPU, and the demo page. The wasm32
+# artifacts go under target/ too (target/wasm32-unknown-unknown), so one `rm -rf target` cleans.
+CARGO_TARGET_DIR="$PWD/target" bash npm/scripts/test-all.sh || status=$?
+exit $status
