@@ -144,7 +144,7 @@ fn bad_inputs_are_typed_errors() {
 }
 
 /// Half-precision weights and activations (where the device supports f16): each embedding
-/// stays within cosine 0.999 of the f32 reference.
+/// stays within cosine 0.9999 of the f32 reference (the bound issue 6 asks of half precision).
 #[test]
 fn half_precision_stays_close_on_wgpu() {
     use burn::tensor::DType;
@@ -160,7 +160,7 @@ fn half_precision_stays_close_on_wgpu() {
         for (row, v) in got.iter().enumerate() {
             let r = &reference.float("embedding").values[row * 64..][..64];
             let cos: f32 = v.iter().zip(r).map(|(a, b)| a * b).sum();
-            assert!(cos >= 0.999, "{name} row {row}: cosine {cos}");
+            assert!(cos >= 0.9999, "{name} row {row}: cosine {cos}");
             worst = worst.min(cos);
         }
     }
