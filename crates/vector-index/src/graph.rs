@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize, Serializer};
 
 use crate::kernel::dot;
 use crate::matrix::{Matrix, Scored, TopK};
+use crate::quant::{Codes, LINE, Query, Scorer};
 
 /// HNSW construction and search parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +90,11 @@ pub(crate) struct Graph {
     /// Upper layers, layer 1 first: `M` links per node. Layer `l` holds nodes `0..len`, so
     /// node 0 is on every layer and is where searches enter.
     layers: Vec<Vec<u32>>,
+    /// int8 codes of the nodes' vectors, in node order (so the walk needs no `points` lookup):
+    /// the walk scores with these and re-scores its final candidates in f32 (see `quant.rs`).
+    /// Derived from `rows` on build and on load; never stored.
+    codes: Codes,
+    scorer: Scorer,
     /// Reusable search states: each holds a visited set sized to the graph.
     searches: Mutex<Vec<SearchState>>,
 }
@@ -153,7 +159,8 @@ impl Graph {
         if ef_search != params.ef_search as u64 {
             return Err(format!("graph has ef_search {ef_search}, the configuration says {}", params.ef_search));
         }
-        Ok(Self { params, rows: rows.clone(), points, zero, layers, searches: Mutex::new(Vec::new()) })
+        let codes = Codes::new(rows.dim(), points.iter().map(|&row| rows.row(row as usize)));
+        Ok(Self { params, rows: rows.clone(), points, zero, layers, codes, scorer: Scorer::detect(), searches: Mutex::new(Vec::new()) })
     }
 }
 
@@ -166,6 +173,8 @@ struct SearchState {
     epoch: u32,
     /// Nodes still to expand (`row` is a node here), best score on top.
     frontier: BinaryHeap<Scored>,
+    /// The unvisited neighbours of the node being expanded.
+    fresh: Vec<u32>,
 }
 
 impl SearchState {
@@ -175,7 +184,11 @@ impl SearchState {
             return Vec::new();
         }
         self.start(n);
-        let score = |node: u32| Scored { score: dot(query, graph.vector(node)), row: node };
+        let (codes, scorer) = (&graph.codes, graph.scorer);
+        let q = Query::new(query, codes.lines());
+        // Approximate score (the int8 dot times the node's scale; the query's scale is the same
+        // for every node, so it is left out: only the order matters during the walk).
+        let score = |node: u32| Scored { score: scorer.dot(codes.code(node as usize), &q) as f32 * codes.scale(node as usize), row: node };
         // Greedy descent: on each upper layer move to the best neighbour until none is better.
         let mut cur = score(0);
         for layer in graph.layers.iter().rev() {
@@ -201,17 +214,23 @@ impl SearchState {
             if !best.admits(near.score, near.row) && best.worst().is_some_and(|w| w.score > near.score) {
                 break;
             }
-            let neighbours = links(&graph.zero, near.row, 2 * M);
-            for (j, &next) in neighbours.iter().enumerate() {
-                // Fetch the following neighbour's vector while this one is scored (hnswlib's trick).
-                if let Some(&after) = neighbours.get(j + 1) {
-                    prefetch(graph.vector(after));
-                }
+            // Unvisited neighbours first, then score them while prefetching the next one's
+            // codes (hnswlib's trick), so no prefetch is spent on a node already seen.
+            self.fresh.clear();
+            for &next in links(&graph.zero, near.row, 2 * M) {
                 let seen = &mut self.visited[next as usize];
-                if *seen == self.epoch {
-                    continue;
+                if *seen != self.epoch {
+                    *seen = self.epoch;
+                    self.fresh.push(next);
                 }
-                *seen = self.epoch;
+            }
+            if let Some(&first) = self.fresh.first() {
+                prefetch_lines(codes.code(first as usize));
+            }
+            for (j, &next) in self.fresh.iter().enumerate() {
+                if let Some(&after) = self.fresh.get(j + 1) {
+                    prefetch_lines(codes.code(after as usize));
+                }
                 let s = score(next);
                 if best.admits(s.score, s.row) {
                     self.frontier.push(s);
@@ -219,7 +238,18 @@ impl SearchState {
                 }
             }
         }
-        best.into_sorted().into_iter().map(|(node, score)| (graph.points[node as usize], score)).collect()
+        // Re-rank the beam with exact f32 dot products, so returned scores are exact and the
+        // order is the true one among the candidates.
+        let nodes = best.into_sorted();
+        let mut found: Vec<(u32, f32)> = Vec::with_capacity(nodes.len());
+        for (j, &(node, _)) in nodes.iter().enumerate() {
+            if let Some(&(after, _)) = nodes.get(j + 1) {
+                prefetch(graph.vector(after));
+            }
+            found.push((graph.points[node as usize], dot(query, graph.vector(node))));
+        }
+        found.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        found
     }
 
     /// Resets the state for a graph of `n` nodes.
@@ -258,9 +288,26 @@ fn prefetch(v: &[f32]) {
     let _ = v;
 }
 
-/// Cache lines prefetched per neighbour vector.
+/// Cache lines prefetched per f32 vector.
 #[cfg(target_arch = "x86_64")]
 const PREFETCH_LINES: usize = 4;
+
+/// Hints the CPU to load the first [`CODE_PREFETCH_LINES`] lines of a node's codes.
+#[inline(always)]
+fn prefetch_lines(code: &[crate::quant::Line]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in code.iter().take(CODE_PREFETCH_LINES) {
+        // SAFETY: a prefetch is only a hint; it never faults, whatever the address.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.0.as_ptr()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = code;
+}
+
+/// Code lines prefetched per neighbour (a 512-d row is 8 lines, a 2048-d row 32).
+#[cfg(target_arch = "x86_64")]
+const CODE_PREFETCH_LINES: usize = 8;
+const _: () = assert!(LINE == 64);
 
 /// `M` of `instant-distance`: links per node on upper layers; layer zero has `2 * M`.
 const M: usize = 32;

@@ -67,6 +67,7 @@ mod graph;
 mod index;
 mod kernel;
 mod matrix;
+mod quant;
 pub mod npy;
 mod persist;
 pub mod synthetic;
