@@ -24,7 +24,9 @@
 //! an AVX2+FMA build picked at run time on x86-64). [`Index::search_batch`] scores a block of
 //! queries against each cached block of rows (a matrix-matrix product), several times faster
 //! per query than one query at a time. *HNSW* search walks a graph built by
-//! `instant-distance` (the walk itself is ours, see `graph.rs`). [`Strategy::Auto`] (the
+//! `instant-distance` (the walk itself is ours, see `graph.rs`): it scores an int8 copy of the
+//! rows (per-vector scalar quantisation, `quant.rs`) and re-scores its final candidates with
+//! exact f32 dot products, so HNSW scores are exact inner products too. [`Strategy::Auto`] (the
 //! default) keeps a graph once the index holds `hnsw_min_items` items; a config or a single
 //! search can force either.
 //!
@@ -50,6 +52,13 @@
 //!   of single adds costs amortised `O(1 / rebuild_fraction)` builds' worth of work per item
 //!   and bounds the exact delta scan to a fraction of the index. Callers that must not stall
 //!   (a browser UI) set `auto_rebuild = false` and call `rebuild` when idle.
+//!
+//! # Memory
+//! The f32 rows (`4 * dim` bytes per item) plus, while a graph exists, its links (about 256
+//! bytes per item: 64 `u32` on layer 0, a little more on upper layers) and the int8 copy the walk
+//! scores (`dim` rounded up to 64, plus 4 bytes per item: +25% of the f32 rows at d = 512 or
+//! 2048). The int8 copy is derived from the rows when a graph is built or loaded; it is not
+//! saved.
 //!
 //! # Persistence
 //! A directory with `index.json`, `embeddings.npy`, `ids` and `hnsw.bin`, saved atomically

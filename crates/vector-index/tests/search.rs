@@ -118,6 +118,33 @@ fn hnsw_recall_at_10_is_at_least_095_on_clustered_data() {
     assert!(recall >= 0.95, "recall@10 = {recall}");
 }
 
+/// The HNSW walk ranks with int8 codes; what it returns must still be exact f32 inner products
+/// (the same `dot` exact search uses), best first, at every `ef_search`.
+#[test]
+fn hnsw_scores_are_exact_dot_products() {
+    let (n, dim, clusters) = (3_000, 96, 6);
+    let data = clustered(n, dim, clusters, 1.0, 7, 8);
+    let mut index = Index::new(config(dim, Strategy::Hnsw)).unwrap();
+    index.add_batch(data.chunks_exact(dim).enumerate().map(|(i, v)| (i.to_string(), v, Value::Null))).unwrap();
+    assert!(index.has_graph());
+    let queries = clustered(20, dim, clusters, 1.0, 7, 9);
+    for ef in [10, 64] {
+        index.set_ef_search(ef).unwrap();
+        for q in queries.chunks_exact(dim) {
+            // The index's own normalisation (f64 norm, f64 division).
+            let norm = q.iter().map(|x| *x as f64 * *x as f64).sum::<f64>().sqrt();
+            let unit: Vec<f32> = q.iter().map(|x| (*x as f64 / norm) as f32).collect();
+            let hits = index.search_with(q, 10, Strategy::Hnsw, None).unwrap();
+            assert_eq!(hits.len(), 10);
+            for (id, score) in &hits {
+                let want = vector_index::dot(&unit, index.get(id).unwrap().vector);
+                assert_eq!(score.to_bits(), want.to_bits(), "item {id}: {score} vs {want}");
+            }
+            assert!(hits.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+        }
+    }
+}
+
 #[test]
 fn typed_errors_for_bad_input() {
     let mut index = Index::new(config(4, Strategy::Auto)).unwrap();
