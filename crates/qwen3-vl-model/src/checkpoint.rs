@@ -9,16 +9,37 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::error::{ModelError, Result};
-use crate::safetensors::{ByteSource, SafetensorsFile};
+use crate::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredValues, TensorInfo};
 
 /// Tensors a checkpoint may carry that the embedding model never uses.
 const IGNORED_TENSORS: &[&str] = &["lm_head.weight"];
+
+/// How far a model load has come: bytes of the checkpoint's tensors read so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadProgress {
+    pub loaded_bytes: u64,
+    /// Bytes of every tensor the model may take (the ignored LM head excluded).
+    pub total_bytes: u64,
+}
+
+/// Called after each tensor is read; see [`Checkpoint::with_progress`].
+pub trait ProgressFn: Fn(LoadProgress) + SendSyncOnNative {}
+impl<F: Fn(LoadProgress) + SendSyncOnNative> ProgressFn for F {}
 
 pub struct Checkpoint {
     files: Vec<SafetensorsFile>,
     /// Tensor name -> index into `files`.
     location: HashMap<String, usize>,
-    taken: Mutex<BTreeSet<String>>,
+    taken: Mutex<Taken>,
+    total_bytes: u64,
+    progress: Option<Box<dyn ProgressFn>>,
+}
+
+/// Which tensors the model took, and their bytes.
+#[derive(Default)]
+struct Taken {
+    names: BTreeSet<String>,
+    bytes: u64,
 }
 
 impl Checkpoint {
@@ -39,7 +60,19 @@ impl Checkpoint {
                 }
             }
         }
-        Ok(Self { files, location, taken: Mutex::new(BTreeSet::new()) })
+        let total_bytes = location
+            .iter()
+            .filter(|(name, _)| !IGNORED_TENSORS.contains(&name.as_str()))
+            .map(|(name, &i)| files[i].tensors()[name].byte_len())
+            .sum();
+        Ok(Self { files, location, taken: Mutex::new(Taken::default()), total_bytes, progress: None })
+    }
+
+    /// Reports [`LoadProgress`] to `progress` after every tensor the model reads (a model
+    /// load takes each tensor once, so `loaded_bytes` reaches `total_bytes` at the end).
+    pub fn with_progress(mut self, progress: impl ProgressFn + 'static) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
     }
 
     /// Builds a checkpoint from in-memory files: `(file name, bytes)` pairs.
@@ -84,11 +117,20 @@ impl Checkpoint {
 
     /// Reads a tensor as f32 after checking its shape, and marks it as used.
     pub fn take_f32(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>> {
+        self.take(name, expected, |file| file.read_f32(name))
+    }
+
+    /// Like [`Self::take_f32`], in the precision the file stores (for tables kept on the host).
+    pub fn take_stored(&self, name: &str, expected: &[usize]) -> Result<StoredValues> {
+        self.take(name, expected, |file| file.read_stored(name))
+    }
+
+    fn take<T>(&self, name: &str, expected: &[usize], read: impl FnOnce(&SafetensorsFile) -> Result<T>) -> Result<T> {
         let file = &self.files[*self.location.get(name).ok_or_else(|| ModelError::MissingTensor {
             name: name.to_string(),
             expected: expected.to_vec(),
         })?];
-        let info = &file.tensors()[name];
+        let info: &TensorInfo = &file.tensors()[name];
         if info.shape != expected {
             return Err(ModelError::ShapeMismatch {
                 name: name.to_string(),
@@ -96,8 +138,17 @@ impl Checkpoint {
                 found: info.shape.clone(),
             });
         }
-        let values = file.read_f32(name)?;
-        self.taken.lock().unwrap_or_else(|p| p.into_inner()).insert(name.to_string());
+        let values = read(file)?;
+        let loaded_bytes = {
+            let mut taken = self.taken.lock().unwrap_or_else(|p| p.into_inner());
+            if taken.names.insert(name.to_string()) {
+                taken.bytes += info.byte_len();
+            }
+            taken.bytes
+        };
+        if let Some(progress) = &self.progress {
+            progress(LoadProgress { loaded_bytes, total_bytes: self.total_bytes });
+        }
         Ok(values)
     }
 
@@ -107,7 +158,7 @@ impl Checkpoint {
         let mut names: Vec<String> = self
             .location
             .keys()
-            .filter(|n| !taken.contains(*n) && !IGNORED_TENSORS.contains(&n.as_str()))
+            .filter(|n| !taken.names.contains(*n) && !IGNORED_TENSORS.contains(&n.as_str()))
             .cloned()
             .collect();
         if names.is_empty() {
@@ -179,6 +230,19 @@ mod tests {
         );
         assert!(shard_names(r#"{"weight_map":{"a":"../etc/passwd"}}"#).unwrap_err().contains("plain file name"));
         assert!(shard_names("{}").unwrap_err().contains("weight_map"));
+    }
+
+    #[test]
+    fn progress_counts_each_tensor_once_and_ends_at_the_total() {
+        use std::sync::{Arc, Mutex};
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let ckpt = checkpoint(&[("a", vec![2, 3]), ("b", vec![4]), ("lm_head.weight", vec![8])])
+            .with_progress(move |p| log.lock().unwrap().push((p.loaded_bytes, p.total_bytes)));
+        ckpt.take_f32("a", &[2, 3]).unwrap();
+        ckpt.take_f32("a", &[2, 3]).unwrap();
+        ckpt.take_f32("b", &[4]).unwrap();
+        assert_eq!(*seen.lock().unwrap(), [(24, 40), (24, 40), (40, 40)]);
     }
 
     #[test]

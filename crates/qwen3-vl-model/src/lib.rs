@@ -31,11 +31,12 @@ pub mod reranker;
 pub mod rope;
 pub mod safetensors;
 pub mod text;
+pub mod token_embedding;
 pub mod vision;
 pub mod vision_layout;
 pub mod weights;
 
-pub use checkpoint::Checkpoint;
+pub use checkpoint::{Checkpoint, LoadProgress};
 pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
 pub use error::{ModelError, Result};
 pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};

@@ -97,17 +97,20 @@ impl Qwen3VlModel {
 
         let mut flat_ids = Vec::with_capacity(batch * seq);
         for row in &input.rows {
-            flat_ids.extend(row.iter().map(|&t| t as i64));
-            flat_ids.extend(std::iter::repeat_n(PAD_TOKEN_ID as i64, seq - row.len()));
+            flat_ids.extend_from_slice(row);
+            flat_ids.extend(std::iter::repeat_n(PAD_TOKEN_ID, seq - row.len()));
         }
-        let image_positions: Vec<i64> = flat_ids
-            .iter()
-            .enumerate()
-            .filter(|&(_, &t)| t == self.config.image_token_id as i64)
-            .map(|(i, _)| i as i64)
-            .collect();
-        let ids = Tensor::<1, Int>::from_data(TensorData::new(flat_ids, [batch * seq]), &self.device);
-        let mut embeds = self.text.embed_tokens.clone().select(0, ids);
+        let image_token = self.config.image_token_id;
+        let image_positions: Vec<i64> =
+            flat_ids.iter().enumerate().filter(|&(_, &t)| t == image_token).map(|(i, _)| i as i64).collect();
+        // Token embeddings are looked up on the host. Image features replace (not add to) the
+        // placeholder embeddings, so those rows are zeroed here and the features added below.
+        let hidden_size = self.config.text.hidden_size;
+        let mut rows = self.text.embed_tokens.gather(&flat_ids)?;
+        for &p in &image_positions {
+            rows[p as usize * hidden_size..][..hidden_size].fill(0.0);
+        }
+        let mut embeds = Tensor::<2>::from_data(TensorData::new(rows, [batch * seq, hidden_size]), (&self.device, self.dtype));
 
         let vision = if input.grids.is_empty() {
             None
@@ -123,14 +126,8 @@ impl Qwen3VlModel {
         let deepstack = match &vision {
             Some(v) => {
                 let n = image_positions.len();
-                let positions = Tensor::<1, Int>::from_data(TensorData::new(image_positions.clone(), [n]), &self.device);
-                // Replace (not add to) the placeholder embeddings: zero those rows, then add.
-                let mut keep = vec![1.0f32; batch * seq];
-                for &p in &image_positions {
-                    keep[p as usize] = 0.0;
-                }
-                let keep = Tensor::<2>::from_data(TensorData::new(keep, [batch * seq, 1]), (&self.device, self.dtype));
-                embeds = (embeds * keep).select_assign(0, positions.clone(), v.merged.clone(), IndexingUpdateOp::Add);
+                let positions = Tensor::<1, Int>::from_data(TensorData::new(image_positions, [n]), &self.device);
+                embeds = embeds.select_assign(0, positions.clone(), v.merged.clone(), IndexingUpdateOp::Add);
                 Some(DeepStackInjection { positions, features: v.deepstack.clone() })
             }
             None => None,
@@ -142,7 +139,6 @@ impl Qwen3VlModel {
         let last: Vec<i64> = input.rows.iter().enumerate().map(|(b, r)| (b * seq + r.len() - 1) as i64).collect();
         let last = Tensor::<1, Int>::from_data(TensorData::new(last, [batch]), &self.device);
         let pooled = hidden.clone().select(0, last);
-        let hidden_size = self.config.text.hidden_size;
         Ok(ModelOutput { last_hidden_state: hidden.reshape([batch, seq, hidden_size]), pooled, vision, position_ids })
     }
 

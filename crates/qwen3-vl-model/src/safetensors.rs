@@ -19,8 +19,20 @@ const MAX_HEADER_BYTES: u64 = 64 << 20;
 /// Bytes converted per read when streaming a tensor.
 const CHUNK_BYTES: usize = 4 << 20;
 
-/// Random-access bytes: a file natively, a buffer in the browser.
-pub trait ByteSource: Send + Sync {
+/// `Send + Sync` natively, where loading may cross threads; nothing on wasm32, which has one
+/// thread and whose JavaScript-backed sources (`Uint8Array` views) cannot be `Send`.
+#[cfg(not(target_family = "wasm"))]
+pub trait SendSyncOnNative: Send + Sync {}
+#[cfg(not(target_family = "wasm"))]
+impl<T: Send + Sync + ?Sized> SendSyncOnNative for T {}
+#[cfg(target_family = "wasm")]
+pub trait SendSyncOnNative {}
+#[cfg(target_family = "wasm")]
+impl<T: ?Sized> SendSyncOnNative for T {}
+
+/// Random-access bytes: a file natively; in the browser a buffer, or JavaScript memory read
+/// one tensor at a time (so the weights never have to fit in wasm32's 4 GiB memory).
+pub trait ByteSource: SendSyncOnNative {
     /// Total length in bytes.
     fn len(&self) -> u64;
     /// Fills `buf` with the bytes starting at `offset`.
@@ -81,7 +93,7 @@ pub enum StoredDType {
 }
 
 impl StoredDType {
-    fn size(self) -> usize {
+    pub fn size(self) -> usize {
         match self {
             Self::F32 => 4,
             Self::F16 | Self::BF16 => 2,
@@ -98,6 +110,21 @@ pub struct TensorInfo {
     /// Absolute byte range in the file.
     start: u64,
     end: u64,
+}
+
+impl TensorInfo {
+    /// Bytes the tensor occupies in the file.
+    pub fn byte_len(&self) -> u64 {
+        self.end - self.start
+    }
+}
+
+/// A tensor's values in the precision the file stores them in.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoredValues {
+    F32(Vec<f32>),
+    /// Raw 16-bit patterns: `dtype` says whether they are F16 or BF16.
+    Half { dtype: StoredDType, bits: Vec<u16> },
 }
 
 /// One parsed safetensors file.
@@ -155,6 +182,44 @@ impl SafetensorsFile {
 
     /// Reads one tensor as f32, converting from its stored dtype in small chunks.
     pub fn read_f32(&self, tensor: &str) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(self.element_count(tensor));
+        self.read_chunks(tensor, |dtype, bytes| convert_to_f32(dtype, bytes, &mut out))?;
+        Ok(out)
+    }
+
+    /// Reads one tensor in its stored precision: half the memory of f32 for F16/BF16 files.
+    pub fn read_stored(&self, tensor: &str) -> Result<StoredValues> {
+        let (mut f32s, mut bits) = (Vec::new(), Vec::new());
+        match self.tensors.get(tensor).map(|i| i.dtype.clone()) {
+            Some(Ok(StoredDType::F32)) => f32s.reserve_exact(self.element_count(tensor)),
+            Some(Ok(_)) => bits.reserve_exact(self.element_count(tensor)),
+            _ => {}
+        }
+        let dtype = self.read_chunks(tensor, |dtype, bytes| match dtype {
+            StoredDType::F32 => convert_to_f32(dtype, bytes, &mut f32s),
+            StoredDType::F16 | StoredDType::BF16 => {
+                bits.extend(bytes.chunks_exact(2).map(|b| u16::from_le_bytes([b[0], b[1]])))
+            }
+        })?;
+        Ok(match dtype {
+            StoredDType::F32 => StoredValues::F32(f32s),
+            dtype => StoredValues::Half { dtype, bits },
+        })
+    }
+
+    /// Elements of a tensor with a known dtype (0 otherwise): the header was checked against
+    /// the file length, so this never exceeds what the file holds.
+    fn element_count(&self, tensor: &str) -> usize {
+        match self.tensors.get(tensor) {
+            Some(info @ TensorInfo { dtype: Ok(d), .. }) => info.byte_len() as usize / d.size(),
+            _ => 0,
+        }
+    }
+
+    /// Streams one tensor's bytes through `visit` in chunks of at most [`CHUNK_BYTES`]
+    /// (whole elements each); returns the stored dtype. The caller's output grows with what
+    /// the header promised and the file actually holds, never ahead of it.
+    fn read_chunks(&self, tensor: &str, mut visit: impl FnMut(StoredDType, &[u8])) -> Result<StoredDType> {
         let info = self.tensors.get(tensor).ok_or_else(|| ModelError::MissingTensor {
             name: tensor.to_string(),
             expected: Vec::new(),
@@ -163,9 +228,7 @@ impl SafetensorsFile {
             .dtype
             .clone()
             .map_err(|dtype| ModelError::UnsupportedDType { name: tensor.to_string(), dtype })?;
-        let size = dtype.size();
-        let total = (info.end - info.start) as usize;
-        let mut out = Vec::with_capacity(total / size);
+        let total = info.byte_len() as usize;
         let mut chunk = vec![0u8; CHUNK_BYTES.min(total)];
         let mut offset = info.start;
         while offset < info.end {
@@ -175,10 +238,10 @@ impl SafetensorsFile {
                 file: self.name.clone(),
                 reason: format!("reading tensor {tensor}: {e}"),
             })?;
-            convert_to_f32(dtype, buf, &mut out);
+            visit(dtype, buf);
             offset += n as u64;
         }
-        Ok(out)
+        Ok(dtype)
     }
 }
 

@@ -8,6 +8,7 @@ use burn::tensor::{IndexingUpdateOp, Int, Tensor, activation};
 use crate::config::TextConfig;
 use crate::error::Result;
 use crate::layers::{Linear, RmsNorm, apply_rotary};
+use crate::token_embedding::TokenEmbedding;
 use crate::weights::WeightLoader;
 
 #[derive(Debug, Clone)]
@@ -28,7 +29,8 @@ struct DecoderLayer {
 #[derive(Debug, Clone)]
 pub struct TextDecoder {
     config: TextConfig,
-    pub(crate) embed_tokens: Tensor<2>,
+    /// On the host: see [`TokenEmbedding`] for why.
+    pub(crate) embed_tokens: TokenEmbedding,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
 }
@@ -65,7 +67,7 @@ impl TextDecoder {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            embed_tokens: w.tensor(&format!("{prefix}embed_tokens.weight"), [c.vocab_size, h])?,
+            embed_tokens: TokenEmbedding::load(w.checkpoint, &format!("{prefix}embed_tokens.weight"), c.vocab_size, h)?,
             layers,
             norm: w.rms_norm(&format!("{prefix}norm"), h, eps)?,
             config: c.clone(),

@@ -77,6 +77,6 @@ mod tests {
         let m = Tensor::<2>::from_data(TensorData::new((0..6).map(|x| x as f32).collect::<Vec<_>>(), [2, 3]), &device);
         let t = super::transposed(m);
         assert_eq!(t.dims(), [3, 2]);
-        assert_eq!(t.into_data().to_vec::<f32>().unwrap(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+        assert_eq!(t.into_data().try_to_vec::<f32>().unwrap(), [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
     }
 }
