@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use crate::error::{ModelError, Result};
+use crate::transpose::widen_transposed;
 use crate::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredValues, TensorInfo};
 
 /// Tensors a checkpoint may carry that the embedding model never uses.
@@ -123,6 +124,17 @@ impl Checkpoint {
     /// Like [`Self::take_f32`], in the precision the file stores (for tables kept on the host).
     pub fn take_stored(&self, name: &str, expected: &[usize]) -> Result<StoredValues> {
         self.take(name, expected, |file| file.read_stored(name))
+    }
+
+    /// Reads a weight of shape `expected` (`[rows, ...]`, trailing dims flattening to
+    /// `cols`) as f32 `[cols, rows]`: widened and transposed in one pass on the host.
+    pub fn take_f32_transposed(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>> {
+        let rows = expected.first().copied().unwrap_or(1);
+        let cols = expected.iter().skip(1).product();
+        self.take(name, expected, |file| {
+            let (dtype, bytes) = file.read_raw(name)?;
+            Ok(widen_transposed(dtype, &bytes, rows, cols))
+        })
     }
 
     fn take<T>(&self, name: &str, expected: &[usize], read: impl FnOnce(&SafetensorsFile) -> Result<T>) -> Result<T> {

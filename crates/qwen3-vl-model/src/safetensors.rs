@@ -207,6 +207,13 @@ impl SafetensorsFile {
         })
     }
 
+    /// Reads one tensor's raw little-endian bytes, with their dtype.
+    pub fn read_raw(&self, tensor: &str) -> Result<(StoredDType, Vec<u8>)> {
+        let mut bytes = Vec::with_capacity(self.tensors.get(tensor).map_or(0, |i| i.byte_len() as usize));
+        let dtype = self.read_chunks(tensor, |_, chunk| bytes.extend_from_slice(chunk))?;
+        Ok((dtype, bytes))
+    }
+
     /// Elements of a tensor with a known dtype (0 otherwise): the header was checked against
     /// the file length, so this never exceeds what the file holds.
     fn element_count(&self, tensor: &str) -> usize {
