@@ -104,18 +104,19 @@ export class Embedder {
   static async load(options = {}) {
     await init();
     const { onProgress, cache = true } = options;
-    const readUrl = (url) => platform.readUrl(url, { cache, onProgress, file: String(url).split('/').pop() });
+    const readUrl = (url, extra) => platform.readUrl(url, { cache, onProgress, file: String(url).split('/').pop(), ...extra });
     const device = await pickDevice(options.device);
     const modelUrl = options.modelUrl && platform.resolveModelUrl ? platform.resolveModelUrl(options.modelUrl) : options.modelUrl;
     const files = await gatherFiles({ ...options, modelUrl }, readUrl);
-    onProgress?.({ phase: 'load', file: 'weights', loaded: 0, total: 1 });
+    // Tensors are read from these JS buffers one at a time (never copied whole into wasm
+    // memory); onProgress hears { phase: 'load', loaded, total } in bytes after each one.
     const wasm = await WasmEmbedder.load(files.config, files.tokenizer, files.weights, {
       device,
       dtype: options.dtype ?? 'f32',
       batchSize: options.batchSize,
       maxLength: options.maxLength,
+      onProgress,
     });
-    onProgress?.({ phase: 'load', file: 'weights', loaded: 1, total: 1 });
     return new Embedder(wasm);
   }
 

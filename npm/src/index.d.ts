@@ -37,6 +37,11 @@ export interface EmbedInput {
 
 export type FileSource = URL | Blob | ArrayBuffer | Uint8Array;
 
+/**
+ * `download`: bytes of one file fetched (or read from disk / the cache);
+ * `load`: bytes of weight tensors converted and uploaded to the device (file: "weights"),
+ * reported after every tensor; `loaded === total` when the model is ready.
+ */
 export interface ProgressEvent {
   phase: 'download' | 'load';
   file: string;
@@ -51,8 +56,13 @@ export interface LoadOptions {
   files?: {
     config: string | FileSource;
     tokenizer: FileSource;
-    /** model.safetensors, or every shard; `{ name, data }` to name a buffer. */
-    weights: FileSource | Array<FileSource | { name: string; data: FileSource }>;
+    /**
+     * model.safetensors, or every shard; `{ name, data }` to name a buffer, where `data` may
+     * also be the file's consecutive pieces (`Uint8Array[]`, e.g. a download's chunks).
+     * Weights stay in JS memory and are read one tensor at a time (never copied whole into
+     * wasm memory), so files larger than wasm32's 4 GiB load.
+     */
+    weights: FileSource | Array<FileSource | { name: string; data: FileSource | Uint8Array[] }>;
   };
   /** Default "auto": WebGPU when an adapter exists, else the CPU. */
   device?: 'webgpu' | 'cpu' | 'auto';
@@ -188,5 +198,10 @@ export declare const CACHE_NAME: string;
 export declare function codedError(code: ErrorCode, message: string, cause?: unknown): CodedError;
 export declare function fetchBytes(
   url: string | URL,
-  options?: { cache?: boolean; onProgress?: (e: ProgressEvent) => void; file?: string },
+  options?: { cache?: boolean; onProgress?: (e: ProgressEvent) => void; file?: string; pieces?: false },
 ): Promise<Uint8Array>;
+/** With `pieces: true`: the file as the stream delivered it, never concatenated. */
+export declare function fetchBytes(
+  url: string | URL,
+  options: { cache?: boolean; onProgress?: (e: ProgressEvent) => void; file?: string; pieces: true },
+): Promise<Uint8Array[]>;

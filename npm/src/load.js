@@ -5,8 +5,18 @@ import { codedError } from './errors.js';
 
 export const CACHE_NAME = 'qwen3-vl-embed-v1';
 
-/** Bytes of a URL, through the Cache API when there is one, reporting progress. */
-export async function fetchBytes(url, { cache = true, onProgress, file = String(url) } = {}) {
+/**
+ * Largest piece a weight file is handed to the wasm side in. Weight files are kept as lists of
+ * pieces (as a download stream delivers them), never concatenated: that would briefly double
+ * memory, and one typed array cannot hold every checkpoint (the 2B model is a 4.25 GB file).
+ */
+const PIECE_BYTES = 256 << 20;
+
+/**
+ * Bytes of a URL, through the Cache API when there is one, reporting progress.
+ * With `pieces: true` the result is the file's pieces (`Uint8Array[]`), not one array.
+ */
+export async function fetchBytes(url, { cache = true, onProgress, file = String(url), pieces = false } = {}) {
   const store = cache && globalThis.caches ? await globalThis.caches.open(CACHE_NAME).catch(() => null) : null;
   let response = store ? await store.match(String(url)) : undefined;
   const fromCache = Boolean(response);
@@ -20,10 +30,10 @@ export async function fetchBytes(url, { cache = true, onProgress, file = String(
     if (store) await store.put(String(url), response.clone()).catch(() => {});
   }
   const total = Number(response.headers.get('content-length')) || undefined;
-  if (!response.body || !onProgress) {
+  if (!response.body) {
     const bytes = new Uint8Array(await response.arrayBuffer());
     onProgress?.({ phase: 'download', file, loaded: bytes.length, total: bytes.length, fromCache });
-    return bytes;
+    return pieces ? splitViews(bytes) : bytes;
   }
   const reader = response.body.getReader();
   const chunks = [];
@@ -33,9 +43,14 @@ export async function fetchBytes(url, { cache = true, onProgress, file = String(
     if (done) break;
     chunks.push(value);
     loaded += value.length;
-    onProgress({ phase: 'download', file, loaded, total, fromCache });
+    onProgress?.({ phase: 'download', file, loaded, total, fromCache });
   }
-  const bytes = new Uint8Array(loaded);
+  return pieces ? chunks : concat(chunks, loaded);
+}
+
+function concat(chunks, length) {
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(length);
   let at = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, at);
@@ -44,7 +59,23 @@ export async function fetchBytes(url, { cache = true, onProgress, file = String(
   return bytes;
 }
 
-/** A file given as a string (text), URL, Blob/File, ArrayBuffer or typed array -> bytes. */
+/** Views of at most PIECE_BYTES over one array (no copy). */
+export function splitViews(bytes) {
+  const out = [];
+  for (let at = 0; at < bytes.length; at += PIECE_BYTES) out.push(bytes.subarray(at, Math.min(at + PIECE_BYTES, bytes.length)));
+  return out.length ? out : [bytes];
+}
+
+/** A Blob/File read piece by piece (never one ArrayBuffer of the whole file). */
+async function blobPieces(blob) {
+  const out = [];
+  for (let at = 0; at < blob.size; at += PIECE_BYTES) {
+    out.push(new Uint8Array(await blob.slice(at, Math.min(at + PIECE_BYTES, blob.size)).arrayBuffer()));
+  }
+  return out.length ? out : [new Uint8Array(0)];
+}
+
+/** A file given as a URL, Blob/File, ArrayBuffer or typed array -> bytes. */
 export async function toBytes(source, what, readUrl) {
   if (source instanceof Uint8Array) return source;
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
@@ -54,11 +85,19 @@ export async function toBytes(source, what, readUrl) {
   throw codedError('BAD_ARGUMENT', `${what}: expected a URL, Blob, ArrayBuffer or Uint8Array`);
 }
 
+/** Like `toBytes`, as a list of pieces: for weight files, which may exceed one typed array. */
+async function toPieces(source, what, readUrl) {
+  if (Array.isArray(source) && source.every((p) => p instanceof Uint8Array)) return source;
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return blobPieces(source);
+  if (source instanceof URL) return readUrl(source, { pieces: true });
+  return splitViews(await toBytes(source, what, readUrl));
+}
+
 const decoder = new TextDecoder();
 
 /**
  * Resolves `{ modelUrl }` or `{ files }` to `{ config: string, tokenizer: Uint8Array,
- * weights: [{ name, bytes }] }`. `readUrl(url, file)` fetches one URL.
+ * weights: [{ name, bytes: Uint8Array[] }] }`. `readUrl(url, { pieces })` fetches one URL.
  */
 export async function gatherFiles(options, readUrl) {
   if (options.files) {
@@ -75,7 +114,7 @@ export async function gatherFiles(options, readUrl) {
           const named = w && typeof w === 'object' && 'data' in w && !(w instanceof Blob);
           const source = named ? w.data : w;
           const name = named ? w.name : (source?.name ?? String(source instanceof URL ? source : `weights[${i}]`));
-          return { name, bytes: await toBytes(source, `files.weights[${i}]`, readUrl) };
+          return { name, bytes: await toPieces(source, `files.weights[${i}]`, readUrl) };
         }),
       ),
     };
@@ -88,6 +127,6 @@ export async function gatherFiles(options, readUrl) {
   const index = await readUrl(at('model.safetensors.index.json')).catch(() => null);
   if (index) shards = [...new Set(Object.values(JSON.parse(decoder.decode(index)).weight_map ?? {}))];
   const weights = [];
-  for (const name of shards) weights.push({ name, bytes: await readUrl(at(name)) });
+  for (const name of shards) weights.push({ name, bytes: await readUrl(at(name), { pieces: true }) });
   return { config: decoder.decode(config), tokenizer, weights };
 }

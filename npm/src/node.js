@@ -1,7 +1,7 @@
 // Entry point for Node: the wasm is read from disk, `file:` URLs and paths are read from
 // disk, and WebGPU comes from the optional `webgpu` package (Dawn) when it is installed and
 // finds an adapter; `device: "auto"` takes a hardware adapter, else the CPU.
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setPlatform } from './core.js';
@@ -9,6 +9,26 @@ import { fetchBytes } from './load.js';
 import { codedError } from './errors.js';
 
 let webgpuTried = false;
+
+/** A file as pieces of at most 256 MiB (readFile stops at 2 GiB; the 2B weights are 4.25 GB). */
+async function readPieces(path, options) {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    const pieces = [];
+    for (let at = 0; at < size || pieces.length === 0; ) {
+      const piece = new Uint8Array(Math.min(256 << 20, size - at));
+      const { bytesRead } = await handle.read(piece, 0, piece.length, at);
+      if (bytesRead !== piece.length) throw new Error(`short read at byte ${at}`);
+      pieces.push(piece);
+      at += piece.length;
+      options?.onProgress?.({ phase: 'download', file: options.file, loaded: at, total: size, fromCache: false });
+    }
+    return pieces;
+  } finally {
+    await handle.close();
+  }
+}
 
 async function prepareWebGpu() {
   if (webgpuTried || globalThis.navigator?.gpu) return;
@@ -30,13 +50,11 @@ setPlatform({
   wasmSource: () => readFile(new URL('./wasm/qwen3_vl_embed_wasm_bg.wasm', import.meta.url)),
   readUrl: async (url, options) => {
     if (url.protocol === 'file:') {
-      const bytes = new Uint8Array(
-        await readFile(url).catch((e) => {
-          throw codedError('MODEL_SOURCE', `cannot read ${fileURLToPath(url)}: ${e.message}`, e);
-        }),
-      );
-      options?.onProgress?.({ phase: 'download', file: options.file, loaded: bytes.length, total: bytes.length, fromCache: false });
-      return bytes;
+      const path = fileURLToPath(url);
+      const pieces = await readPieces(path, options).catch((e) => {
+        throw codedError('MODEL_SOURCE', `cannot read ${path}: ${e.message}`, e);
+      });
+      return options?.pieces ? pieces : pieces.length === 1 ? pieces[0] : Buffer.concat(pieces);
     }
     return fetchBytes(url, options);
   },

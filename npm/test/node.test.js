@@ -43,6 +43,32 @@ test('embeddings equal the reference fixtures', async (t) => {
   }
 });
 
+test('weights as small pieces and as a Blob load the same model; load progress ends at the total', async () => {
+  const config = readFileSync(join(MODEL_DIR, 'config.json'), 'utf8');
+  const tokenizer = new Uint8Array(readFileSync(join(MODEL_DIR, 'tokenizer.json')));
+  const weights = new Uint8Array(readFileSync(join(MODEL_DIR, 'model.safetensors')));
+  // 1000-byte pieces: the header and almost every tensor straddle piece boundaries.
+  const pieces = [];
+  for (let at = 0; at < weights.length; at += 1000) pieces.push(weights.slice(at, at + 1000));
+  const c = cases('text')[0];
+  const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+  for (const data of [pieces, new Blob([weights])]) {
+    const events = [];
+    const e = await Embedder.load({
+      files: { config, tokenizer, weights: [{ name: 'model.safetensors', data }] },
+      device: DEVICE,
+      onProgress: (p) => p.phase === 'load' && events.push(p),
+    });
+    const err = maxAbsDiff(await e.embed(caseInputs(c)[0]), want);
+    assert.ok(err <= tolerance(c.name), `max abs err ${err}`);
+    assert.ok(events.length > 10, `${events.length} load events`);
+    const last = events.at(-1);
+    assert.equal(last.loaded, last.total);
+    assert.ok(events.every((p, i) => i === 0 || p.loaded >= events[i - 1].loaded));
+    e.dispose();
+  }
+});
+
 test('image forms: Uint8Array, ArrayBuffer and ImageData-like RGBA give the same vector', async () => {
   const png = new Uint8Array(readFileSync(join(FIXTURES, 'images', 'rgb_64x48.png')));
   const a = await embedder.embed({ image: png });

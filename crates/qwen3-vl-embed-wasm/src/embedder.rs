@@ -4,14 +4,16 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use burn::tensor::{DType, Device};
-use js_sys::{Array, Float32Array, Promise, Reflect, Uint8Array};
+use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use qwen3_vl_embedder::{DeviceChoice, EmbedInput, Embedder, EmbedderOptions, start_device_async};
-use qwen3_vl_model::Checkpoint;
+use qwen3_vl_model::safetensors::{ByteSource, SafetensorsFile};
+use qwen3_vl_model::{Checkpoint, LoadProgress};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::error::{bad_argument, from_embed, from_model};
 use crate::input::parse_input;
+use crate::js_bytes::JsBytes;
 
 thread_local! {
     /// The WebGPU runtime starts once per wasm instance; later loads share its device.
@@ -30,10 +32,11 @@ pub struct WasmEmbedder {
 struct LoadOptions {
     device: DeviceChoice,
     embedder: EmbedderOptions,
+    on_progress: Option<Function>,
 }
 
 fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
-    let mut out = LoadOptions { device: DeviceChoice::Auto, embedder: EmbedderOptions::default() };
+    let mut out = LoadOptions { device: DeviceChoice::Auto, embedder: EmbedderOptions::default(), on_progress: None };
     if options.is_undefined() || options.is_null() {
         return Ok(out);
     }
@@ -57,7 +60,26 @@ fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
     if let Some(n) = get("maxLength").as_f64() {
         out.embedder.max_length = n as usize;
     }
+    let on_progress = get("onProgress");
+    if !on_progress.is_undefined() && !on_progress.is_null() {
+        out.on_progress = Some(on_progress.dyn_into().map_err(|_| bad_argument("onProgress must be a function"))?);
+    }
     Ok(out)
+}
+
+/// `{ phase: "load", file: "weights", loaded, total }` (bytes of tensors read and uploaded).
+fn report(on_progress: &Function, p: LoadProgress) {
+    let event = Object::new();
+    for (key, value) in [
+        ("phase", JsValue::from("load")),
+        ("file", "weights".into()),
+        ("loaded", (p.loaded_bytes as f64).into()),
+        ("total", (p.total_bytes as f64).into()),
+    ] {
+        let _ = Reflect::set(&event, &key.into(), &value);
+    }
+    // A throwing callback must not abort the load.
+    let _ = on_progress.call1(&JsValue::NULL, &event);
 }
 
 async fn start(choice: DeviceChoice) -> Result<(Device, &'static str), JsValue> {
@@ -79,8 +101,17 @@ async fn start(choice: DeviceChoice) -> Result<(Device, &'static str), JsValue> 
 #[wasm_bindgen]
 impl WasmEmbedder {
     /// Builds an embedder from `config.json` text, `tokenizer.json` bytes and the weight
-    /// files as `[{ name, bytes: Uint8Array }]` (one `model.safetensors`, or every shard).
-    /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16", batchSize, maxLength }`.
+    /// files as `[{ name, bytes }]` (one `model.safetensors`, or every shard), where `bytes` is
+    /// a `Uint8Array` or the file's chunks as an array of them.
+    ///
+    /// The weights are not copied into wasm memory: each tensor is read from the JS buffers
+    /// when the model takes it, converted and uploaded, so a checkpoint larger than wasm32's
+    /// 4 GiB loads (on WebGPU) and peak memory stays near one copy of the files.
+    ///
+    /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16", batchSize,
+    /// maxLength, onProgress }`; `onProgress` receives `{ phase: "load", file: "weights",
+    /// loaded, total }` in bytes after every tensor. Loading is synchronous between those
+    /// calls: run it in a Worker to keep a page responsive.
     pub async fn load(
         config: String,
         tokenizer: Uint8Array,
@@ -88,16 +119,17 @@ impl WasmEmbedder {
         options: JsValue,
     ) -> Result<WasmEmbedder, JsValue> {
         let options = read_options(&options)?;
-        let mut buffers = Vec::with_capacity(weights.length() as usize);
+        let (device, name) = start(options.device).await?;
+        let mut files = Vec::with_capacity(weights.length() as usize);
         for (i, file) in weights.iter().enumerate() {
             let name = Reflect::get(&file, &"name".into())?.as_string().unwrap_or_else(|| format!("weights[{i}]"));
-            let bytes = Reflect::get(&file, &"bytes".into())?
-                .dyn_into::<Uint8Array>()
-                .map_err(|_| bad_argument(format!("weights[{i}].bytes must be a Uint8Array")))?;
-            buffers.push((name, bytes.to_vec()));
+            let bytes = JsBytes::from_js(&Reflect::get(&file, &"bytes".into())?, &format!("weights[{i}].bytes"))?;
+            files.push(SafetensorsFile::parse(name, Box::new(bytes) as Box<dyn ByteSource>).map_err(from_model)?);
         }
-        let checkpoint = Checkpoint::from_buffers(buffers).map_err(from_model)?;
-        let (device, name) = start(options.device).await?;
+        let mut checkpoint = Checkpoint::from_files(files).map_err(from_model)?;
+        if let Some(on_progress) = options.on_progress {
+            checkpoint = checkpoint.with_progress(move |p| report(&on_progress, p));
+        }
         let embedder = Embedder::from_parts(&config, &tokenizer.to_vec(), &checkpoint, &device, options.embedder)
             .map_err(from_embed)?;
         Ok(WasmEmbedder { inner: Rc::new(embedder), device: name })

@@ -18,6 +18,7 @@ pub mod embedder;
 pub mod error;
 pub mod index;
 pub mod input;
+pub mod js_bytes;
 
 pub use embedder::WasmEmbedder;
 pub use index::WasmIndex;
