@@ -5,14 +5,26 @@ import { Embedder, Index } from './vendor/browser.js';
 const $ = (id) => document.getElementById(id);
 const INSTRUCTION = 'Find the demonstration that matches this screen';
 
-const embedder = await Embedder.load({
-  modelUrl: chrome.runtime.getURL('model/'),
-  onProgress: ({ file, loaded }) => ($('status').textContent = `loading ${file} ${(loaded / 1e6).toFixed(1)} MB`),
-});
-const index = await loadIndex();
-$('status').textContent = `${index.size} demos, model on ${embedder.device}`;
-$('add').disabled = $('find').disabled = false;
+/** Errors go to the status line: a popup has no console that a user would look at. */
+const fail = (e) => ($('status').textContent = `error: ${e?.message ?? e}`);
+/** The buttons work once the model and the index are loaded, and on one thing at a time. */
+const enable = (on) => ['add', 'find', 'clear'].forEach((id) => ($(id).disabled = !on));
 
+let embedder, index;
+try {
+  embedder = await Embedder.load({
+    modelUrl: chrome.runtime.getURL('model/'),
+    onProgress: ({ file, loaded }) => ($('status').textContent = `loading ${file} ${(loaded / 1e6).toFixed(1)} MB`),
+  });
+  index = await loadIndex();
+} catch (e) {
+  fail(e);
+  throw e;
+}
+$('status').textContent = `${index.size} demos, model on ${embedder.device}`;
+enable(true);
+
+/** The index is kept in chrome.storage.local as base64 of `toBytes()` (storage takes JSON). */
 async function loadIndex() {
   const { index: saved } = await chrome.storage.local.get('index');
   if (saved) return Index.fromBytes(Uint8Array.from(atob(saved), (c) => c.charCodeAt(0)));
@@ -26,7 +38,7 @@ async function saveIndex() {
   await chrome.storage.local.set({ index: btoa(s) });
 }
 
-/** The visible tab as PNG bytes, plus a small JPEG thumbnail for the result list. */
+/** The visible tab as PNG bytes, plus a small JPEG thumbnail (a data URL) for the result list. */
 async function captureScreen() {
   const dataUrl = await chrome.tabs.captureVisibleTab({ format: 'png' });
   const blob = await (await fetch(dataUrl)).blob();
@@ -34,24 +46,44 @@ async function captureScreen() {
   const scale = Math.min(1, 320 / bitmap.width);
   const canvas = new OffscreenCanvas(Math.round(bitmap.width * scale), Math.round(bitmap.height * scale));
   canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-  const thumb = await new Promise((ok) => {
+  const jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.7 });
+  const thumb = await new Promise((ok, err) => {
     const r = new FileReader();
-    canvas.convertToBlob({ type: 'image/jpeg', quality: 0.7 }).then((b) => (r.onload = () => ok(r.result), r.readAsDataURL(b)));
+    r.onload = () => ok(r.result);
+    r.onerror = () => err(r.error);
+    r.readAsDataURL(jpeg);
   });
   return { bytes: new Uint8Array(await blob.arrayBuffer()), thumb };
 }
 
-$('add').onclick = async () => {
+/**
+ * A button's handler: the buttons stay disabled while it runs, and a failure shows in the status
+ * line, e.g. when the tab cannot be captured (chrome:// pages, the Web Store, or the popup
+ * opened as a tab instead of from the action, which is what grants `activeTab`).
+ */
+const action = (fn) => async () => {
+  enable(false);
+  try {
+    await fn();
+  } catch (e) {
+    fail(e);
+  } finally {
+    enable(true);
+  }
+};
+
+$('add').onclick = action(async () => {
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
   const title = $('title').value.trim() || tab.title;
   const { bytes, thumb } = await captureScreen();
   const vector = await embedder.embed({ image: bytes, text: title });
   index.add(`demo-${Date.now()}`, vector, { title, url: tab.url, thumb });
   await saveIndex();
+  $('title').value = '';
   $('status').textContent = `added "${title}" (${index.size} demos)`;
-};
+});
 
-$('find').onclick = async () => {
+$('find').onclick = action(async () => {
   const { bytes } = await captureScreen();
   const t0 = performance.now();
   const hits = index.search(await embedder.embed({ image: bytes, instruction: INSTRUCTION }), 3);
@@ -60,16 +92,16 @@ $('find').onclick = async () => {
       const li = document.createElement('li');
       const img = document.createElement('img');
       img.src = metadata.thumb;
-      li.append(img, `${score.toFixed(3)} ${metadata.title}`);
+      li.append(`${score.toFixed(3)} ${metadata.title}`, img);
       return li;
     }),
   );
   $('status').textContent = `${hits.length} of ${index.size} demos in ${Math.round(performance.now() - t0)} ms`;
-};
+});
 
-$('clear').onclick = async () => {
+$('clear').onclick = action(async () => {
   await chrome.storage.local.remove('index');
   for (const id of index.ids()) index.remove(id);
   $('results').replaceChildren();
   $('status').textContent = 'library cleared';
-};
+});
