@@ -102,6 +102,8 @@ if [ "${BROWSER:-1}" = 1 ]; then
   step "headless Chromium (WebGPU on SwiftShader, CPU, demo page)"
   cd "$here" && QWEN3_VL_PACKAGE_DIR="$tmp/app/node_modules/qwen3-vl-embed" QWEN3_VL_GPU_CASES="${QWEN3_VL_GPU_CASES-$gpu_cases}" \
     node --test --test-reporter=spec test/browser.test.mjs
+  step "headless Chromium: the example extension (web/extension/) loaded unpacked"
+  QWEN3_VL_PACKAGE_DIR="$tmp/app/node_modules/qwen3-vl-embed" node --test --test-reporter=spec test/extension.test.mjs
 fi
 step "done"
 current=""
