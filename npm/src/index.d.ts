@@ -3,7 +3,7 @@
 /** Every error thrown by this package is an `Error` with one of these codes. */
 export type ErrorCode =
   | 'BAD_ARGUMENT' | 'NOT_INITIALIZED' | 'DISPOSED'
-  | 'UNKNOWN_DEVICE' | 'DEVICE_INIT' | 'DEVICE'
+  | 'UNKNOWN_DEVICE' | 'DEVICE_INIT' | 'DEVICE' | 'UNSUPPORTED_DTYPE'
   | 'MODEL_SOURCE' | 'BAD_MODEL' | 'BAD_TOKENIZER'
   | 'EMPTY_INPUT' | 'BAD_DIMENSION' | 'INPUT_TOO_LONG'
   | 'BAD_IMAGE' | 'BAD_IMAGE_SIZE' | 'IMAGE_TOO_LARGE' | 'PREPROCESS'

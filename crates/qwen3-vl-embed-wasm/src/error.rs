@@ -53,6 +53,7 @@ fn preprocess_code(e: &PreprocessError) -> &'static str {
 fn model_code(e: &ModelError) -> &'static str {
     match e {
         ModelError::Device(_) => "DEVICE",
+        ModelError::UnsupportedPrecision { .. } => "UNSUPPORTED_DTYPE",
         _ => "BAD_MODEL",
     }
 }

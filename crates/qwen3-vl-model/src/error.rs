@@ -35,6 +35,11 @@ pub enum ModelError {
     #[error("tensor {name} is stored as {dtype}, expected F32, F16 or BF16")]
     UnsupportedDType { name: String, dtype: String },
 
+    /// The device cannot compute in the requested precision (a WebGPU adapter without
+    /// `shader-f16`, say): its kernels would not compile or would return garbage.
+    #[error("this device cannot compute in {dtype}: load the model in f32 (f16 on WebGPU needs the shader-f16 feature)")]
+    UnsupportedPrecision { dtype: String },
+
     /// The inputs handed to the forward pass are inconsistent (wrong number of image
     /// tokens for the grids, empty batch, ...).
     #[error("invalid model input: {0}")]

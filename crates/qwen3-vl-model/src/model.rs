@@ -58,6 +58,9 @@ impl Qwen3VlModel {
     /// names without the leading `model.`. Fails on missing, mis-shaped or leftover tensors.
     pub fn load(checkpoint: &Checkpoint, config: Qwen3VlConfig, device: &Device, dtype: DType) -> Result<Self> {
         config.validate()?;
+        if !device.supports_dtype(dtype) {
+            return Err(ModelError::UnsupportedPrecision { dtype: format!("{dtype:?}") });
+        }
         let root = if checkpoint.contains("model.visual.patch_embed.proj.weight")
             || !checkpoint.contains("visual.patch_embed.proj.weight")
         {
