@@ -14,20 +14,31 @@ const TILE: usize = 64;
 /// `bytes` holds `rows * cols` values of `dtype`, row-major (little-endian, as safetensors
 /// stores them); returns their transpose as f32, row-major `[cols, rows]`.
 pub fn widen_transposed(dtype: StoredDType, bytes: &[u8], rows: usize, cols: usize) -> Vec<f32> {
-    debug_assert_eq!(bytes.len(), rows * cols * dtype.size());
+    assert_eq!(bytes.len(), rows * cols * dtype.size(), "widen_transposed: byte count");
     match dtype {
-        StoredDType::F32 => run(rows, cols, |i| {
-            let b = &bytes[4 * i..4 * i + 4];
-            f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+        StoredDType::F32 => run(bytes, 4, rows, cols, |src, dst| {
+            for (d, b) in dst.iter_mut().zip(src.chunks_exact(4)) {
+                *d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
         }),
-        StoredDType::F16 => run(rows, cols, |i| half::f16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]).to_f32()),
+        StoredDType::F16 => run(bytes, 2, rows, cols, |src, dst| {
+            for (d, b) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                *d = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
+            }
+        }),
         // bf16 is the top half of an f32: the widening is exact.
-        StoredDType::BF16 => run(rows, cols, |i| f32::from_bits((u16::from_le_bytes([bytes[2 * i], bytes[2 * i + 1]]) as u32) << 16)),
+        StoredDType::BF16 => run(bytes, 2, rows, cols, |src, dst| {
+            for (d, b) in dst.iter_mut().zip(src.chunks_exact(2)) {
+                *d = f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16);
+            }
+        }),
     }
 }
 
-/// `out[c * rows + r] = value(r * cols + c)`, one band of `TILE` output rows per task.
-fn run(rows: usize, cols: usize, value: impl Fn(usize) -> f32 + Sync) -> Vec<f32> {
+/// `out[c * rows + r] = value(r, c)`, one band of `TILE` output rows per task. Each tile is
+/// widened from contiguous input row pieces into a small buffer, then written out as
+/// contiguous output row pieces, so neither side of the copy strides through memory.
+fn run(bytes: &[u8], size: usize, rows: usize, cols: usize, widen: impl Fn(&[u8], &mut [f32]) + Sync) -> Vec<f32> {
     let mut out = vec![0f32; rows * cols];
     if out.is_empty() {
         return out;
@@ -35,12 +46,17 @@ fn run(rows: usize, cols: usize, value: impl Fn(usize) -> f32 + Sync) -> Vec<f32
     let band = |(b, dst): (usize, &mut [f32])| {
         let c0 = b * TILE;
         let width = dst.len() / rows;
+        let mut tile = [[0f32; TILE]; TILE];
         for r0 in (0..rows).step_by(TILE) {
-            let r1 = (r0 + TILE).min(rows);
+            let height = TILE.min(rows - r0);
+            for (i, tile_row) in tile.iter_mut().take(height).enumerate() {
+                let start = ((r0 + i) * cols + c0) * size;
+                widen(&bytes[start..start + width * size], &mut tile_row[..width]);
+            }
             for dc in 0..width {
-                let row = &mut dst[dc * rows + r0..dc * rows + r1];
-                for (i, slot) in row.iter_mut().enumerate() {
-                    *slot = value((r0 + i) * cols + c0 + dc);
+                let out_row = &mut dst[dc * rows + r0..dc * rows + r0 + height];
+                for (i, slot) in out_row.iter_mut().enumerate() {
+                    *slot = tile[i][dc];
                 }
             }
         }
