@@ -34,6 +34,8 @@ pub struct Checkpoint {
     taken: Mutex<Taken>,
     total_bytes: u64,
     progress: Option<Box<dyn ProgressFn>>,
+    /// Raw bytes of the tensor being converted, reused for the next (see `read_raw`).
+    scratch: Mutex<Vec<u8>>,
 }
 
 /// Which tensors the model took, and their bytes.
@@ -66,7 +68,14 @@ impl Checkpoint {
             .filter(|(name, _)| !IGNORED_TENSORS.contains(&name.as_str()))
             .map(|(name, &i)| files[i].tensors()[name].byte_len())
             .sum();
-        Ok(Self { files, location, taken: Mutex::new(Taken::default()), total_bytes, progress: None })
+        Ok(Self {
+            files,
+            location,
+            taken: Mutex::new(Taken::default()),
+            total_bytes,
+            progress: None,
+            scratch: Mutex::new(Vec::new()),
+        })
     }
 
     /// Reports [`LoadProgress`] to `progress` after every tensor the model reads (a model
@@ -132,8 +141,9 @@ impl Checkpoint {
         let rows = expected.first().copied().unwrap_or(1);
         let cols = expected.iter().skip(1).product();
         self.take(name, expected, |file| {
-            let (dtype, bytes) = file.read_raw(name)?;
-            Ok(widen_transposed(dtype, &bytes, rows, cols))
+            let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+            let (dtype, bytes) = file.read_raw(name, &mut scratch)?;
+            Ok(widen_transposed(dtype, bytes, rows, cols))
         })
     }
 

@@ -207,10 +207,27 @@ impl SafetensorsFile {
         })
     }
 
-    /// Reads one tensor's raw little-endian bytes, with their dtype.
-    pub fn read_raw(&self, tensor: &str) -> Result<(StoredDType, Vec<u8>)> {
-        let mut bytes = Vec::with_capacity(self.tensors.get(tensor).map_or(0, |i| i.byte_len() as usize));
-        let dtype = self.read_chunks(tensor, |_, chunk| bytes.extend_from_slice(chunk))?;
+    /// Reads one tensor's raw little-endian bytes into `scratch` (grown as needed, never
+    /// shrunk: one buffer serves a whole model load, instead of a fresh allocation, and fresh
+    /// zeroed pages from the kernel, per tensor); returns the dtype and the tensor's bytes.
+    pub fn read_raw<'s>(&self, tensor: &str, scratch: &'s mut Vec<u8>) -> Result<(StoredDType, &'s [u8])> {
+        let info = self.tensors.get(tensor).ok_or_else(|| ModelError::MissingTensor {
+            name: tensor.to_string(),
+            expected: Vec::new(),
+        })?;
+        let dtype = info
+            .dtype
+            .clone()
+            .map_err(|dtype| ModelError::UnsupportedDType { name: tensor.to_string(), dtype })?;
+        let n = info.byte_len() as usize;
+        if scratch.len() < n {
+            scratch.resize(n, 0);
+        }
+        let bytes = &mut scratch[..n];
+        self.source.read_at(info.start, bytes).map_err(|e| ModelError::CorruptWeights {
+            file: self.name.clone(),
+            reason: format!("reading tensor {tensor}: {e}"),
+        })?;
         Ok((dtype, bytes))
     }
 
