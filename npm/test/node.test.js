@@ -69,6 +69,22 @@ test('weights as small pieces and as a Blob load the same model; load progress e
   }
 });
 
+test('dtype f16: runs where the device computes in f16, else UNSUPPORTED_DTYPE at load (not a kernel panic)', async () => {
+  const c = cases('text')[0];
+  const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+  let e;
+  try {
+    e = await Embedder.load({ modelUrl: MODEL_DIR, device: DEVICE, dtype: 'f16' });
+  } catch (err) {
+    assert.equal(err.code, 'UNSUPPORTED_DTYPE', String(err));
+    return;
+  }
+  const got = await e.embed(caseInputs(c)[0]);
+  const cosine = got.reduce((s, x, i) => s + x * want[i], 0);
+  assert.ok(cosine >= 0.9999, `f16 cosine against the f32 reference: ${cosine}`);
+  e.dispose();
+});
+
 test('image forms: Uint8Array, ArrayBuffer and ImageData-like RGBA give the same vector', async () => {
   const png = new Uint8Array(readFileSync(join(FIXTURES, 'images', 'rgb_64x48.png')));
   const a = await embedder.embed({ image: png });
