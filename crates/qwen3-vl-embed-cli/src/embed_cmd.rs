@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use qwen3_vl_embedder::{DeviceChoice, EmbedError, EmbedInput, Embedder, EmbedderOptions, resolve_model_dir, start_device};
+use qwen3_vl_embedder::{DeviceChoice, EmbedError, EmbedInput, EmbedderOptions, resolve_model_dir, start_device};
 
 #[derive(Args)]
 pub struct EmbedArgs {
@@ -43,7 +43,7 @@ pub fn run(args: EmbedArgs) -> Result<(), EmbedError> {
     let dir = resolve_model_dir(&args.model)?;
     let device = start_device(choice)?;
     eprintln!("device: {}", device.name);
-    let embedder = Embedder::from_dir(&dir, &device.device, EmbedderOptions::default())?;
+    let embedder = crate::load_bar::load_embedder_with_bar(&dir, &device.device, EmbedderOptions::default())?;
     let embedding = embedder.embed(&input, args.dim)?;
     if args.json {
         let out = serde_json::json!({ "embedding": embedding, "dim": embedding.len(), "model": args.model });

@@ -7,6 +7,7 @@ mod add_cmd;
 mod embed_cmd;
 mod index_cmd;
 mod info_cmd;
+mod load_bar;
 mod query_cmd;
 mod retriever_cmd;
 

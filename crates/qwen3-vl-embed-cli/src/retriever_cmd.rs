@@ -90,7 +90,7 @@ pub fn load_embedder(model: &str, device: &str, batch_size: usize) -> CmdResult<
     let device = start_device(choice)?;
     eprintln!("device: {}", device.name);
     let options = EmbedderOptions { batch_size: batch_size.max(1), ..EmbedderOptions::default() };
-    Ok(Embedder::from_dir(&dir, &device.device, options)?)
+    Ok(crate::load_bar::load_embedder_with_bar(&dir, &device.device, options)?)
 }
 
 /// Starts the device and loads a Qwen3-VL-Reranker (a local directory or a Hub id).

@@ -60,13 +60,25 @@ impl Embedder {
     /// Loads `config.json`, `tokenizer.json` and the safetensors weights of a model directory.
     #[cfg(not(target_family = "wasm"))]
     pub fn from_dir(dir: &std::path::Path, device: &Device, options: EmbedderOptions) -> Result<Self> {
+        Self::from_dir_with_progress(dir, device, options, |_| {})
+    }
+
+    /// [`Self::from_dir`], reporting bytes of weights loaded after every tensor (for a
+    /// progress bar: the 2B model is 4.3 GB).
+    #[cfg(not(target_family = "wasm"))]
+    pub fn from_dir_with_progress(
+        dir: &std::path::Path,
+        device: &Device,
+        options: EmbedderOptions,
+        progress: impl qwen3_vl_model::ProgressFn + 'static,
+    ) -> Result<Self> {
         let read = |name: &str| {
             let path = dir.join(name);
             std::fs::read(&path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })
         };
         let config = String::from_utf8_lossy(&read("config.json")?).into_owned();
         let tokenizer = read("tokenizer.json")?;
-        let checkpoint = Checkpoint::open_dir(dir)?;
+        let checkpoint = Checkpoint::open_dir(dir)?.with_progress(progress);
         Self::from_parts(&config, &tokenizer, &checkpoint, device, options)
     }
 

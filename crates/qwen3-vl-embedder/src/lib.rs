@@ -19,5 +19,7 @@ pub use embedder::{Embedder, EmbedderOptions};
 pub use error::{EmbedError, Result};
 pub use input::EmbedInput;
 pub use source::resolve_model_dir;
-/// The float type of [`EmbedderOptions::dtype`], re-exported so callers need not depend on burn.
-pub use burn::tensor::DType;
+/// The float type of [`EmbedderOptions::dtype`] and the device type, re-exported so callers
+/// need not depend on burn.
+pub use burn::tensor::{DType, Device};
+pub use qwen3_vl_model::{LoadProgress, ProgressFn};

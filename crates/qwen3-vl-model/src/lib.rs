@@ -37,7 +37,7 @@ pub mod vision;
 pub mod vision_layout;
 pub mod weights;
 
-pub use checkpoint::{Checkpoint, LoadProgress};
+pub use checkpoint::{Checkpoint, LoadProgress, ProgressFn};
 pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
 pub use error::{ModelError, Result};
 pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};
