@@ -211,6 +211,18 @@ impl SafetensorsFile {
     /// shrunk: one buffer serves a whole model load, instead of a fresh allocation, and fresh
     /// zeroed pages from the kernel, per tensor); returns the dtype and the tensor's bytes.
     pub fn read_raw<'s>(&self, tensor: &str, scratch: &'s mut Vec<u8>) -> Result<(StoredDType, &'s [u8])> {
+        let (info, dtype) = self.float_tensor(tensor)?;
+        let n = info.byte_len() as usize;
+        if scratch.len() < n {
+            scratch.resize(n, 0);
+        }
+        let bytes = &mut scratch[..n];
+        self.source.read_at(info.start, bytes).map_err(|e| self.read_error(tensor, e))?;
+        Ok((dtype, bytes))
+    }
+
+    /// A tensor's location and float dtype, or the typed error for a missing or non-float one.
+    fn float_tensor(&self, tensor: &str) -> Result<(&TensorInfo, StoredDType)> {
         let info = self.tensors.get(tensor).ok_or_else(|| ModelError::MissingTensor {
             name: tensor.to_string(),
             expected: Vec::new(),
@@ -219,16 +231,11 @@ impl SafetensorsFile {
             .dtype
             .clone()
             .map_err(|dtype| ModelError::UnsupportedDType { name: tensor.to_string(), dtype })?;
-        let n = info.byte_len() as usize;
-        if scratch.len() < n {
-            scratch.resize(n, 0);
-        }
-        let bytes = &mut scratch[..n];
-        self.source.read_at(info.start, bytes).map_err(|e| ModelError::CorruptWeights {
-            file: self.name.clone(),
-            reason: format!("reading tensor {tensor}: {e}"),
-        })?;
-        Ok((dtype, bytes))
+        Ok((info, dtype))
+    }
+
+    fn read_error(&self, tensor: &str, e: std::io::Error) -> ModelError {
+        ModelError::CorruptWeights { file: self.name.clone(), reason: format!("reading tensor {tensor}: {e}") }
     }
 
     /// Elements of a tensor with a known dtype (0 otherwise): the header was checked against
@@ -244,24 +251,14 @@ impl SafetensorsFile {
     /// (whole elements each); returns the stored dtype. The caller's output grows with what
     /// the header promised and the file actually holds, never ahead of it.
     fn read_chunks(&self, tensor: &str, mut visit: impl FnMut(StoredDType, &[u8])) -> Result<StoredDType> {
-        let info = self.tensors.get(tensor).ok_or_else(|| ModelError::MissingTensor {
-            name: tensor.to_string(),
-            expected: Vec::new(),
-        })?;
-        let dtype = info
-            .dtype
-            .clone()
-            .map_err(|dtype| ModelError::UnsupportedDType { name: tensor.to_string(), dtype })?;
+        let (info, dtype) = self.float_tensor(tensor)?;
         let total = info.byte_len() as usize;
         let mut chunk = vec![0u8; CHUNK_BYTES.min(total)];
         let mut offset = info.start;
         while offset < info.end {
             let n = ((info.end - offset) as usize).min(chunk.len());
             let buf = &mut chunk[..n];
-            self.source.read_at(offset, buf).map_err(|e| ModelError::CorruptWeights {
-                file: self.name.clone(),
-                reason: format!("reading tensor {tensor}: {e}"),
-            })?;
+            self.source.read_at(offset, buf).map_err(|e| self.read_error(tensor, e))?;
             visit(dtype, buf);
             offset += n as u64;
         }
