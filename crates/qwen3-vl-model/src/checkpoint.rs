@@ -10,7 +10,7 @@ use std::sync::Mutex;
 
 use crate::error::{ModelError, Result};
 use crate::transpose::widen_transposed;
-use crate::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredValues, TensorInfo};
+use crate::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredValues};
 
 /// Tensors a checkpoint may carry that the embedding model never uses.
 const IGNORED_TENSORS: &[&str] = &["lm_head.weight"];
@@ -152,7 +152,7 @@ impl Checkpoint {
             name: name.to_string(),
             expected: expected.to_vec(),
         })?];
-        let info: &TensorInfo = &file.tensors()[name];
+        let info = &file.tensors()[name];
         if info.shape != expected {
             return Err(ModelError::ShapeMismatch {
                 name: name.to_string(),

@@ -310,13 +310,35 @@ fn parse_entry(entry: &serde_json::Value, data_start: u64, data_len: u64) -> Res
 }
 
 fn convert_to_f32(dtype: StoredDType, bytes: &[u8], out: &mut Vec<f32>) {
+    let start = out.len();
+    out.resize(start + bytes.len() / dtype.size(), 0.0);
+    widen_into(dtype, bytes, &mut out[start..]);
+}
+
+/// Little-endian stored values -> f32, one per `dst` slot (`bytes` holds `dst.len()` values).
+/// Exact for every dtype: each f16 and bf16 value is an f32.
+pub(crate) fn widen_into(dtype: StoredDType, bytes: &[u8], dst: &mut [f32]) {
     match dtype {
-        StoredDType::F32 => out.extend(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
-        StoredDType::F16 => {
-            out.extend(bytes.chunks_exact(2).map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()))
+        StoredDType::F32 => {
+            for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(4)) {
+                *d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+            }
         }
-        // bf16 is the top half of an f32: the conversion is exact.
-        StoredDType::BF16 => out.extend(bytes.chunks_exact(2).map(|b| f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16))),
+        StoredDType::F16 | StoredDType::BF16 => {
+            for (d, b) in dst.iter_mut().zip(bytes.chunks_exact(2)) {
+                *d = half_to_f32(dtype, u16::from_le_bytes([b[0], b[1]]));
+            }
+        }
+    }
+}
+
+/// One stored 16-bit value (`dtype` F16 or BF16) as f32.
+#[inline]
+pub(crate) fn half_to_f32(dtype: StoredDType, bits: u16) -> f32 {
+    match dtype {
+        StoredDType::F16 => half::f16::from_bits(bits).to_f32(),
+        // bf16 is the top half of an f32.
+        StoredDType::BF16 | StoredDType::F32 => f32::from_bits((bits as u32) << 16),
     }
 }
 

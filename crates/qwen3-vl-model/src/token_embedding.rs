@@ -10,7 +10,7 @@
 
 use crate::checkpoint::Checkpoint;
 use crate::error::{ModelError, Result};
-use crate::safetensors::{StoredDType, StoredValues};
+use crate::safetensors::{StoredValues, half_to_f32};
 
 #[derive(Debug, Clone)]
 pub struct TokenEmbedding {
@@ -42,11 +42,7 @@ impl TokenEmbedding {
             let rows = id * h..(id + 1) * h;
             match &self.values {
                 StoredValues::F32(v) => out.extend_from_slice(&v[rows]),
-                StoredValues::Half { dtype: StoredDType::F16, bits } => {
-                    out.extend(bits[rows].iter().map(|&b| half::f16::from_bits(b).to_f32()))
-                }
-                // bf16 is the top half of an f32: the widening is exact.
-                StoredValues::Half { bits, .. } => out.extend(bits[rows].iter().map(|&b| f32::from_bits((b as u32) << 16))),
+                StoredValues::Half { dtype, bits } => out.extend(bits[rows].iter().map(|&b| half_to_f32(*dtype, b))),
             }
         }
         Ok(out)

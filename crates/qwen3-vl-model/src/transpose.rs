@@ -6,39 +6,20 @@
 //! one cache-blocked pass over the raw bytes, on every core natively, replaces three passes
 //! (widen, upload, device-side transpose copy) with one.
 
-use crate::safetensors::StoredDType;
+use crate::safetensors::{StoredDType, widen_into};
 
 /// Side of the square tiles: 64 x 64 f32 values is 16 KiB, well inside L1 + L2.
 const TILE: usize = 64;
 
 /// `bytes` holds `rows * cols` values of `dtype`, row-major (little-endian, as safetensors
 /// stores them); returns their transpose as f32, row-major `[cols, rows]`.
+///
+/// One band of `TILE` output rows per task. Each tile is widened from contiguous input row
+/// pieces into a small buffer, then written out as contiguous output row pieces, so neither
+/// side of the copy strides through memory.
 pub fn widen_transposed(dtype: StoredDType, bytes: &[u8], rows: usize, cols: usize) -> Vec<f32> {
-    assert_eq!(bytes.len(), rows * cols * dtype.size(), "widen_transposed: byte count");
-    match dtype {
-        StoredDType::F32 => run(bytes, 4, rows, cols, |src, dst| {
-            for (d, b) in dst.iter_mut().zip(src.chunks_exact(4)) {
-                *d = f32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-            }
-        }),
-        StoredDType::F16 => run(bytes, 2, rows, cols, |src, dst| {
-            for (d, b) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                *d = half::f16::from_le_bytes([b[0], b[1]]).to_f32();
-            }
-        }),
-        // bf16 is the top half of an f32: the widening is exact.
-        StoredDType::BF16 => run(bytes, 2, rows, cols, |src, dst| {
-            for (d, b) in dst.iter_mut().zip(src.chunks_exact(2)) {
-                *d = f32::from_bits((u16::from_le_bytes([b[0], b[1]]) as u32) << 16);
-            }
-        }),
-    }
-}
-
-/// `out[c * rows + r] = value(r, c)`, one band of `TILE` output rows per task. Each tile is
-/// widened from contiguous input row pieces into a small buffer, then written out as
-/// contiguous output row pieces, so neither side of the copy strides through memory.
-fn run(bytes: &[u8], size: usize, rows: usize, cols: usize, widen: impl Fn(&[u8], &mut [f32]) + Sync) -> Vec<f32> {
+    let size = dtype.size();
+    assert_eq!(bytes.len(), rows * cols * size, "widen_transposed: byte count");
     let mut out = vec![0f32; rows * cols];
     if out.is_empty() {
         return out;
@@ -51,7 +32,7 @@ fn run(bytes: &[u8], size: usize, rows: usize, cols: usize, widen: impl Fn(&[u8]
             let height = TILE.min(rows - r0);
             for (i, tile_row) in tile.iter_mut().take(height).enumerate() {
                 let start = ((r0 + i) * cols + c0) * size;
-                widen(&bytes[start..start + width * size], &mut tile_row[..width]);
+                widen_into(dtype, &bytes[start..start + width * size], &mut tile_row[..width]);
             }
             for dc in 0..width {
                 let out_row = &mut dst[dc * rows + r0..dc * rows + r0 + height];
