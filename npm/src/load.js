@@ -10,7 +10,7 @@ export const CACHE_NAME = 'qwen3-vl-embed-v1';
  * pieces (as a download stream delivers them), never concatenated: that would briefly double
  * memory, and one typed array cannot hold every checkpoint (the 2B model is a 4.25 GB file).
  */
-const PIECE_BYTES = 256 << 20;
+export const PIECE_BYTES = 256 << 20;
 
 /**
  * Bytes of a URL, through the Cache API when there is one, reporting progress.
@@ -60,7 +60,7 @@ function concat(chunks, length) {
 }
 
 /** Views of at most PIECE_BYTES over one array (no copy). */
-export function splitViews(bytes) {
+function splitViews(bytes) {
   const out = [];
   for (let at = 0; at < bytes.length; at += PIECE_BYTES) out.push(bytes.subarray(at, Math.min(at + PIECE_BYTES, bytes.length)));
   return out.length ? out : [bytes];

@@ -5,19 +5,19 @@ import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setPlatform } from './core.js';
-import { fetchBytes } from './load.js';
+import { PIECE_BYTES, fetchBytes } from './load.js';
 import { codedError } from './errors.js';
 
 let webgpuTried = false;
 
-/** A file as pieces of at most 256 MiB (readFile stops at 2 GiB; the 2B weights are 4.25 GB). */
+/** A file as pieces of at most PIECE_BYTES (readFile stops at 2 GiB; the 2B weights are 4.25 GB). */
 async function readPieces(path, options) {
   const handle = await open(path, 'r');
   try {
     const { size } = await handle.stat();
     const pieces = [];
     for (let at = 0; at < size || pieces.length === 0; ) {
-      const piece = new Uint8Array(Math.min(256 << 20, size - at));
+      const piece = new Uint8Array(Math.min(PIECE_BYTES, size - at));
       const { bytesRead } = await handle.read(piece, 0, piece.length, at);
       if (bytesRead !== piece.length) throw new Error(`short read at byte ${at}`);
       pieces.push(piece);
