@@ -1,7 +1,7 @@
 """Runs our embedder and PyTorch side by side on the same inputs and prints one table.
 
 usage: python driver.py --model DIR --ours BIN [--threads N] [--reps 5] [--cases a,b]
-                        [--ours-devices cpu[,wgpu]] [--torch f32,bf16[,cuda-bf16]] [--out DIR]
+                        [--ours-devices cpu[,cpu:bf16,wgpu,wgpu:f16]] [--torch f32,bf16[,cuda-bf16]] [--out DIR]
 
 Our worker stays loaded for the whole run; PyTorch configurations are loaded one at a time
 beside it (memory: two 2B models in f32 need ~18 GB). Within each phase every case is run
@@ -115,6 +115,12 @@ def read_time(model_dir):
     return time.time() - start, total
 
 
+def worker_flags(entry):
+    """`cpu`, `wgpu`, or `DEVICE:DTYPE` (`cpu:bf16`: bf16 weights, f32 compute; `wgpu:f16`)."""
+    device, _, dtype = entry.partition(":")
+    return ["--device", device] + (["--dtype", dtype] if dtype else [])
+
+
 def main():
     model, ours_bin = arg("--model", None), arg("--ours", None)
     threads = int(arg("--threads", str(os.cpu_count())))
@@ -127,7 +133,7 @@ def main():
 
     read_s, nbytes = read_time(model)
     print(f"reading the weight files ({nbytes / 2**30:.2f} GiB): {read_s:.1f} s", file=sys.stderr)
-    ours = {dev: Worker(f"ours-{dev}", [ours_bin, "--model", model, "--device", dev], thread_env) for dev in ours_devices}
+    ours = {dev: Worker(f"ours-{dev}", [ours_bin, "--model", model, *worker_flags(dev)], thread_env) for dev in ours_devices}
     results = {"threads": threads, "reps": reps, "read_s": read_s, "weights_gib": nbytes / 2**30,
                "ours": {d: w.ready for d, w in ours.items()}, "phases": []}
     for cfg in torch_cfgs:

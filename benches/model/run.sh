@@ -6,7 +6,8 @@
 #   CASES=text32,img512 REPS=3 benches/model/run.sh    # a subset
 #
 # Env: CASES (text32,img512,img1280,batch16), REPS (5), THREADS (all cores), TORCH (f32,bf16;
-# cuda-bf16 is added when PyTorch sees a GPU), OURS_DEVICES (cpu; cpu,wgpu on a GPU machine),
+# cuda-bf16 is added when PyTorch sees a GPU), OURS_DEVICES (cpu; cpu,wgpu on a GPU machine;
+# DEVICE:DTYPE entries such as cpu:bf16 or wgpu:f16 load that precision),
 # CHECKPOINT (default target/bench-model/qwen3-vl-embedding-2b-random), OUT (/tmp/qwen3-vl-bench).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

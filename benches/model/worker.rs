@@ -41,7 +41,8 @@ fn parse_args() -> Result<Args, String> {
                 dtype = match value()?.as_str() {
                     "f32" => DType::F32,
                     "f16" => DType::F16,
-                    other => return Err(format!("unknown dtype {other} (f32, f16)")),
+                    "bf16" => DType::BF16,
+                    other => return Err(format!("unknown dtype {other} (f32, f16, bf16)")),
                 }
             }
             "--batch-size" => batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?,

@@ -25,6 +25,9 @@ pub struct EmbedArgs {
     /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
     #[arg(long, default_value = "auto")]
     device: String,
+    /// How the weights are held: f32, f16 (wgpu with shader-f16) or bf16 (CPU, half the memory).
+    #[arg(long, value_enum, default_value_t)]
+    precision: crate::precision::Precision,
     /// Print one JSON object {"embedding": [...], "dim": N, "model": "..."}.
     #[arg(long)]
     json: bool,
@@ -43,7 +46,8 @@ pub fn run(args: EmbedArgs) -> Result<(), EmbedError> {
     let dir = resolve_model_dir(&args.model)?;
     let device = start_device(choice)?;
     eprintln!("device: {}", device.name);
-    let embedder = crate::load_bar::load_embedder_with_bar(&dir, &device.device, EmbedderOptions::default())?;
+    let options = EmbedderOptions { dtype: args.precision.dtype(), ..EmbedderOptions::default() };
+    let embedder = crate::load_bar::load_embedder_with_bar(&dir, &device.device, options)?;
     let embedding = embedder.embed(&input, args.dim)?;
     if args.json {
         let out = serde_json::json!({ "embedding": embedding, "dim": embedding.len(), "model": args.model });

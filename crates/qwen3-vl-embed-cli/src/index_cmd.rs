@@ -41,7 +41,7 @@ pub fn run(args: IndexArgs) -> CmdResult {
     }
     let old = existing.as_ref().map(|r| r.settings().clone());
     let model = model.or_else(|| old.as_ref().map(|s| s.model.clone())).unwrap_or_else(|| DEFAULT_MODEL.into());
-    let embedder = load_embedder(&model, &args.build.device, args.build.batch_size)?;
+    let embedder = load_embedder(&model, &args.build.device, args.build.batch_size, args.build.precision)?;
     let dim = args.dim.or(old.as_ref().map(|s| s.dim)).unwrap_or_else(|| DEFAULT_DIM.min(embedder.hidden_size()));
     let instruction = args.instruction.or(old.map(|s| s.instruction)).unwrap_or_else(|| DEFAULT_INSTRUCTION.into());
     let settings = RetrieverSettings::new(model, dim).with_instruction(instruction);

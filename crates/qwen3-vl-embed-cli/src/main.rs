@@ -8,6 +8,7 @@ mod embed_cmd;
 mod index_cmd;
 mod info_cmd;
 mod load_bar;
+mod precision;
 mod query_cmd;
 mod retriever_cmd;
 

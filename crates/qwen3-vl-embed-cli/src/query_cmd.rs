@@ -40,6 +40,10 @@ pub struct QueryArgs {
     /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
     #[arg(long, default_value = "auto")]
     device: String,
+    /// How the embedding model's weights are held: f32, f16 (wgpu with shader-f16) or bf16
+    /// (CPU, half the memory).
+    #[arg(long, value_enum, default_value_t)]
+    precision: crate::precision::Precision,
     /// Print one JSON object {"results": [...]}, best first.
     #[arg(long)]
     json: bool,
@@ -60,7 +64,7 @@ pub fn run(args: QueryArgs) -> CmdResult {
     query.domain_context = args.domain;
     query.instruction = args.instruction;
     query.rerank = args.rerank;
-    let embedder = load_embedder(&retriever.settings().model.clone(), &args.device, 8)?;
+    let embedder = load_embedder(&retriever.settings().model.clone(), &args.device, 8, args.precision)?;
     let reranker = if args.rerank { Some(load_reranker(&args.reranker, &args.device)?) } else { None };
     let results = retriever.retrieve(&embedder, &query, reranker.as_ref().map(|r| r as &dyn demo_retriever::Rerank))?;
     if args.json {

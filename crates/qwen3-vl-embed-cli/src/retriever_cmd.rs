@@ -11,12 +11,17 @@ use demo_retriever::{Demo, DemoRetriever, ModelReranker, RetrieverError, read_li
 use indicatif::{ProgressBar, ProgressStyle};
 use qwen3_vl_embedder::{DeviceChoice, EmbedError, Embedder, EmbedderOptions, resolve_model_dir, start_device};
 
+use crate::precision::Precision;
+
 /// The options of the commands that embed demos (`index`, `add`).
 #[derive(clap::Args)]
 pub struct BuildArgs {
     /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// How the weights are held: f32, f16 (wgpu with shader-f16) or bf16 (CPU, half the memory).
+    #[arg(long, value_enum, default_value_t)]
+    pub precision: Precision,
     /// Demos per forward pass.
     #[arg(long, default_value_t = 8)]
     pub batch_size: usize,
@@ -84,12 +89,12 @@ pub fn model_id(model: &str) -> String {
 }
 
 /// Starts the device (printing the choice on stderr) and loads the embedding model.
-pub fn load_embedder(model: &str, device: &str, batch_size: usize) -> CmdResult<Embedder> {
+pub fn load_embedder(model: &str, device: &str, batch_size: usize, precision: Precision) -> CmdResult<Embedder> {
     let choice: DeviceChoice = device.parse()?;
     let dir = resolve_model_dir(model)?;
     let device = start_device(choice)?;
     eprintln!("device: {}", device.name);
-    let options = EmbedderOptions { batch_size: batch_size.max(1), ..EmbedderOptions::default() };
+    let options = EmbedderOptions { batch_size: batch_size.max(1), dtype: precision.dtype(), ..EmbedderOptions::default() };
     Ok(crate::load_bar::load_embedder_with_bar(&dir, &device.device, options)?)
 }
 

@@ -41,12 +41,13 @@ const ALL_CASES: [&str; 9] = ["text", "image", "text_image", "odd_size", "tiny_i
 /// embedder test covers every fixture case on wgpu either way.
 const WGPU_CI_CASES: [&str; 4] = ["text_image", "odd_size", "large_image", "rgba"];
 
-fn check_cases(device: &str, names: &[&str]) {
+fn check_cases(device: &str, names: &[&str], extra: &[&str]) {
     let model = unseen_model_dir();
     let mut worst = 0f32;
     for case in cases().into_iter().filter(|c| names.contains(&c.name.as_str())) {
         let input = &case.inputs[0];
         let mut args = vec!["--device".to_string(), device.to_string()];
+        args.extend(extra.iter().map(|a| a.to_string()));
         if let Some(t) = &input.text {
             args.extend(["--text".into(), t.clone()]);
         }
@@ -63,21 +64,28 @@ fn check_cases(device: &str, names: &[&str]) {
         assert_eq!(json["dim"], 64);
         assert_eq!(json["model"], model.to_str().unwrap());
         let err = max_abs_diff(&got, &Reference::load(&case.name).float("embedding").values);
-        assert!(err <= CLI_TOL, "{device} {}: max |err| {err:e}", case.name);
+        assert!(err <= CLI_TOL, "{device} {extra:?} {}: max |err| {err:e}", case.name);
         worst = worst.max(err);
     }
-    println!("cli {device}: max |err| {worst:.2e}");
+    println!("cli {device} {extra:?}: max |err| {worst:.2e}");
 }
 
 #[test]
 fn cli_reproduces_reference_on_cpu() {
-    check_cases("cpu", &ALL_CASES);
+    check_cases("cpu", &ALL_CASES, &[]);
+}
+
+/// `--precision bf16` keeps the linear weights in bf16 and computes in f32. The fixture
+/// checkpoint is bf16, as the released ones are, so the reference's numbers still hold.
+#[test]
+fn cli_bf16_weights_reproduce_reference_on_cpu() {
+    check_cases("cpu", &["text", "text_image"], &["--precision", "bf16"]);
 }
 
 #[test]
 fn cli_reproduces_reference_on_wgpu() {
     let full = std::env::var_os("QWEN3_VL_FULL_CLI_WGPU").is_some();
-    check_cases("wgpu", if full { &ALL_CASES } else { &WGPU_CI_CASES });
+    check_cases("wgpu", if full { &ALL_CASES } else { &WGPU_CI_CASES }, &[]);
 }
 
 #[test]
@@ -93,12 +101,14 @@ fn cli_dim_truncates_and_renormalises() {
 fn cli_errors_go_to_stderr_with_failure_exit() {
     let model = unseen_model_dir();
     let m = model.to_str().unwrap();
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["embed", "--model", m, "--text", "x", "--device", "tpu"], "unknown device"),
         (&["embed", "--model", m, "--device", "cpu"], "empty input"),
         (&["embed", "--model", m, "--text", " ", "--device", "cpu"], "empty input"),
         (&["embed", "--model", m, "--image", "/no/such.png", "--device", "cpu"], "/no/such.png"),
         (&["embed", "--model", "./not-a-model", "--text", "x", "--device", "cpu"], "not a model directory"),
+        (&["embed", "--model", m, "--text", "x", "--precision", "f64"], "invalid value 'f64'"),
+        (&["embed", "--model", m, "--text", "x", "--device", "wgpu", "--precision", "bf16"], "bf16 weights need the CPU"),
     ];
     for (args, needle) in cases {
         let out = bin().args(args).output().unwrap();

@@ -29,7 +29,10 @@ pub struct EmbedderOptions {
     pub max_length: usize,
     /// Inputs per forward pass in [`Embedder::embed_batch`].
     pub batch_size: usize,
-    /// Float type of weights and activations on the device.
+    /// Precision of the model on the device: `F32` (default, every device), `F16` (weights and
+    /// activations in f16: wgpu with `shader-f16`), or `BF16` (linear weights kept in bf16 and
+    /// widened as they are used, f32 compute: the CPU at about half the memory, with the same
+    /// results as `F32` for bf16 checkpoints). See `Qwen3VlModel::load`.
     pub dtype: DType,
 }
 

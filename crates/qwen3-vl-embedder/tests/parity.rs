@@ -166,3 +166,55 @@ fn half_precision_stays_close_on_wgpu() {
     }
     println!("wgpu f16: worst cosine to the f32 reference {worst:.6}");
 }
+
+/// bf16 linear weights under f32 compute, the CPU's low-memory mode. The fixture checkpoint
+/// is bf16, so every weight is kept exactly and every case must meet the f32 tolerances.
+#[test]
+fn bf16_weights_on_cpu_match_the_reference() {
+    use burn::tensor::DType;
+    let device = start_device(DeviceChoice::Cpu).unwrap();
+    let options = EmbedderOptions { dtype: DType::BF16, ..EmbedderOptions::default() };
+    check_embeddings(&Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap(), "cpu bf16 weights");
+}
+
+/// The same mode on an f32 checkpoint rounds its weights to bf16: each embedding stays within
+/// cosine 0.9999 of the f32 reference (issue 6's bound for half-precision weights).
+#[test]
+fn bf16_weights_from_an_f32_checkpoint_stay_close() {
+    use burn::tensor::DType;
+    let device = start_device(DeviceChoice::Cpu).unwrap();
+    let options = EmbedderOptions { dtype: DType::BF16, ..EmbedderOptions::default() };
+    let e = Embedder::from_dir(&tiny_sharded_model_dir(), &device.device, options).unwrap();
+    let mut worst = 1f32;
+    for name in ["text", "text_image", "batch"] {
+        let case = cases().into_iter().find(|c| c.name == name).unwrap();
+        let reference = Reference::load(name);
+        for (row, v) in e.embed_batch(&inputs(&case), None).unwrap().iter().enumerate() {
+            let r = &reference.float("embedding").values[row * 64..][..64];
+            let cos: f32 = v.iter().zip(r).map(|(a, b)| a * b).sum();
+            assert!(cos >= 0.9999, "{name} row {row}: cosine {cos}");
+            worst = worst.min(cos);
+        }
+    }
+    println!("cpu bf16 weights from f32 shards: worst cosine to the f32 reference {worst:.6}");
+}
+
+/// A device without bf16 storage (WGSL has no bf16) refuses the mode at load, with a typed
+/// error, instead of failing in its first kernel.
+#[test]
+fn bf16_weights_where_unsupported_are_refused_at_load() {
+    use burn::tensor::DType;
+    let device = start_device(DeviceChoice::Wgpu).expect("wgpu device");
+    if device.device.supports_dtype(DType::BF16) {
+        println!("{} stores bf16: nothing to refuse", device.name);
+        return;
+    }
+    let options = EmbedderOptions { dtype: DType::BF16, ..EmbedderOptions::default() };
+    let Err(err) = Embedder::from_dir(&tiny_model_dir(), &device.device, options) else {
+        panic!("a bf16 load on a device without bf16 must fail");
+    };
+    assert!(
+        matches!(err, EmbedError::Model(qwen3_vl_model::ModelError::UnsupportedPrecision { .. })),
+        "{err}"
+    );
+}

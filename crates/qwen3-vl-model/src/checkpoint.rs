@@ -8,9 +8,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
+use half::bf16;
+
 use crate::error::{ModelError, Result};
-use crate::transpose::widen_transposed;
-use crate::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredValues};
+use crate::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, StoredValues};
+use crate::transpose::{bf16_transposed, widen_transposed};
 
 /// Tensors a checkpoint may carry that the embedding model never uses.
 const IGNORED_TENSORS: &[&str] = &["lm_head.weight"];
@@ -138,12 +140,27 @@ impl Checkpoint {
     /// Reads a weight of shape `expected` (`[rows, ...]`, trailing dims flattening to
     /// `cols`) as f32 `[cols, rows]`: widened and transposed in one pass on the host.
     pub fn take_f32_transposed(&self, name: &str, expected: &[usize]) -> Result<Vec<f32>> {
+        self.take_transposed(name, expected, widen_transposed)
+    }
+
+    /// Like [`Self::take_f32_transposed`], as bf16 (exact for bf16 checkpoints): for weights
+    /// kept in bf16 and widened where they are used.
+    pub fn take_bf16_transposed(&self, name: &str, expected: &[usize]) -> Result<Vec<bf16>> {
+        self.take_transposed(name, expected, bf16_transposed)
+    }
+
+    fn take_transposed<T>(
+        &self,
+        name: &str,
+        expected: &[usize],
+        convert: fn(StoredDType, &[u8], usize, usize) -> Vec<T>,
+    ) -> Result<Vec<T>> {
         let rows = expected.first().copied().unwrap_or(1);
         let cols = expected.iter().skip(1).product();
         self.take(name, expected, |file| {
             let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
             let (dtype, bytes) = file.read_raw(name, &mut scratch)?;
-            Ok(widen_transposed(dtype, bytes, rows, cols))
+            Ok(convert(dtype, bytes, rows, cols))
         })
     }
 

@@ -37,7 +37,7 @@ pub enum ModelError {
 
     /// The device cannot compute in the requested precision (a WebGPU adapter without
     /// `shader-f16`, say): its kernels would not compile or would return garbage.
-    #[error("this device cannot compute in {dtype}: load the model in f32 (f16 on WebGPU needs the shader-f16 feature)")]
+    #[error("this device cannot hold or compute in {dtype}: load the model in f32 (f16 needs a wgpu device with the shader-f16 feature; bf16 weights need the CPU device)")]
     UnsupportedPrecision { dtype: String },
 
     /// The inputs handed to the forward pass are inconsistent (wrong number of image

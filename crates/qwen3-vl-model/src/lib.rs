@@ -32,6 +32,7 @@ pub mod rope;
 pub mod safetensors;
 pub mod text;
 pub mod token_embedding;
+mod transient_buffers;
 pub mod transpose;
 pub mod vision;
 pub mod vision_layout;

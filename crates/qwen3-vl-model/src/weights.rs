@@ -10,7 +10,11 @@ use crate::layers::{LayerNorm, Linear, RmsNorm};
 pub struct WeightLoader<'a> {
     pub checkpoint: &'a Checkpoint,
     pub device: &'a Device,
+    /// The dtype the model computes in: every tensor but the linear weights.
     pub dtype: DType,
+    /// The dtype linear weights are kept in: `dtype`, or bf16 under f32 compute (see
+    /// [`Linear`]).
+    pub linear_dtype: DType,
 }
 
 impl WeightLoader<'_> {
@@ -39,8 +43,13 @@ impl WeightLoader<'_> {
 
     fn linear_shaped(&self, name: &str, shape: &[usize], bias: bool) -> Result<Linear> {
         let (d_out, d_in) = (shape[0], shape[1..].iter().product());
-        let values = self.checkpoint.take_f32_transposed(&format!("{name}.weight"), shape)?;
-        let weight = self.upload(values, [d_in, d_out]);
+        let weight_name = format!("{name}.weight");
+        let weight = if self.linear_dtype == DType::BF16 {
+            let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
+            Tensor::from_data(TensorData::new(values, [d_in, d_out]), (self.device, DType::BF16))
+        } else {
+            self.upload(self.checkpoint.take_f32_transposed(&weight_name, shape)?, [d_in, d_out])
+        };
         let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
         Ok(Linear { weight, bias })
     }
