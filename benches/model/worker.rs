@@ -42,7 +42,8 @@ fn parse_args() -> Result<Args, String> {
                     "f32" => DType::F32,
                     "f16" => DType::F16,
                     "bf16" => DType::BF16,
-                    other => return Err(format!("unknown dtype {other} (f32, f16, bf16)")),
+                    "int8" => qwen3_vl_embedder::int8_weights(),
+                    other => return Err(format!("unknown dtype {other} (f32, f16, bf16, int8)")),
                 }
             }
             "--batch-size" => batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?,

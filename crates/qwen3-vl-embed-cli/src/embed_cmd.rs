@@ -25,7 +25,8 @@ pub struct EmbedArgs {
     /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
     #[arg(long, default_value = "auto")]
     device: String,
-    /// How the weights are held: f32, f16 (wgpu with shader-f16) or bf16 (CPU, half the memory).
+    /// How the weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU, half the memory) or
+    /// int8 (a quarter of the memory).
     #[arg(long, value_enum, default_value_t)]
     precision: crate::precision::Precision,
     /// Print one JSON object {"embedding": [...], "dim": N, "model": "..."}.

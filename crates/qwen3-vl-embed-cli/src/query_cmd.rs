@@ -40,8 +40,8 @@ pub struct QueryArgs {
     /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
     #[arg(long, default_value = "auto")]
     device: String,
-    /// How the embedding model's weights are held: f32, f16 (wgpu with shader-f16) or bf16
-    /// (CPU, half the memory).
+    /// How the embedding model's weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU,
+    /// half the memory) or int8 (a quarter of the memory).
     #[arg(long, value_enum, default_value_t)]
     precision: crate::precision::Precision,
     /// Print one JSON object {"results": [...]}, best first.

@@ -82,6 +82,17 @@ fn cli_bf16_weights_reproduce_reference_on_cpu() {
     check_cases("cpu", &["text", "text_image"], &["--precision", "bf16"]);
 }
 
+/// `--precision int8`: int8 linear weights; close to the reference, not equal to it.
+#[test]
+fn cli_int8_weights_stay_close_on_cpu() {
+    let (json, _) = embed_json(&unseen_model_dir(), &["--text", "Turn off Night Shift", "--instruction",
+        "Retrieve the settings action that matches the user's request", "--device", "cpu", "--precision", "int8"]);
+    let got: Vec<f32> = json["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let reference = Reference::load("text");
+    let cosine: f32 = got.iter().zip(&reference.float("embedding").values).map(|(a, b)| a * b).sum();
+    assert!((0.999..1.0 - 1e-7).contains(&cosine), "int8 cosine to the f32 reference: {cosine}");
+}
+
 #[test]
 fn cli_reproduces_reference_on_wgpu() {
     let full = std::env::var_os("QWEN3_VL_FULL_CLI_WGPU").is_some();

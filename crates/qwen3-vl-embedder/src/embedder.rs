@@ -32,7 +32,9 @@ pub struct EmbedderOptions {
     /// Precision of the model on the device: `F32` (default, every device), `F16` (weights and
     /// activations in f16: wgpu with `shader-f16`), or `BF16` (linear weights kept in bf16 and
     /// widened as they are used, f32 compute: the CPU at about half the memory, with the same
-    /// results as `F32` for bf16 checkpoints). See `Qwen3VlModel::load`.
+    /// results as `F32` for bf16 checkpoints), or [`int8_weights`](crate::int8_weights)
+    /// (linear weights in int8, f32 compute: every device, about a quarter of the memory).
+    /// See `Qwen3VlModel::load`.
     pub dtype: DType,
 }
 

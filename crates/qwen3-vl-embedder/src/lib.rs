@@ -22,4 +22,4 @@ pub use source::resolve_model_dir;
 /// The float type of [`EmbedderOptions::dtype`] and the device type, re-exported so callers
 /// need not depend on burn.
 pub use burn::tensor::{DType, Device};
-pub use qwen3_vl_model::{LoadProgress, ProgressFn};
+pub use qwen3_vl_model::{LoadProgress, ProgressFn, int8_weights};

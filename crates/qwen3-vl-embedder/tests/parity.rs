@@ -143,6 +143,24 @@ fn bad_inputs_are_typed_errors() {
     assert!(matches!(err, EmbedError::Preprocess(_)), "{err}");
 }
 
+/// The lowest cosine between `e`'s embeddings and the f32 reference over the named cases,
+/// asserting each is at least `bound`.
+fn worst_cosine(e: &Embedder, names: &[&str], bound: f32, what: &str) -> f32 {
+    let mut worst = 1f32;
+    for &name in names {
+        let case = cases().into_iter().find(|c| c.name == name).unwrap();
+        let reference = Reference::load(name);
+        for (row, v) in e.embed_batch(&inputs(&case), None).unwrap().iter().enumerate() {
+            let r = &reference.float("embedding").values[row * 64..][..64];
+            let cos: f32 = v.iter().zip(r).map(|(a, b)| a * b).sum();
+            assert!(cos >= bound, "{what} {name} row {row}: cosine {cos}");
+            worst = worst.min(cos);
+        }
+    }
+    println!("{what}: worst cosine to the f32 reference {worst:.6}");
+    worst
+}
+
 /// Half-precision weights and activations (where the device supports f16): each embedding
 /// stays within cosine 0.9999 of the f32 reference (the bound issue 6 asks of half precision).
 #[test]
@@ -152,19 +170,7 @@ fn half_precision_stays_close_on_wgpu() {
     assert!(device.device.supports_dtype(DType::F16), "lavapipe and most GPUs support shader-f16");
     let options = EmbedderOptions { dtype: DType::F16, ..EmbedderOptions::default() };
     let e = Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap();
-    let mut worst = 1f32;
-    for name in ["text", "text_image", "two_images", "batch"] {
-        let case = cases().into_iter().find(|c| c.name == name).unwrap();
-        let got = e.embed_batch(&inputs(&case), None).unwrap();
-        let reference = Reference::load(name);
-        for (row, v) in got.iter().enumerate() {
-            let r = &reference.float("embedding").values[row * 64..][..64];
-            let cos: f32 = v.iter().zip(r).map(|(a, b)| a * b).sum();
-            assert!(cos >= 0.9999, "{name} row {row}: cosine {cos}");
-            worst = worst.min(cos);
-        }
-    }
-    println!("wgpu f16: worst cosine to the f32 reference {worst:.6}");
+    worst_cosine(&e, &["text", "text_image", "two_images", "batch"], 0.9999, "wgpu f16");
 }
 
 /// bf16 linear weights under f32 compute, the CPU's low-memory mode. The fixture checkpoint
@@ -185,18 +191,26 @@ fn bf16_weights_from_an_f32_checkpoint_stay_close() {
     let device = start_device(DeviceChoice::Cpu).unwrap();
     let options = EmbedderOptions { dtype: DType::BF16, ..EmbedderOptions::default() };
     let e = Embedder::from_dir(&tiny_sharded_model_dir(), &device.device, options).unwrap();
-    let mut worst = 1f32;
-    for name in ["text", "text_image", "batch"] {
-        let case = cases().into_iter().find(|c| c.name == name).unwrap();
-        let reference = Reference::load(name);
-        for (row, v) in e.embed_batch(&inputs(&case), None).unwrap().iter().enumerate() {
-            let r = &reference.float("embedding").values[row * 64..][..64];
-            let cos: f32 = v.iter().zip(r).map(|(a, b)| a * b).sum();
-            assert!(cos >= 0.9999, "{name} row {row}: cosine {cos}");
-            worst = worst.min(cos);
-        }
-    }
-    println!("cpu bf16 weights from f32 shards: worst cosine to the f32 reference {worst:.6}");
+    worst_cosine(&e, &["text", "text_image", "batch"], 0.9999, "cpu bf16 weights from f32 shards");
+}
+
+/// int8 linear weights (one f32 scale per 32 values) under f32 compute: every embedding within
+/// cosine 0.999 of the f32 reference (issue 6's bound for an 8-bit format), on both devices.
+fn int8_weights_stay_close(choice: DeviceChoice, what: &str) {
+    let device = start_device(choice).unwrap();
+    let options = EmbedderOptions { dtype: qwen3_vl_embedder::int8_weights(), ..EmbedderOptions::default() };
+    let e = Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap();
+    worst_cosine(&e, &["text", "text_image", "two_images", "batch", "large_image"], 0.999, what);
+}
+
+#[test]
+fn int8_weights_stay_close_on_cpu() {
+    int8_weights_stay_close(DeviceChoice::Cpu, "cpu int8 weights");
+}
+
+#[test]
+fn int8_weights_stay_close_on_wgpu() {
+    int8_weights_stay_close(DeviceChoice::Wgpu, "wgpu int8 weights");
 }
 
 /// A device without bf16 storage (WGSL has no bf16) refuses the mode at load, with a typed

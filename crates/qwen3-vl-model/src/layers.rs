@@ -4,15 +4,17 @@
 //! `forward`. Each is built by [`WeightLoader`](crate::weights::WeightLoader) under its
 //! checkpoint name.
 
-use burn::tensor::{Tensor, activation, module};
+use burn::tensor::{DType, Tensor, activation, module};
 
 /// `y = x W + b`, with `W` stored `[in, out]`: transposed from the checkpoint's `[out, in]`
 /// once, at load time, so every forward is a plain row-major matmul. (Multiplying by a
 /// transposed view instead made short text queries 4-5x slower on the CPU backend: gemm's
 /// small-row path wants the right operand row-major.)
 ///
-/// `W` may be kept in a narrower dtype than `x` (bf16 weights under f32 compute, the
-/// low-memory CPU mode): it is then widened for each product, exactly, and dropped after.
+/// `W` may be kept in a narrower dtype than `x` (bf16 or int8 weights under f32 compute, the
+/// low-memory modes). bf16 is widened for each product, exactly, and dropped after; int8 goes
+/// to burn's quantized matmul, which dequantizes inside the kernel on wgpu and into a
+/// transient f32 copy on the CPU.
 #[derive(Debug, Clone)]
 pub struct Linear {
     pub weight: Tensor<2>,
@@ -24,6 +26,7 @@ impl Linear {
     /// `x: [rows, in]` -> `[rows, out]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let weight = match (self.weight.dtype(), x.dtype()) {
+            (DType::QFloat(_), _) => self.weight.clone(),
             (stored, compute) if stored == compute => self.weight.clone(),
             (_, compute) => self.weight.clone().cast(compute),
         };

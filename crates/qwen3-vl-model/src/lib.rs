@@ -43,3 +43,4 @@ pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
 pub use error::{ModelError, Result};
 pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};
 pub use vision::VisionOutput;
+pub use weights::int8_weights;

@@ -1,10 +1,29 @@
 //! Builds layers from a [`Checkpoint`] under their checkpoint names.
 
+use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, RmsNorm};
+
+/// Values per int8 block that share one f32 scale, along each weight's output dimension.
+/// 32 keeps the rounding error at ~0.5% of a weight's spread and the scales at 1/8 of the
+/// int8 bytes; every output dimension of both model sizes and the fixtures is a multiple.
+pub const INT8_BLOCK: u8 = 32;
+
+/// The dtype that selects int8 linear weights (symmetric, one f32 scale per [`INT8_BLOCK`]
+/// values) under f32 compute: a quarter of the f32 bytes. Pass it as the model's `dtype`.
+///
+/// Packed four to a `u32`, the one int8 storage WGSL can hold; the CPU backend unpacks it.
+pub fn int8_weights() -> DType {
+    DType::QFloat(
+        QuantScheme::default()
+            .with_value(QuantValue::Q8S)
+            .with_store(QuantStore::PackedU32(0))
+            .per_block([INT8_BLOCK], burn::tensor::quantization::ScaleDtype::F32),
+    )
+}
 
 /// Reads named tensors from a checkpoint onto a device, in the model's float dtype.
 pub struct WeightLoader<'a> {
@@ -12,8 +31,8 @@ pub struct WeightLoader<'a> {
     pub device: &'a Device,
     /// The dtype the model computes in: every tensor but the linear weights.
     pub dtype: DType,
-    /// The dtype linear weights are kept in: `dtype`, or bf16 under f32 compute (see
-    /// [`Linear`]).
+    /// The dtype linear weights are kept in: `dtype`, or bf16 or int8 ([`int8_weights`]) under
+    /// f32 compute (see [`Linear`]).
     pub linear_dtype: DType,
 }
 
@@ -44,11 +63,17 @@ impl WeightLoader<'_> {
     fn linear_shaped(&self, name: &str, shape: &[usize], bias: bool) -> Result<Linear> {
         let (d_out, d_in) = (shape[0], shape[1..].iter().product());
         let weight_name = format!("{name}.weight");
-        let weight = if self.linear_dtype == DType::BF16 {
-            let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
-            Tensor::from_data(TensorData::new(values, [d_in, d_out]), (self.device, DType::BF16))
-        } else {
-            self.upload(self.checkpoint.take_f32_transposed(&weight_name, shape)?, [d_in, d_out])
+        let weight = match self.linear_dtype {
+            DType::BF16 => {
+                let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
+                Tensor::from_data(TensorData::new(values, [d_in, d_out]), (self.device, DType::BF16))
+            }
+            // Quantized on the device from this one tensor's f32 copy, which is then dropped.
+            DType::QFloat(scheme) => {
+                let values = self.checkpoint.take_f32_transposed(&weight_name, shape)?;
+                self.upload(values, [d_in, d_out]).quantize_dynamic(&scheme)
+            }
+            _ => self.upload(self.checkpoint.take_f32_transposed(&weight_name, shape)?, [d_in, d_out]),
         };
         let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
         Ok(Linear { weight, bias })
