@@ -66,8 +66,14 @@ export interface LoadOptions {
   };
   /** Default "auto": WebGPU when an adapter exists, else the CPU. */
   device?: 'webgpu' | 'cpu' | 'auto';
-  /** Default "f32". "f16" needs a WebGPU adapter with shader-f16. */
-  dtype?: 'f32' | 'f16';
+  /**
+   * Default "f32". "f16": weights and compute in f16, on a WebGPU adapter with shader-f16.
+   * "bf16": linear weights in bf16, f32 compute, CPU only (the same vectors as f32 for bf16
+   * checkpoints, half the weight memory). "int8": linear weights in int8 with one scale per 32
+   * values, f32 compute, every device (a quarter of the weight memory; cosine >= 0.999 to f32
+   * on the test fixtures). A dtype the device cannot hold fails with UNSUPPORTED_DTYPE.
+   */
+  dtype?: 'f32' | 'f16' | 'bf16' | 'int8';
   /** Inputs per forward pass in embedBatch (default 8). */
   batchSize?: number;
   /** Longest token sequence (default 8192). */

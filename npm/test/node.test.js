@@ -85,6 +85,34 @@ test('dtype f16: runs where the device computes in f16, else UNSUPPORTED_DTYPE a
   e.dispose();
 });
 
+test('dtype int8: a quarter of the weight bytes, every embedding within cosine 0.999 of the f32 reference', async () => {
+  const e = await Embedder.load({ modelUrl: MODEL_DIR, device: DEVICE, dtype: 'int8' });
+  for (const c of cases('text,text_image,two_images')) {
+    const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+    const got = await e.embed(caseInputs(c)[0]);
+    const cosine = got.reduce((s, x, i) => s + x * want[i], 0);
+    assert.ok(cosine >= 0.999, `${c.name}: int8 cosine against the f32 reference: ${cosine}`);
+    assert.ok(cosine < 1 - 1e-7, `${c.name}: int8 weights cannot reproduce f32 exactly (${cosine}): were they quantized?`);
+  }
+  e.dispose();
+});
+
+test('dtype bf16: the f32 reference exactly where the device stores bf16 (the CPU), else UNSUPPORTED_DTYPE', async () => {
+  const c = cases('text_image')[0];
+  const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+  let e;
+  try {
+    e = await Embedder.load({ modelUrl: MODEL_DIR, device: DEVICE, dtype: 'bf16' });
+  } catch (err) {
+    assert.notEqual(DEVICE, 'cpu', String(err));
+    assert.equal(err.code, 'UNSUPPORTED_DTYPE', String(err));
+    return;
+  }
+  const got = await e.embed(caseInputs(c)[0]);
+  assert.ok(maxAbsDiff(got, want) <= 1e-5, `bf16 weights: max |err| ${maxAbsDiff(got, want)}`);
+  e.dispose();
+});
+
 test('image forms: Uint8Array, ArrayBuffer and ImageData-like RGBA give the same vector', async () => {
   const png = new Uint8Array(readFileSync(join(FIXTURES, 'images', 'rgb_64x48.png')));
   const a = await embedder.embed({ image: png });

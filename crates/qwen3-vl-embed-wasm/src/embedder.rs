@@ -51,7 +51,13 @@ fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
         out.embedder.dtype = match dtype.as_str() {
             "f32" | "float32" => DType::F32,
             "f16" | "float16" => DType::F16,
-            other => return Err(bad_argument(format!("dtype {other:?}: expected \"f32\" or \"f16\""))),
+            "bf16" | "bfloat16" => DType::BF16,
+            "int8" => qwen3_vl_embedder::int8_weights(),
+            other => {
+                return Err(bad_argument(format!(
+                    "dtype {other:?}: expected \"f32\", \"f16\", \"bf16\" or \"int8\""
+                )));
+            }
         };
     }
     if let Some(n) = get("batchSize").as_f64() {
@@ -108,7 +114,7 @@ impl WasmEmbedder {
     /// when the model takes it, converted and uploaded, so a checkpoint larger than wasm32's
     /// 4 GiB loads (on WebGPU) and peak memory stays near one copy of the files.
     ///
-    /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16", batchSize,
+    /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16" | "bf16" | "int8", batchSize,
     /// maxLength, onProgress }`; `onProgress` receives `{ phase: "load", file: "weights",
     /// loaded, total }` in bytes after every tensor. Loading is synchronous between those
     /// calls: run it in a Worker to keep a page responsive.
