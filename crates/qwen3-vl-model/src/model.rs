@@ -55,10 +55,11 @@ impl Qwen3VlModel {
     /// `dtype`:
     /// - `F32`: everything in f32 (every device);
     /// - `F16`: everything in f16, computing in f16 (wgpu devices with `shader-f16`);
-    /// - `BF16`: the linear weights (~97% of the bytes) kept in bf16 and widened where they are
-    ///   used, everything else and all compute in f32 (devices with bf16 storage: the CPU).
-    ///   About half the memory of `F32` and exactly its results for bf16 checkpoints, at the
-    ///   cost of a widening pass over the weights in every forward pass.
+    /// - `BF16`: the linear weights (85% of the 2B's parameters; the token table is bf16 on the
+    ///   host in every mode) kept in bf16 and widened where they are used, everything else and
+    ///   all compute in f32 (devices with bf16 storage: the CPU). About half the memory of
+    ///   `F32` and exactly its results for bf16 checkpoints, at the cost of a widening pass over
+    ///   the weights in every forward pass.
     /// - [`int8_weights`](crate::weights::int8_weights): the linear weights in int8 with one
     ///   scale per 32 values, the rest and all compute in f32 (every device): about a quarter of
     ///   the memory; embeddings within cosine 0.999 of f32 on the fixtures.

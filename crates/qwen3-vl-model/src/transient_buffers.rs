@@ -1,4 +1,4 @@
-//! Keeping freed multi-megabyte buffers for reuse, for the bf16-weight mode.
+//! Keeping freed multi-megabyte buffers for reuse, for the bf16- and int8-weight modes.
 //!
 //! With bf16 linear weights each weight is widened to f32 for its product and freed right
 //! after: ~6.8 GB of 8-67 MB buffers per forward pass of the 2B model. glibc's allocator
@@ -7,8 +7,9 @@
 //! pages for the kernel to zero and fault in: 60% of a bf16 text query's time under `perf`
 //! (`clear_page_erms` and the fault path). Raising both thresholds lets the next weight reuse
 //! the last one's memory: a 32-token query on the 2B went from 3.2 s to 1.2 s
-//! (benches/model/README.md). f32 weights are never freed during a forward pass, and raising
-//! the thresholds there measured within noise, so only the bf16 mode asks for it.
+//! (benches/model/README.md). int8 weights are dequantized into the same kind of transient
+//! buffer on the CPU. f32 weights are never freed during a forward pass, and raising the
+//! thresholds there measured within noise, so only the bf16 and int8 modes ask for it.
 //!
 //! This is a process-wide allocator setting, made once, on glibc only; other allocators
 //! (macOS, Windows, musl, wasm) are left as they are.

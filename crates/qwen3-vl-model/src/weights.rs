@@ -7,9 +7,10 @@ use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, RmsNorm};
 
-/// Values per int8 block that share one f32 scale, along each weight's output dimension.
-/// 32 keeps the rounding error at ~0.5% of a weight's spread and the scales at 1/8 of the
-/// int8 bytes; every output dimension of both model sizes and the fixtures is a multiple.
+/// Values per int8 block that share one f32 scale: 32 consecutive values of a row of the
+/// `[in, out]` weight. 32 keeps the rounding error at ~0.5% of a weight's spread and the scales
+/// at 1/8 of the int8 bytes. Every output width of both model sizes and the fixtures is a
+/// multiple; a weight whose width is not stays in f32 rather than fail.
 pub const INT8_BLOCK: u8 = 32;
 
 /// The dtype that selects int8 linear weights (symmetric, one f32 scale per [`INT8_BLOCK`]
@@ -69,7 +70,7 @@ impl WeightLoader<'_> {
                 Tensor::from_data(TensorData::new(values, [d_in, d_out]), (self.device, DType::BF16))
             }
             // Quantized on the device from this one tensor's f32 copy, which is then dropped.
-            DType::QFloat(scheme) => {
+            DType::QFloat(scheme) if d_out % INT8_BLOCK as usize == 0 => {
                 let values = self.checkpoint.take_f32_transposed(&weight_name, shape)?;
                 self.upload(values, [d_in, d_out]).quantize_dynamic(&scheme)
             }
