@@ -34,6 +34,11 @@ fn embed_json(model: &Path, args: &[&str]) -> (serde_json::Value, String) {
     (serde_json::from_str(&stdout).expect("stdout is JSON"), stderr)
 }
 
+/// The `embedding` array of `--json` output.
+fn embedding(json: &serde_json::Value) -> Vec<f32> {
+    json["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
 /// Every case the contract names: text, images (odd size, tiny, large, RGBA, grey) and both.
 const ALL_CASES: [&str; 9] = ["text", "image", "text_image", "odd_size", "tiny_image", "large_image", "rgba", "grey", "unicode_text"];
 /// On lavapipe each CLI process compiles its shaders afresh (~1 minute a process on 2 cores),
@@ -60,7 +65,7 @@ fn check_cases(device: &str, names: &[&str], extra: &[&str]) {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let (json, stderr) = embed_json(&model, &args);
         assert!(stderr.contains(&format!("device: {device}")), "{stderr}");
-        let got: Vec<f32> = json["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        let got = embedding(&json);
         assert_eq!(json["dim"], 64);
         assert_eq!(json["model"], model.to_str().unwrap());
         let err = max_abs_diff(&got, &Reference::load(&case.name).float("embedding").values);
@@ -87,7 +92,7 @@ fn cli_bf16_weights_reproduce_reference_on_cpu() {
 fn cli_int8_weights_stay_close_on_cpu() {
     let (json, _) = embed_json(&unseen_model_dir(), &["--text", "Turn off Night Shift", "--instruction",
         "Retrieve the settings action that matches the user's request", "--device", "cpu", "--precision", "int8"]);
-    let got: Vec<f32> = json["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let got = embedding(&json);
     let reference = Reference::load("text");
     let cosine: f32 = got.iter().zip(&reference.float("embedding").values).map(|(a, b)| a * b).sum();
     assert!((0.999..1.0 - 1e-7).contains(&cosine), "int8 cosine to the f32 reference: {cosine}");
@@ -103,7 +108,7 @@ fn cli_reproduces_reference_on_wgpu() {
 fn cli_dim_truncates_and_renormalises() {
     let (json, _) = embed_json(&unseen_model_dir(), &["--text", "Turn off Night Shift", "--instruction",
         "Retrieve the settings action that matches the user's request", "--dim", "32", "--device", "cpu"]);
-    let got: Vec<f32> = json["embedding"].as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect();
+    let got = embedding(&json);
     assert_eq!(json["dim"], 32);
     assert!(max_abs_diff(&got, &Reference::load("text").float("embedding_dim32").values) <= CLI_TOL);
 }
