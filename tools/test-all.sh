@@ -1,37 +1,66 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian/Ubuntu machine and runs every test of the project.
-# `.ci/run` calls exactly this script. No GPU needed: wgpu tests run on Mesa lavapipe, WebGPU
-# tests on Chromium's SwiftShader.
+# Sets up a fresh Debian/Ubuntu machine and runs every test of the project. `.ci/run` calls
+# exactly this script. No GPU needed: wgpu tests run on Mesa lavapipe, WebGPU tests on
+# Chromium's SwiftShader (see tools/setup-test-machine.sh for what gets installed).
+#
+# usage: bash tools/test-all.sh [--full]
+#
+#   (default)  what CI runs, sized to finish in <= 45 minutes on 2 cores from a cold start:
+#              every test, with the software-GPU parity checks on a representative subset of
+#              the reference cases (text only, one image, text + image, two images, a padded
+#              batch), and the npm package built in the dev profile.
+#   --full     the exhaustive device matrix: every reference case on wgpu and WebGPU, every
+#              CLI case on wgpu, the npm package built in its release profile. Run it before a
+#              release and after any change to kernels, shapes or device code (~1.5-2 hours).
+#
+# Each step's time is printed at the end, so a slow step shows up in every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+full=0
+for arg in "$@"; do
+  case "$arg" in
+    --full) full=1 ;;
+    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "error: unknown argument '$arg' (usage: bash tools/test-all.sh [--full])" >&2; exit 2 ;;
+  esac
+done
 
-# System packages: Vulkan on the CPU (lavapipe) for the wgpu backend.
-if ! dpkg -s mesa-vulkan-drivers libvulkan1 >/dev/null 2>&1; then
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq mesa-vulkan-drivers libvulkan1 >/dev/null
-fi
+source tools/steps.sh
+title="tools/test-all.sh$([ $full = 1 ] && echo ' --full' || true)"
+npm_timings="$PWD/target/npm-timings.txt"
+finish() {
+  local rc=$?
+  steps_summary "$title" $rc
+  [ -f "$npm_timings" ] && sed 's/^/          npm: /' "$npm_timings"
+  return $rc
+}
+trap finish EXIT
+
+step "setup: system packages, wasm32 target, wasm-bindgen-cli, numpy"
+bash tools/setup-test-machine.sh
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
-
-# numpy, for the index's numpy-interoperability test (required, not skipped), in a venv so a
-# system Python that refuses pip installs (PEP 668) is left alone.
-PYENV_DIR="${PYENV_DIR:-target/test-python}"
-if ! "$PYENV_DIR/bin/python" -c "import numpy" 2>/dev/null; then
-  python3 -m venv "$PYENV_DIR" 2>/dev/null || {
-    $SUDO apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$PYENV_DIR"; }
-  "$PYENV_DIR/bin/pip" install -q numpy
+export PYTHON="$PWD/${PYENV_DIR:-target/test-python}/bin/python" VECTOR_INDEX_REQUIRE_NUMPY=1
+if [ $full = 1 ]; then
+  export QWEN3_VL_FULL_MATRIX=1 QWEN3_VL_GPU_CASES="" WASM_PROFILE=release
+else
+  # The dev profile shares its host build (proc macros, build scripts) with the native tests
+  # and skips LTO: minutes less than a release build, same code.
+  export WASM_PROFILE="${WASM_PROFILE:-dev}"
 fi
-export PYTHON="$PWD/$PYENV_DIR/bin/python" VECTOR_INDEX_REQUIRE_NUMPY=1
 
 # One dependency graph, built once: tests use the dev profile (dependencies at opt-level 2).
+step "cargo build: every test binary (dev profile)"
+cargo test --workspace --no-run
+
 status=0
+step "cargo test --workspace$([ $full = 1 ] && echo ' (QWEN3_VL_FULL_MATRIX=1)' || true)"
 cargo test --workspace --no-fail-fast 2>&1 || status=$?
 
-# The npm package from the same checkout: wasm32 build (wasm-bindgen-cli installed on first
-# use), the packed tarball in an empty directory, Node on the CPU and on WebGPU (Dawn on
-# SwiftShader), headless Chromium on WebGPU and the CPU, and the demo page. The wasm32
-# artifacts go under target/ too (target/wasm32-unknown-unknown), so one `rm -rf target` cleans.
-CARGO_TARGET_DIR="$PWD/target" bash npm/scripts/test-all.sh || status=$?
+# The npm package from the same checkout: wasm32 build, the packed tarball in an empty
+# directory, Node on the CPU and on WebGPU (Dawn on SwiftShader), headless Chromium on WebGPU
+# and the CPU, the demo page and the example extension. Its own steps' times follow the summary.
+step "npm package: npm/scripts/test-all.sh (wasm build profile: $WASM_PROFILE)"
+rm -f "$npm_timings"
+CARGO_TARGET_DIR="$PWD/target" TIMINGS="$npm_timings" bash npm/scripts/test-all.sh || status=$?
 exit $status

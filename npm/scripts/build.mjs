@@ -1,8 +1,10 @@
-// `npm run build`: wasm32 release build -> wasm-bindgen (--target web: plain ESM that runs in
+// `npm run build`: wasm32 build (release profile by default) -> wasm-bindgen (--target web: plain ESM that runs in
 // browsers and, given the bytes, in Node) -> wasm-opt -> dist/ with the JS and declarations.
 //
 // Environment: CARGO_TARGET_DIR (default ../target-wasm next to the workspace),
-// SKIP_CARGO=1 (reuse the last wasm build), WASM_OPT=0 (skip wasm-opt).
+// WASM_PROFILE (cargo profile, default `release`; the test script uses `dev`, which shares its
+// host build with the native tests and skips LTO), SKIP_CARGO=1 (reuse the last wasm build),
+// WASM_OPT=0 (skip wasm-opt).
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -20,12 +22,14 @@ const run = (cmd, args, opts = {}) => {
   execFileSync(cmd, args, { stdio: 'inherit', cwd: workspace, ...opts });
 };
 
+const profile = process.env.WASM_PROFILE || 'release';
 if (process.env.SKIP_CARGO !== '1') {
-  run('cargo', ['build', '--release', '--target', 'wasm32-unknown-unknown', '-p', 'qwen3-vl-embed-wasm'], {
+  run('cargo', ['build', '--profile', profile, '--target', 'wasm32-unknown-unknown', '-p', 'qwen3-vl-embed-wasm'], {
     env: { ...process.env, CARGO_TARGET_DIR: targetDir },
   });
 }
-const built = join(targetDir, 'wasm32-unknown-unknown', 'release', 'qwen3_vl_embed_wasm.wasm');
+// cargo names the dev profile's output directory `debug`.
+const built = join(targetDir, 'wasm32-unknown-unknown', profile === 'dev' ? 'debug' : profile, 'qwen3_vl_embed_wasm.wasm');
 if (!existsSync(built)) throw new Error(`no wasm at ${built}: run without SKIP_CARGO`);
 
 rmSync(dist, { recursive: true, force: true });

@@ -1,61 +1,41 @@
 #!/usr/bin/env bash
 # The npm package's whole test, from a clean clone:
-#   1. wasm-bindgen-cli at the version in Cargo.lock (cargo install, when missing),
-#   2. npm ci, 3. `npm run build` (wasm32 release build, wasm-bindgen, wasm-opt), 4. npm pack,
+#   1. tools/setup-test-machine.sh (wasm32 target, wasm-bindgen-cli at Cargo.lock's version,
+#      Debian's Chromium: each installed when missing),
+#   2. npm ci, 3. `npm run build` (wasm32 build, wasm-bindgen, wasm-opt), 4. npm pack,
 #   5. the tarball installed in an empty directory: the README's Node example, then
 #      `node --test` on the CPU and on WebGPU (Dawn for Node on SwiftShader),
-#   6. headless Chromium (Debian's; apt-installed when missing): WebGPU, CPU and the demo page.
+#   6. headless Chromium: WebGPU, CPU, the demo page and the example extension.
 # Each step's time is printed at the end (and written to $TIMINGS when set).
 #
 # Flags (environment):
 #   SKIP_BUILD=1        reuse dist/ from an earlier build
 #   BROWSER=0           skip the Chromium test
 #   NODE_WEBGPU=0|1     Node on WebGPU; default: on when Chromium's SwiftShader Vulkan driver is there
-#   QWEN3_VL_GPU_CASES  reference cases run on WebGPU (default: 5 representative ones; '' = all 19)
+#   QWEN3_VL_GPU_CASES  reference cases run on WebGPU (default: tests/fixtures/reference/software_gpu_cases.txt;
+#                       '' = all of them)
 #   INSTALL_CHROMIUM=0  never apt-get chromium (then no Chromium means the browser test fails)
 #   CARGO_TARGET_DIR    wasm build directory (default: ../target-wasm next to the workspace)
+#   WASM_PROFILE        cargo profile of the wasm build (default release; tools/test-all.sh uses dev)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$here/.." && pwd)"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(dirname "$root")/target-wasm}"
-start=$SECONDS
-last=$SECONDS
-current=""
-timings=()
-step() {
-  [ -n "$current" ] && timings+=("$(printf '%5ds  %s' $((SECONDS - last)) "$current")")
-  current="$*"
-  last=$SECONDS
-  echo "== [$((SECONDS - start))s] $*"
-}
+source "$root/tools/steps.sh"
 summary() {
   local rc=$?
-  [ -n "$current" ] && timings+=("$(printf '%5ds  %s' $((SECONDS - last)) "$current")")
-  {
-    echo "== npm/scripts/test-all.sh: $([ $rc = 0 ] && echo passed || echo "FAILED (exit $rc)") in $((SECONDS - start))s"
-    printf '%s\n' "${timings[@]}"
-  } | tee ${TIMINGS:+"$TIMINGS"}
+  steps_summary npm/scripts/test-all.sh $rc
   rm -rf "${tmp:-}"
 }
 trap summary EXIT
 swiftshader=/usr/lib/chromium/vk_swiftshader_icd.json
-# Text only, one image, text + image, two images, a padded batch.
-gpu_cases=text,image,text_image,two_images,batch
+# The representative subset (one list for the Rust and npm tests; see the file's comment).
+gpu_cases=$(grep -v '^#' "$root/tests/fixtures/reference/software_gpu_cases.txt" | paste -sd, -)
 
-want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$root/Cargo.lock")
-have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
-if [ "$have" != "$want" ]; then
-  step "cargo install wasm-bindgen-cli $want (found: ${have:-none})"
-  cargo install wasm-bindgen-cli --version "$want"
-fi
-
-if [ "${BROWSER:-1}" = 1 ] && ! [ -x /usr/bin/chromium ] && [ "${INSTALL_CHROMIUM:-1}" = 1 ]; then
-  step "apt-get install chromium"
-  sudo=""
-  [ "$(id -u)" = 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
-fi
+# wasm-bindgen-cli at Cargo.lock's version, the wasm32 target, Chromium: installed when missing
+# (a no-op after tools/test-all.sh ran it).
+step "setup (tools/setup-test-machine.sh)"
+bash "$root/tools/setup-test-machine.sh"
 
 cd "$here"
 step "npm ci"
@@ -63,7 +43,7 @@ npm ci --no-audit --no-fund
 if [ "${SKIP_BUILD:-0}" = 1 ] && [ -f dist/node.js ]; then
   step "reusing dist/ (SKIP_BUILD=1)"
 else
-  step "npm run build (cargo build --target wasm32-unknown-unknown, wasm-bindgen, wasm-opt)"
+  step "npm run build (cargo build --target wasm32-unknown-unknown --profile ${WASM_PROFILE:-release}, wasm-bindgen, wasm-opt)"
   npm run build
 fi
 step "npm pack + install the tarball in an empty directory"
@@ -105,5 +85,3 @@ if [ "${BROWSER:-1}" = 1 ]; then
   step "headless Chromium: the example extension (web/extension/) loaded unpacked"
   QWEN3_VL_PACKAGE_DIR="$tmp/app/node_modules/qwen3-vl-embed" node --test --test-reporter=spec test/extension.test.mjs
 fi
-step "done"
-current=""

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a Debian/Ubuntu machine, or stops at once saying what is
+# missing and how to get it. Each piece is checked first, so a second run takes seconds.
+#
+#   checked, not installed:  a Rust toolchain (>= the workspace's rust-version) with rustup,
+#                            Node.js >= 20 with npm, python3
+#   apt-get:                 mesa-vulkan-drivers + libvulkan1 (Mesa lavapipe: the wgpu tests),
+#                            chromium (browser tests; its SwiftShader Vulkan driver also runs
+#                            Node's WebGPU tests), python3-venv when `python3 -m venv` fails
+#   rustup / cargo:          the wasm32-unknown-unknown target; wasm-bindgen-cli at the
+#                            version Cargo.lock pins
+#   pip (in a venv):         numpy, at $PYENV_DIR (default target/test-python)
+#
+# Environment: BROWSER=0 or INSTALL_CHROMIUM=0 leave Chromium alone; PYENV_DIR as above.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+die() {
+  echo "error: $*" >&2
+  exit 1
+}
+
+# `version_at_least 1.95.0 1.89` is true when the first version is >= the second.
+version_at_least() {
+  [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -1)" = "$2" ]
+}
+
+# --- toolchains this script does not install --------------------------------------------------
+want_rust=$(sed -n 's/^rust-version = "\(.*\)"/\1/p' Cargo.toml)
+command -v cargo >/dev/null || die "no cargo: install Rust $want_rust+ with rustup (https://rustup.rs), then rerun"
+have_rust=$(rustc --version | awk '{print $2}')
+version_at_least "$have_rust" "$want_rust" || die "rustc $have_rust is older than the workspace's $want_rust: run 'rustup update stable'"
+command -v node >/dev/null && command -v npm >/dev/null || die "no Node.js/npm: install Node.js 20+ (https://nodejs.org), then rerun"
+have_node=$(node --version | tr -d v)
+version_at_least "$have_node" 20 || die "Node.js $have_node is older than 20: install Node.js 20+"
+command -v python3 >/dev/null || die "no python3: apt-get install python3 python3-venv"
+
+# --- system packages ---------------------------------------------------------------------------
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+apt_updated=0
+apt_install() {
+  command -v apt-get >/dev/null || die "cannot install $*: no apt-get here; install these Debian packages (or your system's equivalents) by hand: $*"
+  if [ $apt_updated = 0 ]; then
+    $sudo apt-get update -qq || die "apt-get update failed (see above): $* cannot be installed"
+    apt_updated=1
+  fi
+  echo "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null ||
+    die "apt-get install $* failed (see above)"
+}
+missing=()
+for p in mesa-vulkan-drivers libvulkan1; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${BROWSER:-1}" = 1 ] && [ "${INSTALL_CHROMIUM:-1}" = 1 ] && ! [ -x /usr/bin/chromium ]; then
+  missing+=(chromium)
+fi
+[ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
+[ -f /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 ||
+  die "mesa-vulkan-drivers is installed but has no lavapipe driver (lvp_icd.*.json): the wgpu tests need it"
+
+# --- Rust: the wasm32 target and wasm-bindgen-cli ----------------------------------------------
+if ! [ -d "$(rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown" ]; then
+  command -v rustup >/dev/null || die "the wasm32-unknown-unknown target is missing and there is no rustup to add it"
+  echo "rustup target add wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown || die "rustup target add wasm32-unknown-unknown failed (see above)"
+fi
+want_bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+have_bindgen=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+if [ "$have_bindgen" != "$want_bindgen" ]; then
+  echo "cargo install wasm-bindgen-cli $want_bindgen (found: ${have_bindgen:-none})"
+  cargo install --quiet --locked wasm-bindgen-cli --version "$want_bindgen" ||
+    die "cargo install wasm-bindgen-cli $want_bindgen failed (see above)"
+  command -v wasm-bindgen >/dev/null || die "wasm-bindgen was installed but is not on PATH: add ~/.cargo/bin to PATH"
+fi
+
+# --- numpy, for the index's numpy-interoperability test, in a venv (PEP 668 systems) -----------
+pyenv_dir="${PYENV_DIR:-target/test-python}"
+if ! "$pyenv_dir/bin/python" -c "import numpy" 2>/dev/null; then
+  echo "python3 -m venv $pyenv_dir && pip install numpy"
+  python3 -m venv "$pyenv_dir" 2>/dev/null || { apt_install python3-venv && python3 -m venv "$pyenv_dir"; } ||
+    die "python3 -m venv $pyenv_dir failed"
+  "$pyenv_dir/bin/pip" install -q numpy || die "pip install numpy failed (see above)"
+fi
+echo "setup: rustc $have_rust, node $have_node, wasm-bindgen $want_bindgen, lavapipe, numpy in $pyenv_dir$(
+  [ -x /usr/bin/chromium ] && echo ", $(/usr/bin/chromium --version 2>/dev/null | head -1)")"
