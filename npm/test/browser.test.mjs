@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
 import { serve } from '../../web/serve.mjs';
-import { FIXTURES, cases, isEmptyCase, maxAbsDiff, readSafetensor, tolerance } from './helpers.js';
+import { FIXTURES, cases, isEmptyCase, maxAbsDiff, readSafetensor, softwareGpuCases, tolerance } from './helpers.js';
 
 let server, browser, base;
 const report = {};
@@ -122,10 +122,10 @@ test('CPU path in Chromium equals the reference', async () => {
   check(cpu, 'cpu');
 });
 
-// SwiftShader compiles every kernel for every new shape on the CPU (all 19 cases take ~6 min
-// here), so by default WebGPU runs text, image, text+image, two images and a padded batch;
+// SwiftShader compiles every kernel for every new shape on the CPU (all 20 cases take ~6 min
+// here), so by default WebGPU runs the representative subset of software_gpu_cases.txt;
 // QWEN3_VL_GPU_CASES='' runs them all.
-const GPU_CASES = process.env.QWEN3_VL_GPU_CASES ?? 'text,image,text_image,two_images,batch';
+const GPU_CASES = process.env.QWEN3_VL_GPU_CASES ?? softwareGpuCases();
 test('WebGPU (SwiftShader) in Chromium equals the reference', async () => {
   gpu = await embedCasesInPage('webgpu', GPU_CASES || undefined);
   check(gpu, 'webgpu', GPU_CASES || undefined);

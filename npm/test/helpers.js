@@ -25,6 +25,15 @@ export function cases(only = process.env.QWEN3_VL_CASES) {
   return names ? all.filter((c) => names.includes(c.name)) : all;
 }
 
+/**
+ * The representative cases a software GPU (SwiftShader) runs by default, as a comma-separated
+ * list: `tests/fixtures/reference/software_gpu_cases.txt`, the one list the Rust tests read too.
+ */
+export function softwareGpuCases() {
+  const text = readFileSync(join(FIXTURES, 'reference', 'software_gpu_cases.txt'), 'utf8');
+  return text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).join(',');
+}
+
 /** The package's input objects for one reference case (images as encoded bytes). */
 export function caseInputs(c) {
   return c.inputs.map((i) => ({

@@ -52,9 +52,35 @@ impl CaseInput {
     }
 }
 
+/// Every reference case, in `cases.json` order.
 pub fn cases() -> Vec<Case> {
     let text = std::fs::read_to_string(fixtures_dir().join("reference/cases.json")).expect("cases.json");
     serde_json::from_str(&text).expect("cases.json parses")
+}
+
+/// Whether the exhaustive device matrix was asked for: `QWEN3_VL_FULL_MATRIX=1`, which
+/// `tools/test-all.sh --full` sets.
+pub fn full_matrix() -> bool {
+    std::env::var_os("QWEN3_VL_FULL_MATRIX").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The cases a software-GPU run (lavapipe, SwiftShader) checks: all of them under
+/// [`full_matrix`], else the representative subset listed in
+/// `reference/software_gpu_cases.txt` (the one list the npm tests read too). Prints which, so
+/// a subset run says what it left out.
+pub fn gpu_cases(what: &str) -> Vec<Case> {
+    let all = cases();
+    if full_matrix() {
+        println!("{what}: all {} reference cases (QWEN3_VL_FULL_MATRIX=1)", all.len());
+        return all;
+    }
+    let list = std::fs::read_to_string(fixtures_dir().join("reference/software_gpu_cases.txt")).expect("software_gpu_cases.txt");
+    let names: Vec<&str> = list.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+    let total = all.len();
+    let subset: Vec<Case> = all.into_iter().filter(|c| names.contains(&c.name.as_str())).collect();
+    assert_eq!(subset.len(), names.len(), "software_gpu_cases.txt names a case that cases.json lacks: {names:?}");
+    println!("{what}: {} of {total} reference cases ({}); QWEN3_VL_FULL_MATRIX=1 runs all", subset.len(), names.join(", "));
+    subset
 }
 
 /// A tensor from a reference file, flattened, with its shape.
