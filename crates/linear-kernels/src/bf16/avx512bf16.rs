@@ -22,30 +22,41 @@ use crate::par::{NR, Tile};
 /// broadcast from memory.
 pub(super) const MR: usize = 8;
 
-/// `x` (`[m, k]` f32) rounded to bf16, as one u32 per k pair (low half: even k), each row padded
-/// to `ceil(k/2)` pairs with a zero.
+/// `x` (`[m, k]` f32) rounded to bf16, one u32 per k pair (low half: even k), rows padded to
+/// `kp = ceil(k/2)` pairs and interleaved by groups of [`MR`] rows: row `g·MR + r`'s pair p is
+/// at `(g·kp + p)·MR + r`. The kernel then reads one contiguous stream of activations; with
+/// plain rows, K = 2048 puts the 8 rows 4 KiB apart, all in the same L1 set.
 ///
 /// # Safety
 /// The CPU must have AVX-512 BF16, F, BW and VL.
 #[target_feature(enable = "avx512bf16,avx512f,avx512bw,avx512vl")]
 pub(super) unsafe fn to_bf16_pairs(x: &[f32], m: usize, k: usize) -> Vec<u32> {
     let kp = k.div_ceil(2);
-    let mut pairs = vec![0u32; m * kp];
+    let mut pairs = vec![0u32; m.div_ceil(MR) * kp * MR];
     if kp == 0 {
         return pairs;
     }
     pairs
-        .par_chunks_mut(kp)
-        .zip(x.par_chunks(k))
-        .for_each(|(out, row)| {
-            // SAFETY: the features were detected by the caller of `to_bf16_pairs`.
-            unsafe { round_row(row, out) }
-        });
+        .par_chunks_mut(kp * MR)
+        .zip(x.par_chunks(k * MR))
+        .for_each_init(
+            || vec![0u32; kp],
+            |row_pairs, (group, rows)| {
+                for (r, row) in rows.chunks(k).enumerate() {
+                    row_pairs.fill(0);
+                    // SAFETY: the features were detected by the caller of `to_bf16_pairs`.
+                    unsafe { round_row(row, row_pairs) };
+                    for (p, &v) in row_pairs.iter().enumerate() {
+                        group[p * MR + r] = v;
+                    }
+                }
+            },
+        );
     pairs
 }
 
-/// One row of [`to_bf16_pairs`]: 16 values per `vcvtneps2bf16`, the tail through `half`
-/// (both round to nearest even).
+/// One row of [`to_bf16_pairs`] into `out` (zeroed): 16 values per `vcvtneps2bf16`, the tail
+/// through `half` (both round to nearest even).
 #[target_feature(enable = "avx512bf16,avx512f,avx512bw,avx512vl")]
 unsafe fn round_row(row: &[f32], out: &mut [u32]) {
     let chunks = row.len() / 16;
@@ -75,7 +86,9 @@ pub(super) unsafe fn tile(
     panel: &[u16],
     tile: &mut Tile,
 ) {
-    assert!(rows.end * kp <= pairs.len() && panel.len() == kp * 2 * NR);
+    // Row groups start at multiples of MR: the driver's tasks are 48 rows, a multiple of 8.
+    assert!(rows.start.is_multiple_of(MR) && rows.len() <= MR);
+    assert!((rows.start + MR) * kp <= pairs.len() && panel.len() == kp * 2 * NR);
     let x = pairs[rows.start * kp..].as_ptr();
     let w = panel.as_ptr();
     // SAFETY: the assert bounds every read of the pairs (rows x kp) and of the panel.
@@ -95,12 +108,13 @@ pub(super) unsafe fn tile(
 }
 
 /// # Safety
-/// AVX-512 BF16; `x` points at `R` rows of `kp` pairs, `panel` at `kp * 64` bf16.
+/// AVX-512 BF16; `x` points at a group of `kp` x `MR` interleaved pairs, `panel` at `kp * 64`
+/// bf16.
 #[target_feature(enable = "avx512bf16,avx512f,avx512bw,avx512vl")]
 unsafe fn kernel<const R: usize>(x: *const u32, kp: usize, panel: *const u16, tile: &mut Tile) {
     let mut acc = [[_mm512_setzero_ps(); 2]; R];
     for p in 0..kp {
-        // SAFETY: pair row p of the panel is 64 bf16 = two zmm; x row r has kp pairs. The
+        // SAFETY: pair row p of the panel is 64 bf16 = two zmm; the group holds kp x MR pairs. The
         // transmutes reinterpret 512 bits as 32 bf16, the layout `vdpbf16ps` reads.
         unsafe {
             let w0: __m512bh =
@@ -108,7 +122,7 @@ unsafe fn kernel<const R: usize>(x: *const u32, kp: usize, panel: *const u16, ti
             let w1: __m512bh =
                 std::mem::transmute(_mm512_loadu_si512(panel.add(p * 2 * NR + NR).cast()));
             for r in 0..R {
-                let a: __m512bh = std::mem::transmute(_mm512_set1_epi32(*x.add(r * kp + p) as i32));
+                let a: __m512bh = std::mem::transmute(_mm512_set1_epi32(*x.add(p * MR + r) as i32));
                 acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, w0);
                 acc[r][1] = _mm512_dpbf16_ps(acc[r][1], a, w1);
             }
