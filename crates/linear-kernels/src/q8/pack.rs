@@ -38,6 +38,8 @@ pub(crate) struct PanelQ8<'a> {
     /// `[blocks][NR]` scales.
     pub(crate) scales: &'a [f32],
     /// `[blocks][NR]` values of `-128 · Σ q`.
+    // Only the VNNI kernel reads it, and that kernel exists only on x86-64.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub(crate) neg_corrections: &'a [i32],
 }
 

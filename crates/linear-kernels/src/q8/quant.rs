@@ -1,6 +1,7 @@
 //! Symmetric int8 quantization of one 32-block, shared by the weights (at pack time) and the
 //! activations (per call), so both sides round the same way.
 
+#[cfg(target_arch = "x86_64")]
 use std::ops::Range;
 
 use rayon::prelude::*;
@@ -65,6 +66,8 @@ impl QuantX {
     }
 }
 
+// The SIMD kernels, the only users, exist only on x86-64.
+#[cfg(target_arch = "x86_64")]
 impl QuantX {
     /// Raw pointers to rows `rows`, for the SIMD kernels; panics if they are out of range, so
     /// a kernel reading `rows.len()` rows of `blocks` blocks stays inside the buffers.
@@ -81,6 +84,7 @@ impl QuantX {
 }
 
 /// Where a tile's quantized activation rows start (see [`QuantX::rows`]).
+#[cfg(target_arch = "x86_64")]
 pub(crate) struct RowPtrs {
     /// Row-major `[rows, blocks * 32]` bytes.
     pub(crate) bytes: *const u8,
