@@ -3,8 +3,10 @@
 
 /// (m, k, n) shapes with every awkward edge: one element, M = 1, odd K and N, K not a multiple
 /// of the pair (bf16) or the block (int8), N not a multiple of the 32-column panel, M not a
-/// multiple of any kernel's row count, M above one parallel task (48 rows), and the model's K.
-pub(crate) const SHAPES: [(usize, usize, usize); 10] = [
+/// multiple of any kernel's row count, M above one parallel task (48 rows), K over several
+/// chunks of the K loop with a partial last one (1101: 550.5 bf16 pairs, 34.4 int8 blocks), and
+/// the model's K.
+pub(crate) const SHAPES: [(usize, usize, usize); 11] = [
     (1, 1, 1),
     (1, 33, 17),
     (3, 64, 31),
@@ -15,6 +17,7 @@ pub(crate) const SHAPES: [(usize, usize, usize); 10] = [
     (1, 2048, 130),
     (130, 70, 40),
     (5, 6144, 33),
+    (11, 1101, 70),
 ];
 
 /// xorshift64*: deterministic, so a failure reproduces.
