@@ -93,10 +93,25 @@ fn both_weight_layouts_pack_the_same() {
 fn the_selected_kernel_runs_or_says_why_not() {
     let (m, k, n) = (4, 50, 40);
     let (w, x) = data(m, k, n);
+    let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
+    let (_, abs) = reference(&x64, &widen(&w), m, k, n);
     let w = PackedBf16::from_kn(&w, k, n).unwrap();
     let mut y = vec![0.0; m * n];
     match matmul_bf16(&x, m, &w, &mut y) {
-        Ok(()) => eprintln!("bf16 selected kernel: {:?}", Bf16Kernel::select()),
+        Ok(()) => {
+            eprintln!("bf16 selected kernel: {:?}", Bf16Kernel::select());
+            // Same product as the scalar kernel, within the avx512bf16 rounding of x (2^-8 of
+            // Σ|xw|, doubled for the f32 error of both sides).
+            let want = run(Bf16Kernel::Scalar, &x, m, &w);
+            let want: Vec<f64> = want.iter().map(|&v| f64::from(v)).collect();
+            assert_close(
+                "bf16 selected vs scalar",
+                &y,
+                &want,
+                &abs,
+                f64::powi(2.0, -7),
+            );
+        }
         Err(e @ Error::Unsupported { .. }) => eprintln!("SKIPPED: forced bf16 kernel: {e}"),
         Err(e) => panic!("{e}"),
     }

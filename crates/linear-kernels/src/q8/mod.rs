@@ -27,6 +27,9 @@ pub(crate) const BLOCK: usize = 32;
 ///
 /// # Shapes
 /// `x`: `[m, k]` row-major, `y`: `[m, n]` row-major (overwritten), `w`: packed `[k, n]`.
+///
+/// `x` must be finite: it is quantized per row per 32-block with scale max|x| / 127, and a
+/// NaN would be lost there.
 pub fn matmul_q8(x: &[f32], m: usize, w: &PackedQ8, y: &mut [f32]) -> Result<(), Error> {
     matmul_q8_with(Q8Kernel::select()?, x, m, w, y)
 }

@@ -185,7 +185,14 @@ fn the_selected_kernel_runs_or_says_why_not() {
     let w = PackedQ8::from_kn(&w, k, n).unwrap();
     let mut y = vec![0.0; m * n];
     match matmul_q8(&x, m, &w, &mut y) {
-        Ok(()) => eprintln!("int8 selected kernel: {:?}", Q8Kernel::select()),
+        Ok(()) => {
+            eprintln!("int8 selected kernel: {:?}", Q8Kernel::select());
+            // Same quantized arithmetic as the scalar kernel, up to f32 rounding.
+            let want = run(Q8Kernel::Scalar, &x, m, &w);
+            for (a, b) in y.iter().zip(&want) {
+                assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs scalar {b}");
+            }
+        }
         Err(e @ Error::Unsupported { .. }) => eprintln!("SKIPPED: forced int8 kernel: {e}"),
         Err(e) => panic!("{e}"),
     }
