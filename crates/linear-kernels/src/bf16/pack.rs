@@ -26,20 +26,20 @@ impl PackedBf16 {
     /// Packs `w`, `[k, n]` row-major: burn's `Linear` layout `[d_input, d_output]`.
     pub fn from_kn(w: &[bf16], k: usize, n: usize) -> Result<Self, Error> {
         check_len("weight", k * n, w.len())?;
-        Ok(Self::pack(k, n, |kk, col| w[kk * n + col].to_bits()))
+        Ok(Self::from_fn(k, n, |kk, col| w[kk * n + col]))
     }
 
     /// Packs `w`, `[n, k]` row-major: PyTorch's `nn.Linear` layout `[out, in]`.
     pub fn from_nk(w: &[bf16], n: usize, k: usize) -> Result<Self, Error> {
         check_len("weight", k * n, w.len())?;
-        Ok(Self::pack(k, n, |kk, col| w[col * k + kk].to_bits()))
+        Ok(Self::from_fn(k, n, |kk, col| w[col * k + kk]))
     }
 
     /// Packs an f32 `[k, n]` row-major weight, rounding each value to the nearest bf16.
     pub fn from_kn_f32(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {
         check_len("weight", k * n, w.len())?;
-        Ok(Self::pack(k, n, |kk, col| {
-            bf16::from_f32(w[kk * n + col]).to_bits()
+        Ok(Self::from_fn(k, n, |kk, col| {
+            bf16::from_f32(w[kk * n + col])
         }))
     }
 
@@ -64,8 +64,10 @@ impl PackedBf16 {
         &self.data[p * len..][..len]
     }
 
-    /// Builds the layout from `get(k, n)`, the weight's bf16 bits; panels in parallel.
-    fn pack(k: usize, n: usize, get: impl Fn(usize, usize) -> u16 + Sync) -> Self {
+    /// Packs a `[k, n]` weight given element by element: `get(i, j)` is the bf16 of input i,
+    /// output j. For sources in another layout or encoding (e.g. safetensors bytes read in
+    /// place) without an intermediate copy. Panels are packed in parallel.
+    pub fn from_fn(k: usize, n: usize, get: impl Fn(usize, usize) -> bf16 + Sync) -> Self {
         let panel_len = k.div_ceil(2) * 2 * NR;
         let mut data = vec![0u16; n.div_ceil(NR) * panel_len];
         if panel_len > 0 {
@@ -74,7 +76,7 @@ impl PackedBf16 {
                 .for_each(|(p, panel)| {
                     for kk in 0..k {
                         for c in 0..NR.min(n - p * NR) {
-                            panel[(kk / 2 * NR + c) * 2 + kk % 2] = get(kk, p * NR + c);
+                            panel[(kk / 2 * NR + c) * 2 + kk % 2] = get(kk, p * NR + c).to_bits();
                         }
                     }
                 });

@@ -47,13 +47,13 @@ impl PackedQ8 {
     /// Quantizes and packs `w`, `[k, n]` row-major: burn's `Linear` layout `[d_input, d_output]`.
     pub fn from_kn(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {
         check_len("weight", k * n, w.len())?;
-        Ok(Self::pack(k, n, |kk, col| w[kk * n + col]))
+        Ok(Self::from_fn(k, n, |kk, col| w[kk * n + col]))
     }
 
     /// Quantizes and packs `w`, `[n, k]` row-major: PyTorch's `nn.Linear` layout `[out, in]`.
     pub fn from_nk(w: &[f32], n: usize, k: usize) -> Result<Self, Error> {
         check_len("weight", k * n, w.len())?;
-        Ok(Self::pack(k, n, |kk, col| w[col * k + kk]))
+        Ok(Self::from_fn(k, n, |kk, col| w[col * k + kk]))
     }
 
     /// The input size K.
@@ -81,8 +81,10 @@ impl PackedQ8 {
         }
     }
 
-    /// Builds the layout from `get(k, n)`, the weight's f32 values; panels in parallel.
-    fn pack(k: usize, n: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Self {
+    /// Quantizes and packs a `[k, n]` weight given element by element: `get(i, j)` is input
+    /// i, output j (finite). For sources in another layout or encoding (e.g. a bf16 checkpoint
+    /// read in place) without an f32 copy. Panels are packed in parallel.
+    pub fn from_fn(k: usize, n: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Self {
         let blocks = k.div_ceil(BLOCK);
         let panels = n.div_ceil(NR);
         let mut values = vec![0i8; panels * blocks * BLOCK * NR];
