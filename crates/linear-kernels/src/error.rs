@@ -55,15 +55,20 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Checks that a buffer holds exactly `expected` elements.
-pub(crate) fn check_len(what: &'static str, expected: usize, found: usize) -> Result<(), Error> {
-    if expected == found {
-        Ok(())
-    } else {
-        Err(Error::Shape {
+/// Checks that a buffer holds exactly `rows · cols` elements. The product is checked, so a
+/// shape too large for memory is an error rather than a wrapped length that might match.
+pub(crate) fn check_len(
+    what: &'static str,
+    rows: usize,
+    cols: usize,
+    found: usize,
+) -> Result<(), Error> {
+    match rows.checked_mul(cols) {
+        Some(expected) if expected == found => Ok(()),
+        expected => Err(Error::Shape {
             what,
-            expected,
+            expected: expected.unwrap_or(usize::MAX),
             found,
-        })
+        }),
     }
 }

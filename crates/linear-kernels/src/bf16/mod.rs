@@ -37,8 +37,8 @@ pub fn matmul_bf16_with(
 ) -> Result<(), Error> {
     kernel.check()?;
     let (k, n) = (w.k(), w.n());
-    check_len("x", m * k, x.len())?;
-    check_len("y", m * n, y.len())?;
+    check_len("x", m, k, x.len())?;
+    check_len("y", m, n, y.len())?;
     let work = m * n * k;
     match kernel {
         Bf16Kernel::Scalar => for_each_tile(m, n, work, scalar::MR, y, |rows, p, tile| {

@@ -25,19 +25,19 @@ pub struct PackedBf16 {
 impl PackedBf16 {
     /// Packs `w`, `[k, n]` row-major: burn's `Linear` layout `[d_input, d_output]`.
     pub fn from_kn(w: &[bf16], k: usize, n: usize) -> Result<Self, Error> {
-        check_len("weight", k * n, w.len())?;
+        check_len("weight", k, n, w.len())?;
         Ok(Self::from_fn(k, n, |kk, col| w[kk * n + col]))
     }
 
     /// Packs `w`, `[n, k]` row-major: PyTorch's `nn.Linear` layout `[out, in]`.
     pub fn from_nk(w: &[bf16], n: usize, k: usize) -> Result<Self, Error> {
-        check_len("weight", k * n, w.len())?;
+        check_len("weight", k, n, w.len())?;
         Ok(Self::from_fn(k, n, |kk, col| w[col * k + kk]))
     }
 
     /// Packs an f32 `[k, n]` row-major weight, rounding each value to the nearest bf16.
     pub fn from_kn_f32(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {
-        check_len("weight", k * n, w.len())?;
+        check_len("weight", k, n, w.len())?;
         Ok(Self::from_fn(k, n, |kk, col| {
             bf16::from_f32(w[kk * n + col])
         }))

@@ -131,6 +131,16 @@ fn wrong_lengths_are_errors() {
         }
     );
     assert!(PackedBf16::from_kn(&[bf16::ONE; 5], 2, 3).is_err());
+    // m · k overflows: an error, not a wrapped length.
+    let err = matmul_bf16_with(Bf16Kernel::Scalar, &[], usize::MAX, &w, &mut []).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Shape {
+            what: "x",
+            expected: usize::MAX,
+            ..
+        }
+    ));
 }
 
 #[test]

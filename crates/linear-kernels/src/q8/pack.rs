@@ -46,13 +46,13 @@ pub(crate) struct PanelQ8<'a> {
 impl PackedQ8 {
     /// Quantizes and packs `w`, `[k, n]` row-major: burn's `Linear` layout `[d_input, d_output]`.
     pub fn from_kn(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {
-        check_len("weight", k * n, w.len())?;
+        check_len("weight", k, n, w.len())?;
         Ok(Self::from_fn(k, n, |kk, col| w[kk * n + col]))
     }
 
     /// Quantizes and packs `w`, `[n, k]` row-major: PyTorch's `nn.Linear` layout `[out, in]`.
     pub fn from_nk(w: &[f32], n: usize, k: usize) -> Result<Self, Error> {
-        check_len("weight", k * n, w.len())?;
+        check_len("weight", k, n, w.len())?;
         Ok(Self::from_fn(k, n, |kk, col| w[col * k + kk]))
     }
 
