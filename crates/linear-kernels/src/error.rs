@@ -72,3 +72,15 @@ pub(crate) fn check_len(
         }),
     }
 }
+
+/// The checks every matmul starts with: `x` is `[m, k]` and `y` is `[m, n]`.
+pub(crate) fn check_matmul(
+    x: &[f32],
+    y: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Result<(), Error> {
+    check_len("x", m, k, x.len())?;
+    check_len("y", m, n, y.len())
+}

@@ -130,28 +130,14 @@ impl Bf16Kernel {
 
     /// The kernel to use: the level forced by [`ENV_VAR`], else the fastest supported one.
     pub fn select() -> Result<Bf16Kernel, Error> {
-        let kernel = match Level::from_env()? {
-            Some(level) => Bf16Kernel::at_level(level),
-            None => *Self::ALL
-                .iter()
-                .rev()
-                .find(|k| k.is_supported())
-                .unwrap_or(&Bf16Kernel::Scalar),
-        };
+        let kernel = pick(&Self::ALL, Self::at_level, Self::is_supported)?;
         kernel.check()?;
         Ok(kernel)
     }
 
     /// `Ok` when the CPU can run the kernel, else the typed error that says what is missing.
     pub fn check(self) -> Result<(), Error> {
-        if self.is_supported() {
-            Ok(())
-        } else {
-            Err(Error::Unsupported {
-                kernel: self.name(),
-                needs: self.needs(),
-            })
-        }
+        check(self.is_supported(), self.name(), self.needs())
     }
 }
 
@@ -208,28 +194,36 @@ impl Q8Kernel {
 
     /// The kernel to use: the level forced by [`ENV_VAR`], else the fastest supported one.
     pub fn select() -> Result<Q8Kernel, Error> {
-        let kernel = match Level::from_env()? {
-            Some(level) => Q8Kernel::at_level(level),
-            None => *Self::ALL
-                .iter()
-                .rev()
-                .find(|k| k.is_supported())
-                .unwrap_or(&Q8Kernel::Scalar),
-        };
+        let kernel = pick(&Self::ALL, Self::at_level, Self::is_supported)?;
         kernel.check()?;
         Ok(kernel)
     }
 
     /// `Ok` when the CPU can run the kernel, else the typed error that says what is missing.
     pub fn check(self) -> Result<(), Error> {
-        if self.is_supported() {
-            Ok(())
-        } else {
-            Err(Error::Unsupported {
-                kernel: self.name(),
-                needs: self.needs(),
-            })
-        }
+        check(self.is_supported(), self.name(), self.needs())
+    }
+}
+
+/// The level forced by [`ENV_VAR`] mapped to its kernel, else the last (fastest) kernel of
+/// `all` the CPU supports.
+fn pick<K: Copy>(
+    all: &[K],
+    at_level: fn(Level) -> K,
+    supported: fn(K) -> bool,
+) -> Result<K, Error> {
+    Ok(match Level::from_env()? {
+        Some(level) => at_level(level),
+        None => *all.iter().rev().find(|&&k| supported(k)).unwrap_or(&all[0]),
+    })
+}
+
+/// `Ok` when supported, else the error naming the kernel and what it needs.
+fn check(supported: bool, kernel: &'static str, needs: &'static str) -> Result<(), Error> {
+    if supported {
+        Ok(())
+    } else {
+        Err(Error::Unsupported { kernel, needs })
     }
 }
 

@@ -15,7 +15,7 @@ mod tests;
 
 pub use pack::PackedBf16;
 
-use crate::error::check_len;
+use crate::error::check_matmul;
 use crate::par::for_each_tile;
 use crate::{Bf16Kernel, Error};
 
@@ -37,8 +37,7 @@ pub fn matmul_bf16_with(
 ) -> Result<(), Error> {
     kernel.check()?;
     let (k, n) = (w.k(), w.n());
-    check_len("x", m, k, x.len())?;
-    check_len("y", m, n, y.len())?;
+    check_matmul(x, y, m, k, n)?;
     let work = m * n * k;
     match kernel {
         Bf16Kernel::Scalar => for_each_tile(m, n, work, scalar::MR, y, |rows, p, tile| {

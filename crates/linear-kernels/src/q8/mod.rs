@@ -16,7 +16,7 @@ mod tests;
 
 pub use pack::PackedQ8;
 
-use crate::error::check_len;
+use crate::error::check_matmul;
 use crate::par::for_each_tile;
 use crate::{Error, Q8Kernel};
 
@@ -44,8 +44,7 @@ pub fn matmul_q8_with(
 ) -> Result<(), Error> {
     kernel.check()?;
     let (k, n) = (w.k(), w.n());
-    check_len("x", m, k, x.len())?;
-    check_len("y", m, n, y.len())?;
+    check_matmul(x, y, m, k, n)?;
     let work = m * n * k;
     // VNNI multiplies unsigned by signed bytes: it takes the activations offset by +128.
     let xq = quant::QuantX::new(x, m, k, kernel == Q8Kernel::Avx512Vnni);

@@ -43,6 +43,16 @@ pub(crate) struct PanelQ8<'a> {
     pub(crate) neg_corrections: &'a [i32],
 }
 
+impl PanelQ8<'_> {
+    /// Panics unless the panel holds `blocks` blocks: the SIMD kernels read that many through
+    /// raw pointers.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn assert_blocks(&self, blocks: usize) {
+        assert!(self.values.len() == blocks * BLOCK * NR);
+        assert!(self.scales.len() == blocks * NR && self.neg_corrections.len() == blocks * NR);
+    }
+}
+
 impl PackedQ8 {
     /// Quantizes and packs `w`, `[k, n]` row-major: burn's `Linear` layout `[d_input, d_output]`.
     pub fn from_kn(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {

@@ -25,10 +25,9 @@ pub(super) const MR: usize = 6;
 #[target_feature(enable = "avx512vnni,avx512f,avx512bw")]
 pub(super) unsafe fn tile(xq: &QuantX, rows: Range<usize>, panel: PanelQ8<'_>, tile: &mut Tile) {
     let blocks = xq.blocks;
-    assert!(panel.values.len() == blocks * BLOCK * NR && panel.scales.len() == blocks * NR);
-    assert!(panel.neg_corrections.len() == blocks * NR);
+    panel.assert_blocks(blocks);
     let x = xq.rows(rows.clone());
-    // SAFETY: `xq.rows` and the asserts bound every read of x and of the panel.
+    // SAFETY: `xq.rows` and `assert_blocks` bound every read of x and of the panel.
     unsafe {
         match rows.len() {
             1 => kernel::<1>(&x, panel, tile),
