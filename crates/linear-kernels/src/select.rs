@@ -288,6 +288,25 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_kernel_is_a_typed_error_that_names_it() {
+        let err = check(false, "avx512bf16", "x86-64 avx512bf16").unwrap_err();
+        assert_eq!(
+            err,
+            Error::Unsupported {
+                kernel: "avx512bf16",
+                needs: "x86-64 avx512bf16"
+            }
+        );
+        assert!(err.to_string().contains("avx512bf16"));
+        for kernel in Bf16Kernel::ALL {
+            assert_eq!(kernel.check().is_ok(), kernel.is_supported());
+        }
+        for kernel in Q8Kernel::ALL {
+            assert_eq!(kernel.check().is_ok(), kernel.is_supported());
+        }
+    }
+
+    #[test]
     fn scalar_is_always_supported() {
         assert!(Bf16Kernel::Scalar.is_supported());
         assert!(Q8Kernel::Scalar.is_supported());
