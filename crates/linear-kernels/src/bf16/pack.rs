@@ -1,0 +1,86 @@
+//! The packed bf16 weight: the layout every bf16 kernel streams, made once at load time.
+//!
+//! Columns are cut into panels of [`NR`] = 32. Inside a panel, for each pair of rows
+//! (k = 2p, 2p + 1) of W, the 32 columns follow each other and each column holds its two
+//! values side by side: `[w(2p, c), w(2p + 1, c)]` for c in 0..32, 64 bf16 = 128 bytes.
+//! That is exactly two `vdpbf16ps` operands (one 32-bit lane per column, a k pair per lane),
+//! and the widening kernels get both f32 values of a lane with a shift and a mask. An odd K
+//! and the columns past N are zero padding, so kernels never branch on the edges.
+
+use half::bf16;
+use rayon::prelude::*;
+
+use crate::Error;
+use crate::error::check_len;
+use crate::par::NR;
+
+/// A `[k, n]` bf16 weight in the kernels' panel layout (see the module docs).
+#[derive(Clone, Debug)]
+pub struct PackedBf16 {
+    k: usize,
+    n: usize,
+    data: Vec<u16>,
+}
+
+impl PackedBf16 {
+    /// Packs `w`, `[k, n]` row-major: burn's `Linear` layout `[d_input, d_output]`.
+    pub fn from_kn(w: &[bf16], k: usize, n: usize) -> Result<Self, Error> {
+        check_len("weight", k, n, w.len())?;
+        Ok(Self::from_fn(k, n, |kk, col| w[kk * n + col]))
+    }
+
+    /// Packs `w`, `[n, k]` row-major: PyTorch's `nn.Linear` layout `[out, in]`.
+    pub fn from_nk(w: &[bf16], n: usize, k: usize) -> Result<Self, Error> {
+        check_len("weight", k, n, w.len())?;
+        Ok(Self::from_fn(k, n, |kk, col| w[col * k + kk]))
+    }
+
+    /// Packs an f32 `[k, n]` row-major weight, rounding each value to the nearest bf16.
+    pub fn from_kn_f32(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {
+        check_len("weight", k, n, w.len())?;
+        Ok(Self::from_fn(k, n, |kk, col| {
+            bf16::from_f32(w[kk * n + col])
+        }))
+    }
+
+    /// The input size K.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The output size N.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The packed weight's heap size in bytes (2 per weight plus the padding).
+    pub fn size_bytes(&self) -> usize {
+        self.data.len() * 2
+    }
+
+    /// Panel `p`: `ceil(k / 2)` rows of 64 bf16 (see the module docs).
+    pub(crate) fn panel(&self, p: usize) -> &[u16] {
+        let len = self.k.div_ceil(2) * 2 * NR;
+        &self.data[p * len..][..len]
+    }
+
+    /// Packs a `[k, n]` weight given element by element: `get(i, j)` is the bf16 of input i,
+    /// output j. For sources in another layout or encoding (e.g. safetensors bytes read in
+    /// place) without an intermediate copy. Panels are packed in parallel.
+    pub fn from_fn(k: usize, n: usize, get: impl Fn(usize, usize) -> bf16 + Sync) -> Self {
+        let panel_len = k.div_ceil(2) * 2 * NR;
+        let mut data = vec![0u16; n.div_ceil(NR) * panel_len];
+        if panel_len > 0 {
+            data.par_chunks_mut(panel_len)
+                .enumerate()
+                .for_each(|(p, panel)| {
+                    for kk in 0..k {
+                        for c in 0..NR.min(n - p * NR) {
+                            panel[(kk / 2 * NR + c) * 2 + kk % 2] = get(kk, p * NR + c).to_bits();
+                        }
+                    }
+                });
+        }
+        PackedBf16 { k, n, data }
+    }
+}

@@ -1,0 +1,135 @@
+//! The packed int8 weight: the layout every int8 kernel streams, made once at load time.
+//!
+//! Columns are cut into panels of [`NR`] = 32. A panel holds, for each 32-block b of K:
+//! - the values, `[g = 0..8][c = 0..32][j = 0..4]`: column c's inputs k = 32b + 4g + j side by
+//!   side, so one 32-bit lane is one column's 4 consecutive inputs, the operand of `vpdpbusd`
+//!   and of `vpmaddubsw` + `vpmaddwd`; 1 KiB per block;
+//! - the 32 columns' f32 scales;
+//! - the 32 columns' `-128 · Σ q`: VNNI adds 128 to every activation, and starting its
+//!   accumulator at this value cancels the offset exactly.
+//!
+//! K is zero-padded to a multiple of 32 and N to a multiple of 32, so kernels never branch on
+//! edges. Storage: 1.25 bytes per weight (values, scale and correction).
+
+use rayon::prelude::*;
+
+use super::BLOCK;
+use super::quant::quantize_block;
+use crate::Error;
+use crate::error::check_len;
+use crate::par::NR;
+
+/// A `[k, n]` weight quantized to int8 with one scale per 32 inputs per output column, in the
+/// kernels' panel layout (see the module docs).
+#[derive(Clone, Debug)]
+pub struct PackedQ8 {
+    k: usize,
+    n: usize,
+    values: Vec<i8>,
+    scales: Vec<f32>,
+    neg_corrections: Vec<i32>,
+}
+
+/// One panel of a [`PackedQ8`], the slices a kernel reads.
+#[derive(Clone, Copy)]
+pub(crate) struct PanelQ8<'a> {
+    /// `[blocks][8][NR][4]` values.
+    pub(crate) values: &'a [i8],
+    /// `[blocks][NR]` scales.
+    pub(crate) scales: &'a [f32],
+    /// `[blocks][NR]` values of `-128 · Σ q`.
+    // Only the VNNI kernel reads it, and that kernel exists only on x86-64.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub(crate) neg_corrections: &'a [i32],
+}
+
+impl PanelQ8<'_> {
+    /// Panics unless the panel holds `blocks` blocks: the SIMD kernels read that many through
+    /// raw pointers.
+    #[cfg(target_arch = "x86_64")]
+    pub(crate) fn assert_blocks(&self, blocks: usize) {
+        assert!(self.values.len() == blocks * BLOCK * NR);
+        assert!(self.scales.len() == blocks * NR && self.neg_corrections.len() == blocks * NR);
+    }
+}
+
+impl PackedQ8 {
+    /// Quantizes and packs `w`, `[k, n]` row-major: burn's `Linear` layout `[d_input, d_output]`.
+    pub fn from_kn(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {
+        check_len("weight", k, n, w.len())?;
+        Ok(Self::from_fn(k, n, |kk, col| w[kk * n + col]))
+    }
+
+    /// Quantizes and packs `w`, `[n, k]` row-major: PyTorch's `nn.Linear` layout `[out, in]`.
+    pub fn from_nk(w: &[f32], n: usize, k: usize) -> Result<Self, Error> {
+        check_len("weight", k, n, w.len())?;
+        Ok(Self::from_fn(k, n, |kk, col| w[col * k + kk]))
+    }
+
+    /// The input size K.
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// The output size N.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The packed weight's heap size in bytes.
+    pub fn size_bytes(&self) -> usize {
+        self.values.len() + 4 * (self.scales.len() + self.neg_corrections.len())
+    }
+
+    /// Panel `p` (see the module docs).
+    pub(crate) fn panel(&self, p: usize) -> PanelQ8<'_> {
+        let blocks = self.k.div_ceil(BLOCK);
+        PanelQ8 {
+            values: &self.values[p * blocks * BLOCK * NR..][..blocks * BLOCK * NR],
+            scales: &self.scales[p * blocks * NR..][..blocks * NR],
+            neg_corrections: &self.neg_corrections[p * blocks * NR..][..blocks * NR],
+        }
+    }
+
+    /// Quantizes and packs a `[k, n]` weight given element by element: `get(i, j)` is input
+    /// i, output j (finite). For sources in another layout or encoding (e.g. a bf16 checkpoint
+    /// read in place) without an f32 copy. Panels are packed in parallel.
+    pub fn from_fn(k: usize, n: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Self {
+        let blocks = k.div_ceil(BLOCK);
+        let panels = n.div_ceil(NR);
+        let mut values = vec![0i8; panels * blocks * BLOCK * NR];
+        let mut scales = vec![0.0f32; panels * blocks * NR];
+        let mut neg_corrections = vec![0i32; panels * blocks * NR];
+        if blocks > 0 {
+            values
+                .par_chunks_mut(blocks * BLOCK * NR)
+                .zip(scales.par_chunks_mut(blocks * NR))
+                .zip(neg_corrections.par_chunks_mut(blocks * NR))
+                .enumerate()
+                .for_each(|(p, ((values, scales), corrections))| {
+                    for c in 0..NR.min(n - p * NR) {
+                        for b in 0..blocks {
+                            let mut v = [0.0f32; BLOCK];
+                            for (j, vj) in v.iter_mut().enumerate().take(k - b * BLOCK) {
+                                *vj = get(b * BLOCK + j, p * NR + c);
+                            }
+                            let mut q = [0i8; BLOCK];
+                            scales[b * NR + c] = quantize_block(&v, &mut q);
+                            corrections[b * NR + c] =
+                                -128 * q.iter().map(|&x| i32::from(x)).sum::<i32>();
+                            for (kk, &qk) in q.iter().enumerate() {
+                                values[((b * 8 + kk / 4) * NR + c) * 4 + kk % 4] = qk;
+                            }
+                        }
+                    }
+                });
+        }
+        PackedQ8 {
+            k,
+            n,
+            values,
+            scales,
+            neg_corrections,
+        }
+    }
+}
