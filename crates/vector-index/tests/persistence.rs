@@ -353,7 +353,7 @@ fn corrupt_files_give_typed_errors_that_name_the_file() {
 
     let c = Corrupt::new();
     c.edit_json(|m| m["schema_version"] = json!(99));
-    assert!(matches!(c.load_err().problem, Problem::UnsupportedSchema { found: 99, supported: 1 }));
+    assert!(matches!(c.load_err().problem, Problem::UnsupportedSchema { found: 99, supported: 2 }));
 
     let c = Corrupt::new();
     c.edit_json(|m| m["count"] = json!(3));
