@@ -306,13 +306,13 @@ fn place_with_graph(
     }
     let positions = (0..dead_rows).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
     if positions.windows(2).any(|w| w[0] >= w[1]) || positions.last().is_some_and(|p| *p as usize >= snapshot_rows) {
-        return Err(bad("removed-row positions are not ascending within the snapshot".into()));
+        return Err(bad("removed-row positions are not ascending within the rows".into()));
     }
     let dead_data: Vec<f32> =
         r.take(dead_rows * dim * 4)?.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
     check_rows(&dead_data, dim, DataFile::Graph)?;
 
-    let (mut snapshot, mut dead, mut live_rows) = (Vec::with_capacity(snapshot_rows * dim), 0, 0);
+    let (mut all, mut dead, mut live_rows) = (Vec::with_capacity(snapshot_rows * dim), 0, 0);
     let mut live = Vec::with_capacity(ids.len() + dead_rows);
     let mut slot_ids = Vec::with_capacity(ids.len() + dead_rows);
     let mut slot_meta = Vec::with_capacity(ids.len() + dead_rows);
@@ -320,7 +320,7 @@ fn place_with_graph(
     for pos in 0..snapshot_rows {
         let removed = positions.get(dead).is_some_and(|p| *p as usize == pos);
         let (src, row) = if removed { (&dead_data, dead) } else { (&data, live_rows) };
-        snapshot.extend_from_slice(&src[row * dim..(row + 1) * dim]);
+        all.extend_from_slice(&src[row * dim..(row + 1) * dim]);
         live.push(!removed);
         if removed {
             dead += 1;
@@ -333,7 +333,7 @@ fn place_with_graph(
         }
     }
     drop(data);
-    let rows = Matrix::from_vec(dim, snapshot);
+    let rows = Matrix::from_vec(dim, all);
     let graph = Graph::decode(&bytes[r.pos..], &rows, index.config.hnsw).map_err(bad)?;
     index.by_id = slot_ids.iter().enumerate().filter(|(i, _)| live[*i]).map(|(i, id)| (id.clone(), i as u32)).collect::<HashMap<_, _>>();
     (index.ids, index.metadata, index.live) = (slot_ids, slot_meta, live);
