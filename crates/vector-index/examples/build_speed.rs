@@ -2,12 +2,14 @@
 //! public API only (so the same file measures any version of the crate):
 //! `cargo run --release --example build_speed -- [N] [DIM] [EF]` (defaults 20000, 512, 64).
 //! Builds with `add_batch` (one call: the bulk path), then times 1,000 more single `add`s,
-//! then reports recall@10 against exact search over 500 held-out queries.
+//! then reports recall@10 against exact search over 500 held-out queries. With `DATA_DIR` set,
+//! also writes the vectors there (`base.npy`: the N bulk rows then the 1,000 single ones;
+//! `queries.npy`) for `benches/index/hnswlib_build.py`. `KEEP_PRUNED=0|1` overrides that parameter.
 use std::collections::HashSet;
 use std::time::Instant;
 
 use serde_json::Value;
-use vector_index::{Index, IndexConfig, Strategy, synthetic};
+use vector_index::{Index, IndexConfig, Strategy, npy, synthetic};
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
@@ -16,9 +18,18 @@ fn main() {
     let clusters = (n / 1000).max(1);
     let base = synthetic::clustered(n + singles, dim, clusters, 1.0, 7, 1);
     let queries = synthetic::clustered(500, dim, clusters, 1.0, 7, 2);
+    if let Ok(dir) = std::env::var("DATA_DIR") {
+        let dir = std::path::Path::new(&dir);
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::write(dir.join("base.npy"), npy::write_f32_matrix(n + singles, dim, &base)).unwrap();
+        std::fs::write(dir.join("queries.npy"), npy::write_f32_matrix(500, dim, &queries)).unwrap();
+    }
     let mut config = IndexConfig::new("synthetic", dim);
     config.strategy = Strategy::Hnsw;
     config.hnsw.ef_search = ef;
+    if let Ok(v) = std::env::var("KEEP_PRUNED") {
+        config.hnsw.keep_pruned = v == "1";
+    }
     let mut index = Index::new(config).unwrap();
     let t = Instant::now();
     index.add_batch(base[..n * dim].chunks_exact(dim).enumerate().map(|(i, v)| (i.to_string(), v, Value::Null))).unwrap();

@@ -43,8 +43,8 @@ pub struct IndexConfig {
     pub rebuild_fraction: f64,
     /// …or this many rows, whichever is larger.
     pub rebuild_min_rows: usize,
-    /// Compact (and, with [`Strategy::Auto`], build the first graph) inside `add`, `add_batch`
-    /// and `remove` when due. Turn off to do it at a time of the caller's choosing (e.g. a
+    /// Compact, and build the first graph once the strategy wants one, inside `add`,
+    /// `add_batch` and `remove` when due. Turn off to do it at a time of the caller's choosing (e.g. a
     /// browser idle callback) with [`Index::rebuild`]. Inserts into an existing graph happen
     /// either way.
     pub auto_rebuild: bool,

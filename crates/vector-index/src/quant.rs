@@ -134,6 +134,20 @@ impl Query {
         }
     }
 
+    /// A stored vector's codes as a query, without quantising it again (the neighbour
+    /// heuristic compares stored vectors with each other). Its scale is the stored one.
+    pub(crate) fn from_code(code: &[Line]) -> Self {
+        Self {
+            #[cfg(target_arch = "x86_64")]
+            abs: code.iter().map(|l| Line(l.0.map(|c| c.abs()))).collect(),
+            #[cfg(target_arch = "x86_64")]
+            sum: code.iter().flat_map(|l| l.0).map(i32::from).sum(),
+            code: code.to_vec(),
+            #[cfg(test)]
+            scale: f32::NAN,
+        }
+    }
+
     /// The query's scale: `s_q` in the module docs.
     #[cfg(test)]
     pub(crate) fn scale(&self) -> f32 {
