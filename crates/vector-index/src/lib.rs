@@ -48,9 +48,9 @@
 //!   affected neighbour, and compaction (below) bounds what tombstones can cost.
 //! * A graph search applies tombstones and a `search_filtered` predicate *in the walk*: a
 //!   rejected node routes but does not count, and the beam goes on until it holds `ef_search`
-//!   accepted nodes. A filtered walk that would score more than an eighth of the rows, or that
-//!   comes back with fewer than `k` items, is replaced by an exact scan, so results are never
-//!   short.
+//!   accepted nodes. A predicate that matches too few of 256 sampled rows for a walk to pay, a
+//!   filtered walk that would score more than an eighth of the rows, or one that comes back with
+//!   fewer than `k` items, is replaced by an exact scan, so results are never short.
 //! * [`Index::rebuild`] is a *compaction*: it drops the dead rows and re-builds the graph over
 //!   the live ones with the parallel bulk insert (a no-op when nothing is dead). `add`/`remove`
 //!   call it once tombstones exceed `max(rebuild_min_rows, rebuild_fraction * rows)`, unless
