@@ -15,7 +15,7 @@ num_threads=1; the Rust bench has the `parallel` feature off). Pairs compared:
     no Python overhead) and vs faiss IndexHNSWFlat likewise. hnswlib one query per Python call
     is listed too, for reference.
 HNSW points are each library's fastest ef_search reaching recall@10 >= TARGET (the same recall
-target for both sides). Graphs use the same shape: M=32 (64 links on layer 0, instant-distance's
+target for both sides). Graphs use the same shape: M=32 (64 links on layer 0; vector-index's
 fixed value), efConstruction as in rust.json, inner product on unit vectors. Builds use every
 core for all three. Recall@10 is against faiss Flat for the Python libraries and against the
 Rust exact strategy for the Rust index (the same top-10 up to float rounding).

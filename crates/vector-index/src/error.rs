@@ -96,7 +96,7 @@ pub enum Problem {
     TooLarge { limit: u64, found: u64 },
     #[error("sha256 is {found}, index.json expects {expected}")]
     ChecksumMismatch { expected: String, found: String },
-    #[error("schema_version {found} is not supported (this build reads {supported})")]
+    #[error("schema_version {found} is not supported (this build reads 1 to {supported})")]
     UnsupportedSchema { found: u64, supported: u32 },
     #[error("invalid JSON: {0}")]
     Json(String),

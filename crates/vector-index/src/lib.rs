@@ -23,51 +23,58 @@
 //! row-major storage (see `kernel.rs`: fixed-width accumulators the compiler vectorises, with
 //! an AVX2+FMA build picked at run time on x86-64). [`Index::search_batch`] scores a block of
 //! queries against each cached block of rows (a matrix-matrix product), several times faster
-//! per query than one query at a time. *HNSW* search walks a graph built by
-//! `instant-distance` (the walk itself is ours, see `graph.rs`): it scores an int8 copy of the
-//! rows (per-vector scalar quantisation, `quant.rs`) and re-scores its final candidates with
-//! exact f32 dot products, so HNSW scores are exact inner products too. [`Strategy::Auto`] (the
-//! default) keeps a graph once the index holds `hnsw_min_items` items; a config or a single
-//! search can force either.
+//! per query than one query at a time. *HNSW* search walks a graph this crate builds and keeps
+//! up to date itself (`graph/`): the walk scores an int8 copy of the rows (per-vector scalar
+//! quantisation, `quant.rs`) and re-scores its final candidates with exact f32 dot products, so
+//! HNSW scores are exact inner products too. [`Strategy::Auto`] (the default) keeps a graph once
+//! the index holds `hnsw_min_items` items; a config or a single search can force either.
 //!
 //! # Features
 //! `parallel` (off by default; native only, ignored on wasm32) splits `search_batch` over
-//! rayon's threads. The HNSW build is parallel natively either way (`instant-distance` always
-//! uses rayon; on wasm32 rayon runs on the calling thread).
+//! rayon's threads. Bulk HNSW inserts are parallel natively either way, serial on wasm32.
 //!
 //! # The update path
-//! `instant-distance` builds a graph once and cannot insert into or delete from it. So:
-//! * Rows live in a *snapshot* (immutable; the graph, if any, covers exactly its rows) and a
-//!   *delta* (rows appended since the last rebuild).
-//! * `add` appends to the delta. `remove` marks the row dead (a *tombstone*); replacing an id
-//!   is a removal plus an add. Dead rows are skipped by every search path, so removed items
-//!   are never returned; dead snapshot rows remain in the graph only as routing nodes.
-//! * A search runs HNSW over the snapshot and an exact scan over the delta and merges the two
-//!   top-k lists by score. If the graph's candidates (at most `ef_search`) contain fewer than
-//!   `k` acceptable items (many tombstones, or a selective `search_filtered` predicate), the
-//!   snapshot is scanned exactly instead, so results are never short.
-//! * Once delta rows plus tombstones exceed `max(rebuild_min_rows, rebuild_fraction *
-//!   snapshot_rows)`, `add`/`add_batch`/`remove` call [`Index::rebuild`]: compact all live
-//!   rows into a new snapshot and build a new graph. With the proportional threshold a stream
-//!   of single adds costs amortised `O(1 / rebuild_fraction)` builds' worth of work per item
-//!   and bounds the exact delta scan to a fraction of the index. Callers that must not stall
-//!   (a browser UI) set `auto_rebuild = false` and call `rebuild` when idle.
+//! The graph is built by inserting one node at a time, as in hnswlib, so it grows with the
+//! index instead of being rebuilt:
+//! * Rows live in one block; graph node `i` is row `i`. `add` appends the row and inserts it
+//!   (random level with `mult = 1 / ln M`, greedy descent, an `ef_construction` beam, hnswlib's
+//!   neighbour heuristic, links both ways with pruning). `add_batch` inserts its rows in
+//!   parallel natively, each node's link lists behind its own lock (the first 1024 nodes of a
+//!   graph go in serially, and everything does on wasm32).
+//! * `remove` marks the row dead (a *tombstone*); replacing an id is a removal plus an add. A
+//!   dead row stays in the graph as a routing node (hnswlib's `markDelete`), so the graph stays
+//!   as connected as it was; every search path skips it, so removed items are never returned.
+//!   Repairing the neighbours' links on each delete was not chosen: it costs a beam search per
+//!   affected neighbour, and compaction (below) bounds what tombstones can cost.
+//! * A graph search applies tombstones and a `search_filtered` predicate *in the walk*: a
+//!   rejected node routes but does not count, and the beam goes on until it holds `ef_search`
+//!   accepted nodes. A predicate that matches too few of 256 sampled rows for a walk to pay, a
+//!   filtered walk that would score more than an eighth of the rows, or one that comes back with
+//!   fewer than `k` items, is replaced by an exact scan, so results are never short.
+//! * [`Index::rebuild`] is a *compaction*: it drops the dead rows and re-builds the graph over
+//!   the live ones with the parallel bulk insert (a no-op when nothing is dead). `add`/`remove`
+//!   call it once tombstones exceed `max(rebuild_min_rows, rebuild_fraction * rows)`, unless
+//!   `auto_rebuild` is off (a browser that must not stall calls it when idle). With
+//!   [`Strategy::Auto`] it also builds the first graph when the index reaches
+//!   `hnsw_min_items`.
 //!
 //! # Memory
-//! The f32 rows (`4 * dim` bytes per item) plus, while a graph exists, its links (about 256
-//! bytes per item: 64 `u32` on layer 0, a little more on upper layers) and the int8 copy the walk
-//! scores (`dim` rounded up to 64, plus 4 bytes per item: +25% of the f32 rows at d = 512 or
-//! 2048). The int8 copy is derived from the rows when a graph is built or loaded; it is not
-//! saved.
+//! The f32 rows (`4 * dim` bytes per item) plus, while a graph exists, its links (about 280
+//! bytes per item: 256 for 64 `u32` slots on layer 0, a handle to the upper-layer slots, a lock
+//! and a level; 128 more per upper level for the ~3% of items above layer 0) and the int8 copy the walk scores (`dim` rounded up to 64, plus 4 bytes per
+//! item: +25% of the f32 rows at d = 512 or 2048). The int8 copy is derived from the rows when
+//! a graph is built, extended or loaded; it is not saved.
 //!
 //! # Persistence
 //! A directory with `index.json`, `embeddings.npy`, `ids` and `hnsw.bin`, saved atomically
 //! (see [`Index::save`] and the crash argument in `persist/dir.rs`), or one buffer
-//! ([`Index::to_bytes`]) for IndexedDB. Loads verify everything and never rebuild the graph.
+//! ([`Index::to_bytes`]) for IndexedDB. Loads verify everything and never rebuild the graph,
+//! except for an index written by schema 1 (an `instant-distance` graph): its graph is built
+//! afresh from the stored vectors on load, and it is saved as the current schema.
 //!
 //! # wasm32
-//! The crate uses no threads, clock or file system of its own on wasm32 (`instant-distance`
-//! falls back to one thread there, and is always seeded). `Index::save`/`load` exist but a
+//! The crate uses no threads, clock, entropy or file system of its own on wasm32 (node levels
+//! come from a seeded hash of the row number, and bulk inserts run serially there). `Index::save`/`load` exist but a
 //! browser uses `to_bytes`/`from_bytes`, and sets `created_at` itself.
 
 mod error;

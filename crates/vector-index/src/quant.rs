@@ -1,4 +1,4 @@
-//! A compact int8 copy of the snapshot rows, which the HNSW walk scores with (see `graph.rs`).
+//! A compact int8 copy of the stored rows, which the HNSW walk scores with (see `graph.rs`).
 //!
 //! Why: a graph search scores a thousand or more rows per query at random places in memory, so
 //! once the rows outgrow the caches (100k x 512 f32 is 200 MB) its cost is memory traffic, not
@@ -18,7 +18,7 @@
 //! Rows are padded with zeros to whole 64-byte lines and stored 64-byte aligned, so a row is
 //! exactly `lines` cache lines (prefetchable line by line) and the kernels have no tail.
 //! Memory: `dim` rounded up to 64 bytes plus 4 bytes (the scale) per row, i.e. about a quarter of
-//! the f32 rows. It is derived from the rows whenever a graph is built or loaded, never stored.
+//! the f32 rows. It is derived from the rows whenever a graph is built, extended or loaded, never stored.
 //!
 //! Kernels: an AVX-512 VNNI one (`vpdpbusd`, 64 products per instruction) and an AVX2 one
 //! (`vpmaddubsw` + `vpmaddwd`, 32 per pair) are picked at run time on x86-64; a portable one
@@ -54,6 +54,12 @@ impl Codes {
             scales.push(quantise(v, lines, &mut codes));
         }
         Self { lines, codes, scales }
+    }
+
+    /// Appends the codes of one more vector (an insertion into the graph).
+    pub(crate) fn push(&mut self, v: &[f32]) {
+        let scale = quantise(v, self.lines, &mut self.codes);
+        self.scales.push(scale);
     }
 
     /// Lines per vector.
@@ -125,6 +131,20 @@ impl Query {
             code,
             #[cfg(test)]
             scale: _scale,
+        }
+    }
+
+    /// A stored vector's codes as a query, without quantising it again (the neighbour
+    /// heuristic compares stored vectors with each other). Its scale is the stored one.
+    pub(crate) fn from_code(code: &[Line]) -> Self {
+        Self {
+            #[cfg(target_arch = "x86_64")]
+            abs: code.iter().map(|l| Line(l.0.map(|c| c.abs()))).collect(),
+            #[cfg(target_arch = "x86_64")]
+            sum: code.iter().flat_map(|l| l.0).map(i32::from).sum(),
+            code: code.to_vec(),
+            #[cfg(test)]
+            scale: f32::NAN,
         }
     }
 

@@ -67,7 +67,7 @@ fn search_batch_equals_per_query_search_and_brute_force() {
     for strategy in [Strategy::Exact, Strategy::Hnsw] {
         let mut index = Index::new(config(dim, strategy)).unwrap();
         index.add_batch(data.chunks_exact(dim).enumerate().map(|(i, v)| (format!("{i}"), v, json!(i)))).unwrap();
-        // Some delta rows and tombstones, so both parts of a search are exercised.
+        // A single insert after the bulk one, and a tombstone.
         index.add("extra", &queries[..dim], json!(7)).unwrap();
         index.remove("5").unwrap();
         for k in [0, 1, 10, 57] {
@@ -187,17 +187,17 @@ fn add_get_replace_remove() {
     assert_eq!(index.search(&[0.0, 0.0, 1.0], 1).unwrap()[0].0, "a");
 }
 
-/// Removals and replacements in the snapshot (graph) and in the delta are never returned, and
-/// results stay complete even when tombstones crowd out the graph's candidates.
+/// Removals and replacements, of bulk-inserted and singly inserted items, are never returned,
+/// and results stay complete even when tombstones crowd the query's neighbourhood.
 #[test]
-fn removed_items_never_come_back_through_the_graph_or_the_delta() {
+fn removed_items_never_come_back_through_the_graph() {
     let dim = 32;
     let mut index = clustered_index(3000, dim, Strategy::Hnsw, 3);
     assert!(index.has_graph());
     let mut config = index.config().clone();
     config.auto_rebuild = false;
     let mut index = {
-        // Same items, rebuild disabled, so tombstones and delta stay in place.
+        // Same items, compaction disabled, so tombstones stay in the graph.
         let mut fresh = Index::new(config).unwrap();
         fresh.add_batch(index.iter().map(|i| (i.id.to_string(), i.vector.to_vec(), i.metadata.clone()))).unwrap();
         fresh.rebuild();
@@ -207,12 +207,12 @@ fn removed_items_never_come_back_through_the_graph_or_the_delta() {
     let query = index.get("item-0").unwrap().vector.to_vec();
     let near: Vec<String> = index.search_with(&query, 200, Strategy::Exact, None).unwrap().into_iter().map(|h| h.0).collect();
     for id in &near[..150] {
-        index.remove(id).unwrap(); // most of the query's neighbourhood, inside the snapshot
+        index.remove(id).unwrap(); // most of the query's neighbourhood
     }
     let extra = clustered(100, dim, 60, 1.0, 3, 99);
     index.add_batch(extra.chunks_exact(dim).enumerate().map(|(i, v)| (format!("new-{i}"), v, json!(i)))).unwrap();
-    index.remove("new-0").unwrap(); // a tombstone in the delta
-    index.add("item-1", &query, json!("replaced")).unwrap(); // replacement moves it to the delta
+    index.remove("new-0").unwrap(); // a tombstone among the single inserts
+    index.add("item-1", &query, json!("replaced")).unwrap(); // replacement: a tombstone plus an insert
     assert!(index.has_graph() && !index.needs_rebuild());
     for strategy in [Strategy::Hnsw, Strategy::Exact] {
         let hits = index.search_with(&query, 60, strategy, None).unwrap();
@@ -234,7 +234,7 @@ fn removed_items_never_come_back_through_the_graph_or_the_delta() {
 }
 
 #[test]
-fn auto_rebuild_folds_the_delta_into_the_graph() {
+fn single_adds_go_into_the_graph_without_a_rebuild() {
     let dim = 16;
     let mut index = clustered_index(2000, dim, Strategy::Hnsw, 5);
     let more = clustered(1100, dim, 40, 1.0, 5, 77);

@@ -5,20 +5,24 @@
 //! (one id per line, same order) and, when there is a graph, `hnsw.bin`:
 //!
 //! ```text
-//! b"QVIXHNSW" | u32 version (1) | u32 dim | u64 snapshot_rows | u64 dead_rows
-//! | dead_rows x u64 snapshot positions (ascending) | dead_rows x dim f32 (their vectors)
-//! | graph (see `graph.rs`)
+//! b"QVIXHNSW" | u32 version (2) | u32 dim | u64 rows | u64 dead_rows
+//! | dead_rows x u64 row positions (ascending) | dead_rows x dim f32 (their vectors)
+//! | graph (see `graph/codec.rs`)
 //! ```
 //!
-//! The graph's points are snapshot positions. Removed snapshot rows are not in
-//! `embeddings.npy` (NumPy readers see live items only) but the graph still routes through
-//! them, so their vectors travel in `hnsw.bin` and a load rebuilds the exact snapshot layout.
+//! Graph node `i` is row `i` of the index. Removed rows are not in `embeddings.npy` (NumPy
+//! readers see live items only) but the graph still routes through them, so their vectors
+//! travel in `hnsw.bin` and a load restores the exact row layout.
+//!
+//! Schema 1 (written before the graph was ours: an `instant-distance` graph over a snapshot,
+//! plus an unindexed delta) still loads: its live rows, ids and metadata are read as usual, its
+//! `hnsw.bin` is ignored (not even read), and the graph is built afresh from the stored vectors
+//! if the strategy wants one. Saving such an index writes schema 2.
 
 pub(crate) mod buffer;
 pub(crate) mod dir;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -31,12 +35,12 @@ use crate::matrix::Matrix;
 use crate::npy;
 use crate::Index;
 
-/// The `index.json` schema this build writes and reads.
-pub const SCHEMA_VERSION: u32 = 1;
+/// The `index.json` schema this build writes. It also reads every earlier one (only 1 so far).
+pub const SCHEMA_VERSION: u32 = 2;
 /// `index.json` larger than this is refused before it is read (metadata is free-form JSON).
 pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
 const GRAPH_MAGIC: &[u8; 8] = b"QVIXHNSW";
-const GRAPH_VERSION: u32 = 1;
+const GRAPH_VERSION: u32 = 2;
 
 /// The content of `index.json`.
 #[derive(Debug, Serialize, Deserialize)]
@@ -65,9 +69,10 @@ pub(crate) struct FileEntry {
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct GraphEntry {
-    /// Rows the graph was built over, removed ones included.
+    /// Rows the graph covers: every stored row, removed ones included (schema 1: the rows of
+    /// the snapshot the graph was built over; the name is kept from then).
     pub snapshot_rows: usize,
-    /// Removed snapshot rows whose vectors `hnsw.bin` carries for routing.
+    /// Removed rows whose vectors `hnsw.bin` carries for routing.
     pub dead_rows: usize,
 }
 
@@ -106,7 +111,7 @@ pub(crate) fn encode(index: &Index) -> Encoded {
     ];
     drop(matrix);
     let graph = index.graph.as_ref().map(|graph| {
-        let entry = GraphEntry { snapshot_rows: index.snapshot.rows(), dead_rows: index.dead_in_snapshot };
+        let entry = GraphEntry { snapshot_rows: index.rows.rows(), dead_rows: index.dead };
         files.push((DataFile::Graph, encode_graph(index, graph)));
         entry
     });
@@ -129,19 +134,19 @@ pub(crate) fn encode(index: &Index) -> Encoded {
 }
 
 fn encode_graph(index: &Index, graph: &Graph) -> Vec<u8> {
-    let snapshot = &index.snapshot;
-    let dead: Vec<usize> = (0..snapshot.rows()).filter(|r| !index.live[*r]).collect();
+    let rows = &index.rows;
+    let dead: Vec<usize> = (0..rows.rows()).filter(|r| !index.live[*r]).collect();
     let mut out = Vec::new();
     out.extend_from_slice(GRAPH_MAGIC);
     out.extend_from_slice(&GRAPH_VERSION.to_le_bytes());
     out.extend_from_slice(&(index.embedding_dim() as u32).to_le_bytes());
-    out.extend_from_slice(&(snapshot.rows() as u64).to_le_bytes());
+    out.extend_from_slice(&(rows.rows() as u64).to_le_bytes());
     out.extend_from_slice(&(dead.len() as u64).to_le_bytes());
     for &r in &dead {
         out.extend_from_slice(&(r as u64).to_le_bytes());
     }
     for &r in &dead {
-        snapshot.row(r).iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
+        rows.row(r).iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()));
     }
     out.extend_from_slice(&graph.encode());
     out
@@ -163,7 +168,7 @@ pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
         schema_version: u64,
     }
     let version: Version = serde_json::from_slice(bytes).map_err(json)?;
-    if version.schema_version != SCHEMA_VERSION as u64 {
+    if !(1..=SCHEMA_VERSION as u64).contains(&version.schema_version) {
         let problem = Problem::UnsupportedSchema { found: version.schema_version, supported: SCHEMA_VERSION };
         return Err(LoadError::new(DataFile::IndexJson, problem).into());
     }
@@ -208,16 +213,21 @@ pub(crate) fn decode(
     }
     check_rows(&embeddings.data, dim, DataFile::Embeddings)?;
     let ids = parse_ids(&load(DataFile::Ids)?, &manifest.items)?;
+    // A schema-1 graph is not ours to read; it is rebuilt below from the stored vectors.
     let graph_bytes = match manifest.graph {
-        Some(entry) => Some((entry, load(DataFile::Graph)?)),
-        None => None,
+        Some(entry) if manifest.schema_version >= 2 => Some((entry, load(DataFile::Graph)?)),
+        _ => None,
     };
+    let migrate = manifest.schema_version < 2;
     let metadata = manifest.items.into_iter().map(|item| item.metadata).collect();
     let mut index = Index::new(manifest.config).map_err(|e| invalid(DataFile::IndexJson, e.to_string()))?;
     index.created_at = manifest.created_at;
     match graph_bytes {
         None => place_without_graph(&mut index, embeddings.data, ids, metadata),
         Some((entry, bytes)) => place_with_graph(&mut index, embeddings.data, ids, metadata, entry, &bytes)?,
+    }
+    if migrate {
+        index.rebuild(); // builds the graph the strategy wants (a no-op without one)
     }
     Ok(index)
 }
@@ -262,11 +272,11 @@ fn place_without_graph(index: &mut Index, data: Vec<f32>, ids: Vec<String>, meta
     index.by_id = ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
     index.live = vec![true; ids.len()];
     (index.ids, index.metadata) = (ids, metadata);
-    index.snapshot = Arc::new(Matrix::from_vec(dim, data));
+    index.rows = Matrix::from_vec(dim, data);
 }
 
-/// Restores the snapshot layout the graph was built over: live rows from `embeddings.npy`
-/// interleaved with the removed rows `hnsw.bin` carries; later rows form the delta.
+/// Restores the row layout the graph was built over: live rows from `embeddings.npy`
+/// interleaved with the removed rows `hnsw.bin` carries.
 fn place_with_graph(
     index: &mut Index,
     data: Vec<f32>,
@@ -286,7 +296,7 @@ fn place_with_graph(
         return Err(bad(format!("version {version} / dimension {file_dim}, expected {GRAPH_VERSION} / {dim}")));
     }
     let (snapshot_rows, dead_rows) = (r.u64()? as usize, r.u64()? as usize);
-    let live_in_snapshot = snapshot_rows.checked_sub(dead_rows).filter(|l| *l <= ids.len());
+    let live_in_snapshot = snapshot_rows.checked_sub(dead_rows).filter(|l| *l == ids.len());
     if snapshot_rows != entry.snapshot_rows || dead_rows != entry.dead_rows || live_in_snapshot.is_none() {
         return Err(bad(format!("{snapshot_rows} snapshot rows with {dead_rows} removed do not match index.json")));
     }
@@ -296,13 +306,13 @@ fn place_with_graph(
     }
     let positions = (0..dead_rows).map(|_| r.u64()).collect::<Result<Vec<_>>>()?;
     if positions.windows(2).any(|w| w[0] >= w[1]) || positions.last().is_some_and(|p| *p as usize >= snapshot_rows) {
-        return Err(bad("removed-row positions are not ascending within the snapshot".into()));
+        return Err(bad("removed-row positions are not ascending within the rows".into()));
     }
     let dead_data: Vec<f32> =
         r.take(dead_rows * dim * 4)?.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
     check_rows(&dead_data, dim, DataFile::Graph)?;
 
-    let (mut snapshot, mut dead, mut live_rows) = (Vec::with_capacity(snapshot_rows * dim), 0, 0);
+    let (mut all, mut dead, mut live_rows) = (Vec::with_capacity(snapshot_rows * dim), 0, 0);
     let mut live = Vec::with_capacity(ids.len() + dead_rows);
     let mut slot_ids = Vec::with_capacity(ids.len() + dead_rows);
     let mut slot_meta = Vec::with_capacity(ids.len() + dead_rows);
@@ -310,7 +320,7 @@ fn place_with_graph(
     for pos in 0..snapshot_rows {
         let removed = positions.get(dead).is_some_and(|p| *p as usize == pos);
         let (src, row) = if removed { (&dead_data, dead) } else { (&data, live_rows) };
-        snapshot.extend_from_slice(&src[row * dim..(row + 1) * dim]);
+        all.extend_from_slice(&src[row * dim..(row + 1) * dim]);
         live.push(!removed);
         if removed {
             dead += 1;
@@ -318,22 +328,17 @@ fn place_with_graph(
             slot_meta.push(Value::Null);
         } else {
             live_rows += 1;
-            slot_ids.push(ids.next().expect("checked: live snapshot rows <= ids"));
+            slot_ids.push(ids.next().expect("checked: live rows == ids"));
             slot_meta.push(metadata.next().expect("one metadata entry per id"));
         }
     }
-    let delta = data[live_rows * dim..].to_vec();
     drop(data);
-    slot_ids.extend(ids);
-    slot_meta.extend(metadata);
-    live.resize(slot_ids.len(), true);
-    let snapshot = Arc::new(Matrix::from_vec(dim, snapshot));
-    let graph = Graph::decode(&bytes[r.pos..], &snapshot, index.config.hnsw).map_err(bad)?;
+    let rows = Matrix::from_vec(dim, all);
+    let graph = Graph::decode(&bytes[r.pos..], &rows, index.config.hnsw).map_err(bad)?;
     index.by_id = slot_ids.iter().enumerate().filter(|(i, _)| live[*i]).map(|(i, id)| (id.clone(), i as u32)).collect::<HashMap<_, _>>();
     (index.ids, index.metadata, index.live) = (slot_ids, slot_meta, live);
-    (index.dead, index.dead_in_snapshot) = (dead_rows, dead_rows);
-    index.snapshot = snapshot;
-    index.delta = Matrix::from_vec(dim, delta);
+    index.dead = dead_rows;
+    index.rows = rows;
     index.graph = Some(graph);
     Ok(())
 }

@@ -1,0 +1,92 @@
+use super::*;
+
+fn unit_rows(n: usize, dim: usize) -> Matrix {
+    Matrix::from_vec(dim, crate::synthetic::clustered(n, dim, (n / 50).max(2), 1.0, 3, 4))
+}
+
+fn exact_top(rows: &Matrix, q: &[f32], k: usize) -> Vec<u32> {
+    let mut all: Vec<(u32, f32)> = (0..rows.rows()).map(|i| (i as u32, dot(q, rows.row(i)))).collect();
+    all.sort_unstable_by(|a, b| b.1.total_cmp(&a.1));
+    all.into_iter().take(k).map(|x| x.0).collect()
+}
+
+#[test]
+fn every_node_finds_itself_and_lists_respect_levels() {
+    let rows = unit_rows(600, 24);
+    let graph = Graph::build(&rows, HnswParams::default());
+    assert_eq!(graph.len(), 600);
+    for i in 0..600 {
+        let found = graph.search(&rows, rows.row(i), |_| true, usize::MAX).unwrap();
+        assert_eq!(found[0].0 as usize, i, "node {i} is reachable");
+        assert!(found.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
+        for layer in 0..=graph.levels[i] as usize {
+            assert!(used(graph.slots(i as u32, layer)).all(|l| graph.levels[l as usize] as usize >= layer && l as usize != i));
+        }
+    }
+}
+
+#[test]
+fn serial_and_single_inserts_match_brute_force() {
+    let rows = unit_rows(1500, 32);
+    // Half in bulk, then one at a time (the `add` path).
+    let mut graph = Graph::build(&Matrix::from_vec(32, rows.as_slice()[..750 * 32].to_vec()), HnswParams::default());
+    for i in 751..=1500 {
+        graph.extend(&Matrix::from_vec(32, rows.as_slice()[..i * 32].to_vec()));
+    }
+    let queries = crate::synthetic::clustered(100, 32, 30, 1.0, 3, 9);
+    let mut hits = 0;
+    for q in queries.chunks_exact(32) {
+        let truth = exact_top(&rows, q, 10);
+        let got = graph.search(&rows, q, |_| true, usize::MAX).unwrap();
+        hits += got.iter().take(10).filter(|g| truth.contains(&g.0)).count();
+    }
+    assert!(hits as f64 / 1000.0 >= 0.98, "recall@10 {}", hits as f64 / 1000.0);
+}
+
+#[test]
+fn a_selective_filter_is_applied_in_the_walk_and_a_budget_stops_it() {
+    let rows = unit_rows(1000, 16);
+    let graph = Graph::build(&rows, HnswParams::default());
+    let q = rows.row(5);
+    let found = graph.search(&rows, q, |n| n % 3 == 0, usize::MAX).unwrap();
+    assert_eq!(found.len(), 64, "the beam fills with accepted nodes only");
+    assert!(found.iter().all(|(n, _)| n % 3 == 0));
+    assert!(graph.search(&rows, q, |n| n == 999, 200).is_none(), "a tiny budget runs out");
+}
+
+#[test]
+fn encode_decode_keeps_search_results_and_hostile_graphs_are_refused() {
+    let rows = unit_rows(300, 16);
+    let graph = Graph::build(&rows, HnswParams::default());
+    let bytes = graph.encode();
+    let back = Graph::decode(&bytes, &rows, HnswParams::default()).unwrap();
+    assert_eq!(back.encode(), bytes);
+    for i in [0, 7, 299] {
+        assert_eq!(graph.search(&rows, rows.row(i), |_| true, usize::MAX), back.search(&rows, rows.row(i), |_| true, usize::MAX));
+    }
+    assert!(Graph::decode(&bytes[..bytes.len() - 1], &rows, HnswParams::default()).is_err());
+    let fewer = Matrix::from_vec(16, rows.as_slice()[..299 * 16].to_vec());
+    assert!(Graph::decode(&bytes, &fewer, HnswParams::default()).is_err());
+    let zero_start = 4 + 8 + 8 + 300;
+    let mut bad_link = bytes.clone();
+    bad_link[zero_start..zero_start + 4].copy_from_slice(&1000u32.to_le_bytes());
+    assert!(Graph::decode(&bad_link, &rows, HnswParams::default()).err().unwrap().contains("not on layer"));
+    // A layer-1 link to a node that is only on layer 0 would let a walk index past its slots.
+    let low = (0..300u32).find(|n| graph.levels[*n as usize] == 0).unwrap();
+    let mut node_with_upper = zero_start + 4 * 300 * 2 * M;
+    let high = (0..300).find(|n| graph.levels[*n] > 0).unwrap();
+    node_with_upper += 4 * graph.levels[..high].iter().map(|l| *l as usize * M).sum::<usize>();
+    let mut bad_level = bytes.clone();
+    bad_level[node_with_upper..node_with_upper + 4].copy_from_slice(&low.to_le_bytes());
+    assert!(Graph::decode(&bad_level, &rows, HnswParams::default()).is_err());
+    let mut bad_entry = bytes.clone();
+    bad_entry[12..20].copy_from_slice(&u64::from(low).to_le_bytes());
+    assert!(Graph::decode(&bad_entry, &rows, HnswParams::default()).is_err());
+}
+
+#[test]
+fn levels_follow_the_geometric_law() {
+    let upper = (0..100_000u32).filter(|n| insert::level_of(1, *n) > 0).count();
+    assert!((2500..3800).contains(&upper), "about 1/32 of nodes above layer 0: {upper}");
+}
+
