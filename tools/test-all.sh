@@ -28,7 +28,10 @@ done
 
 source tools/steps.sh
 title="tools/test-all.sh$([ $full = 1 ] && echo ' --full' || true)"
-npm_timings="$PWD/target/npm-timings.txt"
+# The native and the wasm32 build share one target directory (and so their host build).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+mkdir -p "$CARGO_TARGET_DIR"
+npm_timings="$CARGO_TARGET_DIR/npm-timings.txt"
 finish() {
   local rc=$?
   steps_summary "$title" $rc
@@ -62,5 +65,5 @@ cargo test --workspace --no-fail-fast 2>&1 || status=$?
 # and the CPU, the demo page and the example extension. Its own steps' times follow the summary.
 step "npm package: npm/scripts/test-all.sh (wasm build profile: $WASM_PROFILE)"
 rm -f "$npm_timings"
-CARGO_TARGET_DIR="$PWD/target" TIMINGS="$npm_timings" bash npm/scripts/test-all.sh || status=$?
+TIMINGS="$npm_timings" bash npm/scripts/test-all.sh || status=$?
 exit $status
