@@ -71,7 +71,8 @@ want_bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""
 have_bindgen=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have_bindgen" != "$want_bindgen" ]; then
   echo "cargo install wasm-bindgen-cli $want_bindgen (found: ${have_bindgen:-none})"
-  cargo install --quiet --locked wasm-bindgen-cli --version "$want_bindgen" ||
+  # Not --locked: its published lock file pins a yanked webpki-roots (1.0.11), which fails.
+  cargo install --quiet wasm-bindgen-cli --version "$want_bindgen" ||
     die "cargo install wasm-bindgen-cli $want_bindgen failed (see above)"
   command -v wasm-bindgen >/dev/null || die "wasm-bindgen was installed but is not on PATH: add ~/.cargo/bin to PATH"
 fi
