@@ -20,6 +20,7 @@ const IGNORED_TENSORS: &[&str] = &["lm_head.weight"];
 /// How far a model load has come: bytes of the checkpoint's tensors read so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LoadProgress {
+    /// Bytes of the tensors read so far.
     pub loaded_bytes: u64,
     /// Bytes of every tensor the model may take (the ignored LM head excluded).
     pub total_bytes: u64,
@@ -29,6 +30,8 @@ pub struct LoadProgress {
 pub trait ProgressFn: Fn(LoadProgress) + SendSyncOnNative {}
 impl<F: Fn(LoadProgress) + SendSyncOnNative> ProgressFn for F {}
 
+/// A model's safetensors files as one name -> tensor map, recording which tensors the model
+/// has taken so that leftovers can be reported after loading.
 pub struct Checkpoint {
     files: Vec<SafetensorsFile>,
     /// Tensor name -> index into `files`.

@@ -63,7 +63,9 @@ pub struct VisionConfig {
 /// A whole Qwen3-VL(-Embedding) checkpoint.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Qwen3VlConfig {
+    /// The decoder's `text_config`.
     pub text: TextConfig,
+    /// The vision tower's `vision_config`.
     pub vision: VisionConfig,
     /// `<|image_pad|>`.
     pub image_token_id: u32,

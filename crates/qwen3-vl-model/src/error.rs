@@ -15,30 +15,58 @@ pub enum ModelError {
     /// A safetensors file (or the shard index) is malformed: its header lies about sizes,
     /// offsets run past the end of the file, or the JSON does not parse.
     #[error("corrupt weight file {file}: {reason}")]
-    CorruptWeights { file: String, reason: String },
+    CorruptWeights {
+        /// The file (or shard index) at fault.
+        file: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     /// A tensor the model needs is in none of the weight files.
     #[error("missing tensor {name} (expected shape {expected:?})")]
-    MissingTensor { name: String, expected: Vec<usize> },
+    MissingTensor {
+        /// The checkpoint name of the tensor.
+        name: String,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+    },
 
     /// A tensor exists but its shape does not match the config.
     #[error("tensor {name} has shape {found:?}, expected {expected:?}")]
-    ShapeMismatch { name: String, expected: Vec<usize>, found: Vec<usize> },
+    ShapeMismatch {
+        /// The checkpoint name of the tensor.
+        name: String,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+        /// The shape the file stores.
+        found: Vec<usize>,
+    },
 
     /// The checkpoint holds tensors this architecture does not have: usually a different
     /// model, or a config that does not belong to these weights.
     #[error("unexpected tensors in checkpoint (not part of this model): {names:?}")]
-    UnexpectedTensors { names: Vec<String> },
+    UnexpectedTensors {
+        /// The names no part of the model took.
+        names: Vec<String>,
+    },
 
     /// A tensor is stored in a dtype we cannot convert to float (e.g. an integer tensor
     /// where a weight belongs).
     #[error("tensor {name} is stored as {dtype}, expected F32, F16 or BF16")]
-    UnsupportedDType { name: String, dtype: String },
+    UnsupportedDType {
+        /// The checkpoint name of the tensor.
+        name: String,
+        /// The stored dtype, as safetensors names it.
+        dtype: String,
+    },
 
     /// The device cannot compute in the requested precision (a WebGPU adapter without
     /// `shader-f16`, say): its kernels would not compile or would return garbage.
     #[error("this device cannot hold or compute in {dtype}: load the model in f32 (f16 needs a wgpu device with the shader-f16 feature; bf16 weights need the CPU device)")]
-    UnsupportedPrecision { dtype: String },
+    UnsupportedPrecision {
+        /// The requested dtype, as burn prints it.
+        dtype: String,
+    },
 
     /// The inputs handed to the forward pass are inconsistent (wrong number of image
     /// tokens for the grids, empty batch, ...).
@@ -47,11 +75,18 @@ pub enum ModelError {
 
     /// Reading a file failed.
     #[error("cannot read {path}: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        /// The file that could not be read.
+        path: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 
     /// The device failed while running or reading back a tensor.
     #[error("device error: {0}")]
     Device(String),
 }
 
+/// `Result` with [`ModelError`] as the default error.
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

@@ -17,11 +17,15 @@ use burn::tensor::{DType, Tensor, activation, module};
 /// transient f32 copy on the CPU.
 #[derive(Debug, Clone)]
 pub struct Linear {
+    /// `[in, out]`, in the compute dtype, bf16, or int8 (quantized).
     pub weight: Tensor<2>,
+    /// `[out]`, when the layer has one.
     pub bias: Option<Tensor<1>>,
 }
 
 impl Linear {
+    /// `x W + b`, widening a bf16 weight to `x`'s dtype first.
+    ///
     /// # Shapes
     /// `x: [rows, in]` -> `[rows, out]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
@@ -41,12 +45,17 @@ impl Linear {
 /// LayerNorm over the last dimension, biased variance, as torch computes it.
 #[derive(Debug, Clone)]
 pub struct LayerNorm {
+    /// Per-feature scale `[dim]`.
     pub weight: Tensor<1>,
+    /// Per-feature shift `[dim]`.
     pub bias: Tensor<1>,
+    /// Added to the variance before the square root.
     pub eps: f64,
 }
 
 impl LayerNorm {
+    /// Normalises each row to zero mean and unit variance, then scales and shifts it.
+    ///
     /// # Shapes
     /// `x: [rows, dim]` -> `[rows, dim]`
     ///
@@ -60,12 +69,17 @@ impl LayerNorm {
 /// RMSNorm over the last dimension: `x / sqrt(mean(x^2) + eps) * weight`.
 #[derive(Debug, Clone)]
 pub struct RmsNorm {
+    /// Per-feature scale `[dim]`.
     pub weight: Tensor<1>,
+    /// Added to the mean square before the square root.
     pub eps: f64,
 }
 
 impl RmsNorm {
     /// Normalises the last dimension of a tensor of any rank.
+    ///
+    /// # Shapes
+    /// `x: [.., dim]` -> `[.., dim]`
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         let rms = (x.clone().square().mean_dim(D - 1) + self.eps).sqrt();
         (x / rms) * self.weight.clone().unsqueeze::<D>()

@@ -40,6 +40,8 @@ pub struct ModelOutput {
     pub position_ids: [Vec<Vec<i64>>; 3],
 }
 
+/// The loaded embedding model: config, vision tower, text decoder and the text RoPE
+/// frequencies, on one device in one compute dtype.
 #[derive(Debug, Clone)]
 pub struct Qwen3VlModel {
     config: Qwen3VlConfig,
@@ -101,15 +103,25 @@ impl Qwen3VlModel {
         })
     }
 
+    /// The config the model was loaded with.
     pub fn config(&self) -> &Qwen3VlConfig {
         &self.config
     }
 
+    /// The device every tensor of the model lives on.
     pub fn device(&self) -> &Device {
         &self.device
     }
 
-    /// Runs the model on a right-padded batch.
+    /// Runs the model on a batch: rows are right-padded with [`PAD_TOKEN_ID`] to the longest,
+    /// image features replace the `<|image_pad|>` embeddings, and each row's last real token is
+    /// pooled. Fails, before touching the device, on empty rows, out-of-vocabulary ids or image
+    /// token and pixel counts that do not match the grids.
+    ///
+    /// # Shapes
+    /// `input.rows`: `batch` rows of up to `seq` ids, `input.pixel_values`:
+    /// `[patches * patch_len]` -> `last_hidden_state: [batch, seq, hidden_size]`,
+    /// `pooled: [batch, hidden_size]`
     pub fn forward(&self, input: &ModelInput) -> Result<ModelOutput> {
         let merged_grids = self.check_input(input)?;
         let batch = input.rows.len();

@@ -8,11 +8,14 @@ use crate::error::{ModelError, Result};
 /// One image as the decoder sees it: a run of `merged_h * merged_w` image tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MergedGrid {
+    /// Rows of merged tokens (patch rows / merge size).
     pub merged_h: usize,
+    /// Columns of merged tokens (patch columns / merge size).
     pub merged_w: usize,
 }
 
 impl MergedGrid {
+    /// The number of `<|image_pad|>` tokens the image takes in the text.
     pub fn tokens(&self) -> usize {
         self.merged_h * self.merged_w
     }

@@ -47,6 +47,7 @@ impl Qwen3VlReranker {
         Ok(Self { model, direction })
     }
 
+    /// The embedding backbone the scores are computed on.
     pub fn model(&self) -> &Qwen3VlModel {
         &self.model
     }

@@ -25,6 +25,7 @@ const CHUNK_BYTES: usize = 4 << 20;
 pub trait SendSyncOnNative: Send + Sync {}
 #[cfg(not(target_family = "wasm"))]
 impl<T: Send + Sync + ?Sized> SendSyncOnNative for T {}
+/// No bound on wasm32 (see the native definition above).
 #[cfg(target_family = "wasm")]
 pub trait SendSyncOnNative {}
 #[cfg(target_family = "wasm")]
@@ -63,6 +64,7 @@ pub struct FileSource {
 
 #[cfg(not(target_family = "wasm"))]
 impl FileSource {
+    /// Opens `path` for reading; fails with [`ModelError::Io`] if it cannot be opened.
     pub fn open(path: &std::path::Path) -> Result<Self> {
         let io = |source| ModelError::Io { path: path.display().to_string(), source };
         let file = std::fs::File::open(path).map_err(io)?;
@@ -87,12 +89,16 @@ impl ByteSource for FileSource {
 /// Element types a weight may be stored in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoredDType {
+    /// 32-bit IEEE float.
     F32,
+    /// 16-bit IEEE half float.
     F16,
+    /// bfloat16: f32's exponent, 7 mantissa bits.
     BF16,
 }
 
 impl StoredDType {
+    /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
             Self::F32 => 4,
@@ -106,6 +112,7 @@ impl StoredDType {
 pub struct TensorInfo {
     /// The stored dtype, or the name of an unsupported one.
     pub dtype: Result<StoredDType, String>,
+    /// The tensor's shape, outermost dimension first.
     pub shape: Vec<usize>,
     /// Absolute byte range in the file.
     start: u64,
@@ -122,9 +129,15 @@ impl TensorInfo {
 /// A tensor's values in the precision the file stores them in.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StoredValues {
+    /// Stored as F32.
     F32(Vec<f32>),
     /// Raw 16-bit patterns: `dtype` says whether they are F16 or BF16.
-    Half { dtype: StoredDType, bits: Vec<u16> },
+    Half {
+        /// [`StoredDType::F16`] or [`StoredDType::BF16`].
+        dtype: StoredDType,
+        /// The values as raw 16-bit patterns, in file order.
+        bits: Vec<u16>,
+    },
 }
 
 /// One parsed safetensors file.

@@ -26,6 +26,7 @@ struct DecoderLayer {
     down_proj: Linear,
 }
 
+/// The Qwen3 decoder's weights: token table, decoder layers and the final RMSNorm.
 #[derive(Debug, Clone)]
 pub struct TextDecoder {
     config: TextConfig,
@@ -105,6 +106,11 @@ impl TextDecoder {
 }
 
 impl DecoderLayer {
+    /// One pre-norm layer: causal grouped-query attention with q/k RMSNorm and MRoPE, then the
+    /// SwiGLU MLP, each added to the residual.
+    ///
+    /// # Shapes
+    /// `h: [b * s, hidden_size]`, `cos`/`sin`: `[b, s, 1, head_dim]` -> `[b * s, hidden_size]`
     fn forward(&self, h: Tensor<2>, b: usize, s: usize, cos: &Tensor<4>, sin: &Tensor<4>, c: &TextConfig) -> Tensor<2> {
         let hd = c.head_dim;
         let x = self.input_layernorm.forward(h.clone());

@@ -12,6 +12,7 @@ use crate::checkpoint::Checkpoint;
 use crate::error::{ModelError, Result};
 use crate::safetensors::{StoredValues, half_to_f32};
 
+/// The `[vocab_size, hidden]` token table, on the host in its stored precision.
 #[derive(Debug, Clone)]
 pub struct TokenEmbedding {
     values: StoredValues,
@@ -26,6 +27,7 @@ impl TokenEmbedding {
         Ok(Self { values, vocab_size, hidden })
     }
 
+    /// Width of one row (the text hidden size).
     pub fn hidden(&self) -> usize {
         self.hidden
     }

@@ -34,5 +34,6 @@ pub fn keep_freed_buffers_mapped() {
     });
 }
 
+/// Does nothing: only glibc's allocator is tuned.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub fn keep_freed_buffers_mapped() {}

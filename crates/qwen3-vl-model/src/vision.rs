@@ -52,6 +52,8 @@ struct PatchMerger {
     norm_after_grouping: bool,
 }
 
+/// The vision tower's weights and config: patch embedding, learned position table, blocks,
+/// the final merger and the DeepStack mergers.
 #[derive(Debug, Clone)]
 pub struct VisionTower {
     config: VisionConfig,
@@ -105,8 +107,14 @@ impl VisionTower {
         })
     }
 
+    /// Encodes every image's patches: patch embedding plus resampled positions, the blocks
+    /// (attention within each image only), then the final and DeepStack mergers.
+    ///
     /// # Shapes
-    /// `pixel_values: [patches, patch_len]`, one `[t, h, w]` grid (in patches) per image.
+    /// `pixel_values: [patches, in_channels * temporal_patch_size * patch_size^2]`, images
+    /// concatenated in order, with one `[t, h, w]` grid (in patches) per image
+    /// -> `merged` and each `deepstack` entry `[patches / 4, out_hidden_size]`,
+    /// `last_hidden: [patches, hidden_size]`
     pub fn forward(&self, pixel_values: Tensor<2>, grids: &[[usize; 3]]) -> VisionOutput {
         let c = &self.config;
         let device = pixel_values.device();
@@ -171,6 +179,11 @@ impl VisionTower {
 }
 
 impl VisionBlock {
+    /// One pre-norm block: 2-D rotary self-attention within each segment, then the GELU-tanh
+    /// MLP, each added to the residual.
+    ///
+    /// # Shapes
+    /// `x: [patches, hidden_size]`, `cos`/`sin`: `[patches, 1, head_dim]` -> `[patches, hidden_size]`
     fn forward(
         &self,
         x: Tensor<2>,

@@ -28,7 +28,9 @@ pub fn int8_weights() -> DType {
 
 /// Reads named tensors from a checkpoint onto a device, in the model's float dtype.
 pub struct WeightLoader<'a> {
+    /// The checkpoint tensors are taken from.
     pub checkpoint: &'a Checkpoint,
+    /// The device every tensor is uploaded to.
     pub device: &'a Device,
     /// The dtype the model computes in: every tensor but the linear weights.
     pub dtype: DType,
@@ -80,6 +82,7 @@ impl WeightLoader<'_> {
         Ok(Linear { weight, bias })
     }
 
+    /// A LayerNorm stored as `{name}.weight [dim]` and `{name}.bias [dim]`.
     pub fn layer_norm(&self, name: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
         Ok(LayerNorm {
             weight: self.tensor(&format!("{name}.weight"), [dim])?,
@@ -88,6 +91,7 @@ impl WeightLoader<'_> {
         })
     }
 
+    /// An RMSNorm stored as `{name}.weight [dim]`.
     pub fn rms_norm(&self, name: &str, dim: usize, eps: f64) -> Result<RmsNorm> {
         Ok(RmsNorm { weight: self.tensor(&format!("{name}.weight"), [dim])?, eps })
     }
