@@ -11,8 +11,11 @@ pub enum PreprocessError {
     /// The tokenizer does not know a token this crate relies on (wrong `tokenizer.json`).
     #[error("tokenizer has no token {token:?} with id {expected_id}; found {found:?}")]
     MissingSpecialToken {
+        /// The token text.
         token: &'static str,
+        /// The id this crate expects it to have.
         expected_id: u32,
+        /// The id the tokenizer gives it, if it knows the token at all.
         found: Option<u32>,
     },
 
@@ -20,7 +23,12 @@ pub enum PreprocessError {
     #[error(
         "prompt holds {found} <|image_pad|> tokens but {expected} image token counts were given"
     )]
-    ImagePadCountMismatch { expected: usize, found: usize },
+    ImagePadCountMismatch {
+        /// Images (token counts) given.
+        expected: usize,
+        /// `<|image_pad|>` tokens in the prompt.
+        found: usize,
+    },
 
     /// `max_length` cannot hold even the appended `<|endoftext|>`.
     #[error("max_length must be at least 1 (room for <|endoftext|>), got {0}")]
@@ -33,8 +41,11 @@ pub enum PreprocessError {
          and truncation would cut image tokens (the last one is at index {last_image_token})"
     )]
     TruncatesImageTokens {
+        /// Prompt length in tokens, `<|endoftext|>` included.
         length: usize,
+        /// The limit, `<|endoftext|>` included.
         max_length: usize,
+        /// Index of the last image token in the prompt.
         last_image_token: usize,
     },
 
@@ -49,16 +60,22 @@ pub enum PreprocessError {
     /// The decoder rejected the data (truncated, corrupt, unsupported variant).
     #[error("could not decode {format} image: {message}")]
     Decode {
+        /// The format the signature named.
         format: &'static str,
+        /// The decoder's own message.
         message: String,
     },
 
     /// The header announces a size beyond the configured limits (decompression-bomb guard).
     #[error("image is {width}x{height}, larger than the {max_width}x{max_height} limit")]
     TooLarge {
+        /// Width the header announces, in pixels.
         width: u32,
+        /// Height the header announces, in pixels.
         height: u32,
+        /// The width limit.
         max_width: u32,
+        /// The height limit.
         max_height: u32,
     },
 
@@ -67,29 +84,48 @@ pub enum PreprocessError {
         "decoding a {width}x{height} image needs {needed} bytes, more than the {limit}-byte limit"
     )]
     AllocationTooLarge {
+        /// Image width in pixels.
         width: u32,
+        /// Image height in pixels.
         height: u32,
+        /// Bytes decoding would allocate.
         needed: u64,
+        /// The allocation limit in bytes.
         limit: u64,
     },
 
     /// An image with a zero side cannot be resized or patchified.
     #[error("image is {width}x{height}; both sides must be at least 1 pixel")]
-    EmptyDimensions { width: u32, height: u32 },
+    EmptyDimensions {
+        /// Image width in pixels.
+        width: u32,
+        /// Image height in pixels.
+        height: u32,
+    },
 
     /// `smart_resize` refuses aspect ratios above 200, like qwen_vl_utils.
     #[error(
         "absolute aspect ratio must be at most 200, got {ratio} for a {height}x{width} (HxW) image"
     )]
-    AspectRatio { height: u32, width: u32, ratio: f64 },
+    AspectRatio {
+        /// Image height in pixels.
+        height: u32,
+        /// Image width in pixels.
+        width: u32,
+        /// The longer side over the shorter.
+        ratio: f64,
+    },
 
     /// `min_pixels > max_pixels`, or a factor of 0.
     #[error(
         "invalid pixel budget: expected factor >= 1 and min_pixels <= max_pixels, got factor {factor}, min_pixels {min_pixels}, max_pixels {max_pixels}"
     )]
     InvalidBudget {
+        /// The size both sides must be a multiple of.
         factor: u32,
+        /// The lower pixel budget.
         min_pixels: u64,
+        /// The upper pixel budget.
         max_pixels: u64,
     },
 
@@ -98,9 +134,13 @@ pub enum PreprocessError {
         "smart_resize of a {height}x{width} (HxW) image gives {resized_height}x{resized_width}; both sides must be at least one patch"
     )]
     ResizedToNothing {
+        /// Input height in pixels.
         height: u32,
+        /// Input width in pixels.
         width: u32,
+        /// The height `smart_resize` computed.
         resized_height: u32,
+        /// The width `smart_resize` computed.
         resized_width: u32,
     },
 
@@ -109,12 +149,20 @@ pub enum PreprocessError {
         "image is {width}x{height}; patchify expects both sides to be positive multiples of {factor}"
     )]
     NotPatchAligned {
+        /// Image width in pixels.
         width: u32,
+        /// Image height in pixels.
         height: u32,
+        /// The multiple both sides must be.
         factor: u32,
     },
 
     /// Reading a file from disk failed (native only).
     #[error("cannot read {path}: {message}")]
-    Io { path: String, message: String },
+    Io {
+        /// The file that could not be read.
+        path: String,
+        /// The I/O error's message.
+        message: String,
+    },
 }

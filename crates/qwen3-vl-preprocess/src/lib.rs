@@ -8,6 +8,8 @@
 //! No tensor library here: outputs are plain `Vec`s, so this crate builds for wasm32 and its
 //! tests run without a model.
 
+#![warn(missing_docs)]
+
 pub mod error;
 pub mod image;
 pub mod prompt;
