@@ -35,7 +35,9 @@ impl FromStr for DeviceChoice {
 /// A started device and what it is, for logs ("wgpu" or "cpu").
 #[derive(Debug, Clone)]
 pub struct StartedDevice {
+    /// The device to load the model onto.
     pub device: Device,
+    /// `"wgpu"` or `"cpu"`.
     pub name: &'static str,
 }
 

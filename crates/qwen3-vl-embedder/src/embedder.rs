@@ -107,6 +107,7 @@ impl Embedder {
         self.model.config().text.hidden_size
     }
 
+    /// The loaded model, for callers that need it directly (its config, device or forward pass).
     pub fn model(&self) -> &Qwen3VlModel {
         &self.model
     }

@@ -2,6 +2,7 @@
 
 use thiserror::Error;
 
+/// Everything that can go wrong between an [`EmbedInput`](crate::EmbedInput) and a vector.
 #[derive(Debug, Error)]
 pub enum EmbedError {
     /// An input with no image and no (or only whitespace) text: there is nothing to embed.
@@ -10,7 +11,12 @@ pub enum EmbedError {
 
     /// A Matryoshka dimension outside `1..=hidden`.
     #[error("dimension {dim} is out of range: choose 1..={max}")]
-    BadDimension { dim: usize, max: usize },
+    BadDimension {
+        /// The dimension asked for.
+        dim: usize,
+        /// The model's hidden size, the largest allowed.
+        max: usize,
+    },
 
     /// `--device` (or the API's device choice) names no device we know.
     #[error("unknown device {0:?}: expected cpu, wgpu or auto")]
@@ -18,21 +24,40 @@ pub enum EmbedError {
 
     /// The device could not be started.
     #[error("cannot start the {device} device: {reason}")]
-    DeviceInit { device: String, reason: String },
+    DeviceInit {
+        /// The device asked for.
+        device: String,
+        /// Why it could not start.
+        reason: String,
+    },
 
     /// The model could not be found locally or downloaded.
     #[error("cannot get model {model}: {reason}")]
-    ModelSource { model: String, reason: String },
+    ModelSource {
+        /// The model path or Hub id asked for.
+        model: String,
+        /// Why it could not be found or fetched.
+        reason: String,
+    },
 
     /// Reading an input or model file failed.
     #[error("cannot read {path}: {source}")]
-    Io { path: String, #[source] source: std::io::Error },
+    Io {
+        /// The file that could not be read.
+        path: String,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 
+    /// Prompt, tokenizer or image preprocessing failed.
     #[error(transparent)]
     Preprocess(#[from] qwen3_vl_preprocess::PreprocessError),
 
+    /// Loading the model or running it failed.
     #[error(transparent)]
     Model(#[from] qwen3_vl_model::ModelError),
 }
 
+/// `Result` with [`EmbedError`] as the default error.
 pub type Result<T, E = EmbedError> = std::result::Result<T, E>;

@@ -6,7 +6,9 @@
 /// placed before the text, as the reference does whatever the order given.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EmbedInput {
+    /// The text, if any. With no images, whitespace-only text is an empty input.
     pub text: Option<String>,
+    /// Encoded image files, in the order they appear in the prompt.
     pub images: Vec<Vec<u8>>,
     /// Task instruction for the system turn; `None` means "Represent the user's input."
     pub instruction: Option<String>,

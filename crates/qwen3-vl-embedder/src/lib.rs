@@ -5,6 +5,8 @@
 //! Matryoshka width. [`start_device`] is the only place that names concrete devices;
 //! [`resolve_model_dir`] finds a model on disk or on the Hugging Face Hub.
 
+#![warn(missing_docs)]
+
 pub mod device;
 pub mod embedder;
 pub mod error;
