@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Result, RetrieverError};
 
+/// The cache's file name inside an index directory: one JSON line per key and vector.
 pub const CACHE_FILE: &str = "embedding_cache.jsonl";
 
 /// How the cache was used since it was created or its counters were reset.
@@ -25,6 +26,7 @@ pub struct CacheStats {
     pub misses: usize,
 }
 
+/// Embeddings by [`cache_key`], so an unchanged demo or query is never embedded twice.
 #[derive(Debug, Default)]
 pub struct EmbeddingCache {
     entries: HashMap<String, Vec<f32>>,
@@ -60,18 +62,22 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 }
 
 impl EmbeddingCache {
+    /// The number of cached vectors.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether the cache holds no vector.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
 
+    /// Hits and misses since creation or the last [`reset_stats`](Self::reset_stats).
     pub fn stats(&self) -> CacheStats {
         self.stats
     }
 
+    /// Sets the hit and miss counters back to zero.
     pub fn reset_stats(&mut self) {
         self.stats = CacheStats::default();
     }
@@ -90,6 +96,7 @@ impl EmbeddingCache {
         }
     }
 
+    /// Stores `vector` under `key`, replacing any vector already there.
     pub fn insert(&mut self, key: String, vector: Vec<f32>) {
         self.entries.insert(key, vector);
     }

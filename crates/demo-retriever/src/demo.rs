@@ -21,11 +21,13 @@ pub struct Demo {
     pub goal: String,
     /// The screenshot embedded with the goal, resolved against the episode file.
     pub screenshot_path: Option<PathBuf>,
+    /// The application the demo runs in, from the episode or its first observation.
     pub app_name: Option<String>,
     /// Host of the first URL, lower-case, `www.` stripped.
     pub domain: Option<String>,
     /// `web`, `macos`, `windows` or `unknown` (see [`platform_of`]), unless the episode says.
     pub platform: String,
+    /// Free-form tags from the episode's `tags` field.
     pub tags: Vec<String>,
     /// Free metadata from the episode's `metadata` field.
     pub metadata: Value,
@@ -191,7 +193,9 @@ fn resolve(base_dir: &Path, path: &str) -> PathBuf {
 /// Demos read from a library, and the ones that could not be read.
 #[derive(Debug, Default)]
 pub struct DemoLibrary {
+    /// The demos that were read, in library order.
     pub demos: Vec<Demo>,
+    /// The demos that could not be read, and why.
     pub errors: Vec<DemoError>,
 }
 

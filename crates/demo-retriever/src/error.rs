@@ -11,21 +11,39 @@ use thiserror::Error;
 pub struct DemoError {
     /// The episode file, with `:line` for a JSONL file.
     pub origin: String,
+    /// What is wrong with it.
     pub problem: DemoProblem,
 }
 
+/// The ways one demo can be unusable.
 #[derive(Debug, Error)]
 pub enum DemoProblem {
+    /// The episode file could not be read.
     #[error("cannot read the file: {0}")]
     Io(std::io::Error),
+    /// The episode is not valid JSON or lacks a required field.
     #[error("invalid episode JSON: {0}")]
     Json(serde_json::Error),
+    /// The `episode_id` cannot serve as an index id and file name.
     #[error("episode_id {id:?} is not usable as a demo id: {reason}")]
-    BadId { id: String, reason: &'static str },
+    BadId {
+        /// The id as read.
+        id: String,
+        /// Why it is not usable.
+        reason: &'static str,
+    },
+    /// The episode has no (or a blank) `instruction`.
     #[error("the episode has no instruction (goal)")]
     NoGoal,
+    /// The screenshot the episode names cannot be read.
     #[error("screenshot {} does not exist or cannot be read: {source}", path.display())]
-    MissingScreenshot { path: PathBuf, source: std::io::Error },
+    MissingScreenshot {
+        /// The resolved screenshot path.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// Another demo of the library already has this id.
     #[error("demo id {0:?} appears more than once in the library")]
     Duplicate(String),
 }
@@ -43,15 +61,30 @@ pub enum RetrieverError {
 
     /// The saved index was built with another model than the one asked for.
     #[error("the index was built with model {found:?}, but {expected:?} was asked for (re-embed to switch models)")]
-    ModelMismatch { expected: String, found: String },
+    ModelMismatch {
+        /// The model asked for.
+        expected: String,
+        /// The model the index was built with.
+        found: String,
+    },
 
     /// The saved index was built with another Matryoshka dimension than the one asked for.
     #[error("the index holds {found}-dimensional embeddings, but dimension {expected} was asked for (re-embed to switch)")]
-    DimMismatch { expected: usize, found: usize },
+    DimMismatch {
+        /// The dimension asked for.
+        expected: usize,
+        /// The dimension of the stored embeddings.
+        found: usize,
+    },
 
     /// The saved index was embedded with another instruction than the one asked for.
     #[error("the index was embedded with instruction {found:?}, but {expected:?} was asked for (re-embed to switch)")]
-    InstructionMismatch { expected: String, found: String },
+    InstructionMismatch {
+        /// The instruction asked for.
+        expected: String,
+        /// The instruction the index was embedded with.
+        found: String,
+    },
 
     /// A query or retrieval needs demos that were added but not yet embedded.
     #[error("{0} demo(s) are not embedded yet: call build_index first")]
@@ -67,18 +100,31 @@ pub enum RetrieverError {
 
     /// A directory that is not a demo index, or one whose files disagree.
     #[error("{}: {reason}", path.display())]
-    BadIndexDir { path: PathBuf, reason: String },
+    BadIndexDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
 
     /// Reading or writing a file of the index directory failed.
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        /// The file that could not be read or written.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
 
+    /// The vector index failed.
     #[error(transparent)]
     Index(#[from] vector_index::Error),
 
+    /// Embedding a demo or a query failed.
     #[error(transparent)]
     Embed(#[from] qwen3_vl_embedder::EmbedError),
 
+    /// Loading or running the reranker model failed.
     #[error(transparent)]
     Model(#[from] qwen3_vl_model::ModelError),
 }
@@ -90,4 +136,5 @@ impl RetrieverError {
     }
 }
 
+/// `Result` with [`RetrieverError`] as the default error.
 pub type Result<T, E = RetrieverError> = std::result::Result<T, E>;

@@ -9,6 +9,8 @@
 //! inspecting an index directory ([`DemoRetriever::load`], [`DemoRetriever::save`]) cost
 //! nothing on the device.
 
+#![warn(missing_docs)]
+
 pub mod cache;
 pub mod demo;
 pub mod error;

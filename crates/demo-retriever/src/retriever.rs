@@ -43,6 +43,7 @@ fn default_rerank_top_n() -> usize {
 }
 
 impl RetrieverSettings {
+    /// Settings for `model` at dimension `dim`, with the default instruction, bonuses and rerank depth.
     pub fn new(model: impl Into<String>, dim: usize) -> Self {
         Self {
             model: model.into(),
@@ -53,6 +54,7 @@ impl RetrieverSettings {
         }
     }
 
+    /// The same settings with another instruction.
     pub fn with_instruction(mut self, instruction: impl Into<String>) -> Self {
         self.instruction = instruction.into();
         self
@@ -62,6 +64,7 @@ impl RetrieverSettings {
 /// Anything that turns inputs into unit vectors of width `dim`: the real [`qwen3_vl_embedder::Embedder`],
 /// or a stand-in in tests.
 pub trait EmbedBatch {
+    /// One unit vector of width `dim` per input, in input order.
     fn embed_inputs(&self, inputs: &[EmbedInput], dim: usize) -> Result<Vec<Vec<f32>>, EmbedError>;
 }
 
@@ -74,15 +77,18 @@ impl EmbedBatch for qwen3_vl_embedder::Embedder {
 
 /// Scores (query, document) pairs: the probability each document answers the query.
 pub trait Rerank {
+    /// One score in `[0, 1]` per document, in document order.
     fn rerank(&self, query: &EmbedInput, documents: &[EmbedInput]) -> Result<Vec<f32>>;
 }
 
 /// A retrieval request. `task` and `screenshot` may each be absent, not both.
 #[derive(Debug, Clone)]
 pub struct Query {
+    /// The task text.
     pub task: Option<String>,
     /// Encoded image bytes of the current screen.
     pub screenshot: Option<Vec<u8>>,
+    /// How many results to return.
     pub top_k: usize,
     /// The app the user is in; demos of that app get the app bonus.
     pub app_context: Option<String>,
@@ -105,31 +111,37 @@ impl Query {
         Self { task: None, screenshot: Some(bytes), ..Self::text("") }
     }
 
+    /// Returns the `k` best demos instead.
     pub fn top_k(mut self, k: usize) -> Self {
         self.top_k = k;
         self
     }
 
+    /// Adds the current screen (encoded image bytes) to the query.
     pub fn with_screenshot(mut self, bytes: Vec<u8>) -> Self {
         self.screenshot = Some(bytes);
         self
     }
 
+    /// Sets the app the user is in (see [`Query::app_context`]).
     pub fn app(mut self, app: impl Into<String>) -> Self {
         self.app_context = Some(app.into());
         self
     }
 
+    /// Sets the site the user is on (see [`Query::domain_context`]).
     pub fn domain(mut self, domain: impl Into<String>) -> Self {
         self.domain_context = Some(domain.into());
         self
     }
 
+    /// Embeds the query with `instruction` instead of the index's.
     pub fn instruction(mut self, instruction: impl Into<String>) -> Self {
         self.instruction = Some(instruction.into());
         self
     }
 
+    /// Turns reranking on (see [`Query::rerank`]).
     pub fn reranked(mut self) -> Self {
         self.rerank = true;
         self
@@ -152,8 +164,11 @@ pub struct RetrievalResult {
     pub rank: usize,
     /// `embedding_score` (or `rerank_score` when reranked) plus the context bonuses.
     pub score: f32,
+    /// Cosine similarity of the query and demo embeddings.
     pub embedding_score: f32,
+    /// The reranker's probability that the demo answers the query, when reranked.
     pub rerank_score: Option<f32>,
+    /// The demo itself.
     pub demo: Demo,
 }
 
@@ -209,6 +224,7 @@ impl DemoRetriever {
         Ok(Self { settings, demos: BTreeMap::new(), pending: BTreeSet::new(), index, cache: EmbeddingCache::default() })
     }
 
+    /// What the index is built with.
     pub fn settings(&self) -> &RetrieverSettings {
         &self.settings
     }
@@ -218,6 +234,7 @@ impl DemoRetriever {
         self.settings.bonuses = bonuses;
     }
 
+    /// Changes how many of the best candidates the reranker rescores.
     pub fn set_rerank_top_n(&mut self, n: usize) {
         self.settings.rerank_top_n = n;
     }
@@ -227,6 +244,7 @@ impl DemoRetriever {
         self.demos.len()
     }
 
+    /// Whether the retriever holds no demo.
     pub fn is_empty(&self) -> bool {
         self.demos.is_empty()
     }
@@ -236,10 +254,12 @@ impl DemoRetriever {
         self.pending.len()
     }
 
+    /// The demo with this id, if any.
     pub fn demo(&self, demo_id: &str) -> Option<&Demo> {
         self.demos.get(demo_id)
     }
 
+    /// Every demo, in id order.
     pub fn demos(&self) -> impl Iterator<Item = &Demo> {
         self.demos.values()
     }
@@ -249,10 +269,12 @@ impl DemoRetriever {
         self.index.get(demo_id).ok().map(|item| item.vector)
     }
 
+    /// The embedding cache.
     pub fn cache(&self) -> &EmbeddingCache {
         &self.cache
     }
 
+    /// The embedding cache, to reset its counters or fill it.
     pub fn cache_mut(&mut self) -> &mut EmbeddingCache {
         &mut self.cache
     }

@@ -28,7 +28,9 @@ impl Default for Bonuses {
 /// The context a query was asked in.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Context<'a> {
+    /// The app the user is in.
     pub app: Option<&'a str>,
+    /// The site the user is on.
     pub domain: Option<&'a str>,
 }
 
@@ -57,9 +59,11 @@ pub fn bonus(context: Context<'_>, app_name: Option<&str>, domain: Option<&str>,
 /// One candidate's scores.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scored {
+    /// The candidate demo.
     pub demo_id: String,
     /// Cosine similarity of the query and demo embeddings.
     pub embedding_score: f32,
+    /// The context bonuses the demo earned.
     pub bonus: f32,
     /// The reranker's probability that the demo answers the query, when it was reranked.
     pub rerank_score: Option<f32>,

@@ -26,7 +26,9 @@ use crate::demo::Demo;
 use crate::error::{Result, RetrieverError};
 use crate::retriever::{DemoRetriever, RetrieverSettings};
 
+/// The [`RetrieverSettings`] file of an index directory.
 pub const SETTINGS_FILE: &str = "retriever.json";
+/// The sub-directory of an index directory that holds one episode file per demo.
 pub const EPISODES_DIR: &str = "episodes";
 
 /// Writes `bytes` to `path` through a synced temporary file renamed over it.
