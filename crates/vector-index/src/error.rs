@@ -11,10 +11,20 @@ use crate::npy::NpyError;
 pub enum Error {
     /// A vector's length differs from the index's `embedding_dim`.
     #[error("vector has {found} dimensions, the index expects {expected}")]
-    DimensionMismatch { expected: usize, found: usize },
+    DimensionMismatch {
+        /// The index's `embedding_dim`.
+        expected: usize,
+        /// The vector's length.
+        found: usize,
+    },
     /// A vector contains NaN or an infinity.
     #[error("vector component {position} is {value}; every component must be finite")]
-    NonFinite { position: usize, value: f32 },
+    NonFinite {
+        /// Index of the first non-finite component.
+        position: usize,
+        /// Its value.
+        value: f32,
+    },
     /// A vector has zero norm, so it has no direction and cannot be normalised.
     #[error("vector has zero norm; it cannot be normalised")]
     ZeroVector,
@@ -23,7 +33,12 @@ pub enum Error {
     UnknownId(String),
     /// An id that cannot be stored (the `ids` file holds one id per line).
     #[error("invalid id {id:?}: {reason}")]
-    InvalidId { id: String, reason: &'static str },
+    InvalidId {
+        /// The id as given.
+        id: String,
+        /// Why it cannot be stored.
+        reason: &'static str,
+    },
     /// A configuration value that cannot work, e.g. `embedding_dim == 0`.
     #[error("invalid configuration: {0}")]
     InvalidConfig(String),
@@ -32,7 +47,12 @@ pub enum Error {
     Load(#[from] LoadError),
     /// Writing an index to disk failed; the previous index on disk is still intact.
     #[error("cannot save index: {path}: {source}")]
-    Save { path: PathBuf, source: io::Error },
+    Save {
+        /// The file that could not be written.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: io::Error,
+    },
 }
 
 /// A load failed; `file` names the part of the stored index that is wrong.
@@ -88,26 +108,62 @@ impl fmt::Display for DataFile {
 /// What is wrong with one file of a stored index.
 #[derive(Debug, thiserror::Error)]
 pub enum Problem {
+    /// The file does not exist.
     #[error("file is missing")]
     Missing,
+    /// The file exists but could not be read.
     #[error("cannot read: {0}")]
     Io(io::Error),
+    /// The file is larger than the size limit this crate reads.
     #[error("file is {found} bytes, more than the limit of {limit}")]
-    TooLarge { limit: u64, found: u64 },
+    TooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+        /// The file size, in bytes.
+        found: u64,
+    },
+    /// The file's sha256 differs from the one `index.json` records.
     #[error("sha256 is {found}, index.json expects {expected}")]
-    ChecksumMismatch { expected: String, found: String },
+    ChecksumMismatch {
+        /// The sha256 `index.json` records (hex).
+        expected: String,
+        /// The sha256 of the file (hex).
+        found: String,
+    },
+    /// `index.json` has a schema version this build cannot read.
     #[error("schema_version {found} is not supported (this build reads 1 to {supported})")]
-    UnsupportedSchema { found: u64, supported: u32 },
+    UnsupportedSchema {
+        /// The schema version of the stored index.
+        found: u64,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// `index.json` does not parse, or lacks a field.
     #[error("invalid JSON: {0}")]
     Json(String),
+    /// `embeddings.npy` is not a matrix this crate reads.
     #[error(transparent)]
     Npy(#[from] NpyError),
+    /// The file holds a different number of items than `index.json` says.
     #[error("holds {found} items, index.json says {expected}")]
-    CountMismatch { expected: usize, found: usize },
+    CountMismatch {
+        /// The count `index.json` records.
+        expected: usize,
+        /// The count the file holds.
+        found: usize,
+    },
+    /// The matrix has a different width than `index.json` says.
     #[error("holds vectors of dimension {found}, index.json says {expected}")]
-    DimensionMismatch { expected: usize, found: usize },
+    DimensionMismatch {
+        /// The dimension `index.json` records.
+        expected: usize,
+        /// The dimension the file holds.
+        found: usize,
+    },
+    /// The contents contradict themselves or `index.json` in another way, said in the message.
     #[error("{0}")]
     Invalid(String),
 }
 
+/// `Result` with [`Error`] as the default error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -77,6 +77,8 @@
 //! come from a seeded hash of the row number, and bulk inserts run serially there). `Index::save`/`load` exist but a
 //! browser uses `to_bytes`/`from_bytes`, and sets `created_at` itself.
 
+#![warn(missing_docs)]
+
 mod error;
 pub mod fs;
 mod graph;

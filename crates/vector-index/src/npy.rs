@@ -16,24 +16,38 @@ const MAX_HEADER_LEN: usize = 65_536;
 /// Why an `.npy` buffer was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NpyError {
+    /// The buffer does not start with `\x93NUMPY`.
     #[error("not an .npy file (bad magic bytes)")]
     BadMagic,
+    /// A format version other than 1.0, 2.0 or 3.0 (major, minor).
     #[error("unsupported .npy format version {0}.{1}")]
     UnsupportedVersion(u8, u8),
+    /// The buffer ends before the header does.
     #[error("file ends inside the .npy header")]
     TruncatedHeader,
+    /// The header length field exceeds the limit (the length given).
     #[error(".npy header is {0} bytes, more than the limit of {MAX_HEADER_LEN}")]
     HeaderTooLarge(usize),
+    /// The header dictionary does not parse (what was wrong).
     #[error("malformed .npy header: {0}")]
     BadHeader(String),
+    /// An element type other than little-endian float32 (the `descr` found).
     #[error("dtype {0:?} is not supported, expected little-endian float32 '<f4'")]
     UnsupportedDtype(String),
+    /// The array is column-major.
     #[error("array is stored in Fortran order, expected C order")]
     FortranOrder,
+    /// The array is not 2-D (the shape found).
     #[error("array shape {0:?} is not 2-D")]
     BadShape(Vec<u64>),
+    /// The data section is not the size the shape implies.
     #[error("data is {found} bytes, the header's shape needs {expected}")]
-    LengthMismatch { expected: u64, found: u64 },
+    LengthMismatch {
+        /// Bytes the shape needs.
+        expected: u64,
+        /// Bytes after the header.
+        found: u64,
+    },
 }
 
 /// Encodes a row-major `[rows, cols]` matrix as an `.npy` (format 1.0) file.
@@ -60,8 +74,11 @@ pub fn write_f32_matrix(rows: usize, cols: usize, data: &[f32]) -> Vec<u8> {
 /// A decoded `[rows, cols]` float32 matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix2 {
+    /// Number of rows.
     pub rows: usize,
+    /// Number of columns.
     pub cols: usize,
+    /// `rows * cols` values, row-major.
     pub data: Vec<f32>,
 }
 
