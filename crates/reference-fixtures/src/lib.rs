@@ -4,6 +4,8 @@
 //! Test-only. The safetensors crate reads them (not our own reader), so a bug in our
 //! loader cannot hide in both sides of a comparison.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -30,18 +32,25 @@ pub fn tiny_sharded_model_dir() -> PathBuf {
     fixtures_dir().join("models/tiny-embedding-sharded")
 }
 
+/// One input of a case, as `cases.json` lists it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct CaseInput {
+    /// The text, if any.
     pub text: Option<String>,
     /// Paths relative to `tests/fixtures`.
     pub images: Vec<String>,
+    /// The instruction, or `None` for the default.
     pub instruction: Option<String>,
 }
 
+/// One reference case: a batch of inputs and the prompts transformers rendered for them.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Case {
+    /// The case name; its tensors are in `reference/{name}.safetensors`.
     pub name: String,
+    /// The batch, in row order.
     pub inputs: Vec<CaseInput>,
+    /// The chat-template string of each input, in row order.
     pub prompts: Vec<String>,
 }
 
@@ -86,7 +95,9 @@ pub fn gpu_cases(what: &str) -> Vec<Case> {
 /// A tensor from a reference file, flattened, with its shape.
 #[derive(Debug, Clone)]
 pub struct RefTensor<T> {
+    /// The shape, outermost dimension first.
     pub shape: Vec<usize>,
+    /// The values, row-major.
     pub values: Vec<T>,
 }
 
@@ -97,6 +108,7 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// Reads the f32 and i64 tensors of `reference/{case}.safetensors`; panics if it is unreadable.
     pub fn load(case: &str) -> Self {
         let path = fixtures_dir().join(format!("reference/{case}.safetensors"));
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -120,14 +132,17 @@ impl Reference {
         Self { floats, ints }
     }
 
+    /// The f32 tensor `name`; panics if the case has none.
     pub fn float(&self, name: &str) -> &RefTensor<f32> {
         self.floats.get(name).unwrap_or_else(|| panic!("reference tensor {name} missing"))
     }
 
+    /// The f32 tensor `name`, if the case has one.
     pub fn try_float(&self, name: &str) -> Option<&RefTensor<f32>> {
         self.floats.get(name)
     }
 
+    /// The i64 tensor `name`; panics if the case has none.
     pub fn int(&self, name: &str) -> &RefTensor<i64> {
         self.ints.get(name).unwrap_or_else(|| panic!("reference tensor {name} missing"))
     }
