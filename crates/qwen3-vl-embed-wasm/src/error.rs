@@ -19,6 +19,7 @@ pub fn bad_argument(message: impl AsRef<str>) -> JsValue {
     js_error("BAD_ARGUMENT", message)
 }
 
+/// An embedding error as a JS `Error`, its `code` chosen by kind (`EMPTY_INPUT`, `BAD_IMAGE`, ...).
 pub fn from_embed(e: EmbedError) -> JsValue {
     let code = match &e {
         EmbedError::EmptyInput => "EMPTY_INPUT",
@@ -32,6 +33,7 @@ pub fn from_embed(e: EmbedError) -> JsValue {
     js_error(code, e.to_string())
 }
 
+/// A model error as a JS `Error`: `DEVICE`, `UNSUPPORTED_DTYPE` or `BAD_MODEL`.
 pub fn from_model(e: ModelError) -> JsValue {
     js_error(model_code(&e), e.to_string())
 }
@@ -58,6 +60,7 @@ fn model_code(e: &ModelError) -> &'static str {
     }
 }
 
+/// A vector-index error as a JS `Error`, its `code` chosen by kind (`BAD_DIMENSION`, `CORRUPT_INDEX`, ...).
 pub fn from_index(e: vector_index::Error) -> JsValue {
     use vector_index::Error::*;
     let code = match &e {

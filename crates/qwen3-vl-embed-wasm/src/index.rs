@@ -8,6 +8,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::error::{bad_argument, from_index};
 
+/// A `vector_index::Index` for JS (`WasmIndex` in the npm package's core).
 #[wasm_bindgen]
 pub struct WasmIndex {
     inner: Index,
@@ -52,10 +53,12 @@ impl WasmIndex {
         self.inner.add(id, &vector.to_vec(), metadata).map_err(from_index)
     }
 
+    /// Removes the item `id`; an unknown id is an `UNKNOWN_ID` error.
     pub fn remove(&mut self, id: &str) -> Result<(), JsValue> {
         self.inner.remove(id).map_err(from_index)
     }
 
+    /// Whether the index holds an item `id`.
     pub fn has(&self, id: &str) -> bool {
         self.inner.contains(id)
     }
@@ -85,16 +88,19 @@ impl WasmIndex {
         Ok(out)
     }
 
+    /// The number of items (`index.size`).
     #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
         self.inner.len()
     }
 
+    /// The embedding dimension (`index.dim`).
     #[wasm_bindgen(getter)]
     pub fn dim(&self) -> usize {
         self.inner.embedding_dim()
     }
 
+    /// The embedding model the index was made for (`index.model`).
     #[wasm_bindgen(getter)]
     pub fn model(&self) -> String {
         self.inner.embedding_model().to_string()

@@ -13,6 +13,7 @@
 //!
 //! Natively this crate is empty, so a native workspace build compiles nothing extra.
 #![cfg(target_arch = "wasm32")]
+#![warn(missing_docs)]
 
 pub mod embedder;
 pub mod error;
