@@ -1,4 +1,6 @@
-//! [`ModelReranker`]: Qwen3-VL-Reranker prompts (spec 8.2) scored by the model's yes/no head.
+//! [`ModelReranker`]: Qwen3-VL-Reranker prompts (Qwen3-VL-Embedding's
+//! `src/models/qwen3_vl_reranker.py`, `Qwen3VLReranker.format_mm_instruction`) scored by the
+//! model's yes/no head.
 
 use burn::tensor::{DType, Device};
 use qwen3_vl_embedder::{EmbedError, EmbedInput};

@@ -1,11 +1,13 @@
-//! Qwen3-VL-Reranker scoring (spec 8.3): the embedding backbone plus a yes/no head.
+//! Qwen3-VL-Reranker scoring (Qwen3-VL-Embedding's `src/models/qwen3_vl_reranker.py`:
+//! `Qwen3VLReranker.get_binary_linear` and `compute_scores`): the embedding backbone plus a yes/no head.
 //!
 //! The reranker is the same `Qwen3VLForConditionalGeneration` as the embedding model. Its
 //! score for a (query, document) prompt is `sigmoid(logit_yes - logit_no)` at the last
 //! position, i.e. `sigmoid(h · (W[yes] - W[no]))` with `h` the final-norm hidden state of the
 //! last token and `W` the LM head (the tied token embedding in the 2B, `lm_head.weight` in
 //! the 8B). Only that one difference row is kept, in f32, and the dot product runs on the
-//! host in f32 (more accurate than the reference's model-dtype head; see spec 8.3).
+//! host in f32 (more accurate than the reference's head, which `Qwen3VLReranker.__init__`
+//! casts to the model dtype).
 
 use burn::tensor::{DType, Device};
 use serde_json::Value;

@@ -2,7 +2,9 @@
 //!
 //! The reference computes `inv_freq` with torch's f32 `pow`, which differs from the correctly
 //! rounded value in several slots; for the released head sizes we use torch's exact bit
-//! patterns (spec Appendix A), otherwise the f32 formula.
+//! patterns (of the `inv_freq` of transformers' `models/qwen3_vl/modeling_qwen3_vl.py`,
+//! `Qwen3VLTextRotaryEmbedding` and `Qwen3VLVisionRotaryEmbedding`, on torch 2.8 CPU),
+//! otherwise the f32 formula.
 
 /// Text inverse frequencies for head_dim 128, theta 5e6, as torch 2.8 CPU computes them.
 const TEXT_128_THETA_5E6: [u32; 64] = [

@@ -1,5 +1,7 @@
 //! Instruction normalisation and the chat-template string the reference feeds its tokenizer
-//! (spec 3.1 and 3.2). Pure string work: the tokenizer only ever sees what this returns.
+//! (Qwen3-VL-Embedding's `src/models/qwen3_vl_embedding.py`:
+//! `Qwen3VLEmbedder.format_model_input`, rendered by `processor.apply_chat_template` in
+//! `_preprocess_inputs`). Pure string work: the tokenizer only ever sees what this returns.
 
 use unicode_general_category::{GeneralCategory, get_general_category};
 

@@ -1,4 +1,6 @@
-//! Ids of the Qwen2/Qwen3 special tokens this crate relies on (spec 1.3). They are fixed across
+//! Ids of the Qwen2/Qwen3 special tokens this crate relies on: the `added_tokens` of the
+//! checkpoints' `tokenizer.json`; the vision ids are also the defaults of `Qwen3VLConfig` in
+//! transformers (`models/qwen3_vl/configuration_qwen3_vl.py`). They are fixed across
 //! every Qwen3-VL checkpoint; [`crate::tokenize::PromptTokenizer`] checks them against the
 //! loaded `tokenizer.json` so a wrong file fails at load time, not as wrong embeddings.
 

@@ -1,5 +1,7 @@
 //! Image bytes -> `pixel_values` + `image_grid_thw`, matching qwen_vl_utils + Pillow +
-//! the transformers fast image processor byte for byte (spec section 4).
+//! the transformers fast image processor byte for byte (`qwen_vl_utils/vision_process.py`,
+//! `fetch_image`; transformers `models/qwen2_vl/image_processing_qwen2_vl_fast.py`,
+//! `Qwen2VLImageProcessorFast._preprocess`).
 //!
 //! decode ([`decode_rgb`]) -> choose size ([`smart_resize`]) -> resample ([`resize_bicubic`])
 //! -> normalise and cut patches ([`patchify`]).

@@ -1,5 +1,6 @@
-//! Resized RGB8 -> `pixel_values` rows (spec 4.4-4.6): normalise each byte to [-1, 1], cut
-//! 16x16 patches in 2x2 merge-window order, and store each patch twice along time.
+//! Resized RGB8 -> `pixel_values` rows: normalise each byte to [-1, 1], cut 16x16 patches in
+//! 2x2 merge-window order, and store each patch twice along time (transformers
+//! `models/qwen2_vl/image_processing_qwen2_vl_fast.py`, `Qwen2VLImageProcessorFast._preprocess`).
 
 use ::image::RgbImage;
 

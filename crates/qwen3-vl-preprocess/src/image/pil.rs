@@ -1,5 +1,5 @@
 //! Pillow's conversions to RGB, reproduced in integer math so every byte matches
-//! (spec 4.1 and qwen_vl_utils `to_rgb`). Verified against Pillow 13 exhaustively for the
+//! (`qwen_vl_utils/vision_process.py`, `to_rgb`). Verified against Pillow 13 exhaustively for the
 //! alpha blend and on crafted PNGs for the grey/16-bit/palette rules.
 
 use ::image::RgbImage;

@@ -1,4 +1,6 @@
-//! Pillow's `Image.resize(size, BICUBIC)` for 8-bit RGB, reproduced byte for byte (spec 4.3).
+//! Pillow's `Image.resize(size, BICUBIC)` for 8-bit RGB, reproduced byte for byte (Pillow's
+//! `src/libImaging/Resample.c`: `precompute_coeffs`, `ImagingResampleHorizontal_8bpc`,
+//! `ImagingResampleVertical_8bpc`).
 //!
 //! Why not `image::imageops::resize`: it works in f32 without clipping between passes, which
 //! differs from Pillow by up to 19 levels near hard edges. Pillow runs two 1-D passes with
@@ -50,7 +52,7 @@ pub fn resize_bicubic(src: &RgbImage, width: u32, height: u32) -> RgbImage {
 /// Pillow 13's pass order (`ImagingResampleInner`): vertical first only when the height
 /// shrinks by more than twice as many pixels as the width does, horizontal first otherwise.
 /// The order changes the result, since the intermediate image is clipped to u8. (Pillow 12
-/// and earlier always went horizontal first; spec 4.3 describes that older rule.)
+/// and earlier always went horizontal first.)
 fn horizontal_first(in_w: u32, in_h: u32, out_w: u32, out_h: u32) -> bool {
     let shrink_h = i64::from(in_h) - i64::from(out_h);
     let shrink_w = i64::from(in_w) - i64::from(out_w);
