@@ -144,7 +144,8 @@ impl Qwen3VlConfig {
     }
 
     /// Qwen3-VL-Embedding-8B: the 2B's layout with the 8B's sizes. The vision sizes are the
-    /// defaults of transformers' `Qwen3VLVisionConfig` (`models/qwen3_vl/configuration_qwen3_vl.py`).
+    /// defaults of transformers' `Qwen3VLVisionConfig`
+    /// (`models/qwen3_vl/configuration_qwen3_vl.py`).
     pub fn qwen3_vl_embedding_8b() -> Self {
         let mut c = Self::qwen3_vl_embedding_2b();
         c.text.hidden_size = 4096;

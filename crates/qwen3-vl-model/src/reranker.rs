@@ -1,5 +1,6 @@
 //! Qwen3-VL-Reranker scoring (Qwen3-VL-Embedding's `src/models/qwen3_vl_reranker.py`:
-//! `Qwen3VLReranker.get_binary_linear` and `compute_scores`): the embedding backbone plus a yes/no head.
+//! `Qwen3VLReranker.get_binary_linear` and `compute_scores`): the embedding backbone plus a
+//! yes/no head.
 //!
 //! The reranker is the same `Qwen3VLForConditionalGeneration` as the embedding model. Its
 //! score for a (query, document) prompt is `sigmoid(logit_yes - logit_no)` at the last

@@ -1,6 +1,7 @@
 //! Image bytes -> RGB8, the way the reference's `Image.open(...)` + `to_rgb` sees them
-//! (`qwen_vl_utils/vision_process.py`, `fetch_image`). Sizes are checked from the header before any pixel buffer is allocated, so a
-//! tiny file that claims to be 60000x60000 costs nothing.
+//! (`qwen_vl_utils/vision_process.py`, `fetch_image`). Sizes are checked from the header
+//! before any pixel buffer is allocated, so a tiny file that claims to be 60000x60000 costs
+//! nothing.
 
 use std::io::Cursor;
 

@@ -1,5 +1,5 @@
-//! qwen_vl_utils' `smart_resize` (`qwen_vl_utils/vision_process.py`, `smart_resize`): pick the output size, a multiple of `factor` on
-//! each side, closest to the input within a pixel budget. Computed in f64 with Python's
+//! qwen_vl_utils' `smart_resize` (`qwen_vl_utils/vision_process.py`): pick the output size, a
+//! multiple of `factor` on each side, closest to the input within a pixel budget. Computed in f64 with Python's
 //! round-half-to-even so every size matches the reference.
 
 use crate::error::PreprocessError;
