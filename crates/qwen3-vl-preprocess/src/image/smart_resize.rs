@@ -1,6 +1,6 @@
 //! qwen_vl_utils' `smart_resize` (`qwen_vl_utils/vision_process.py`): pick the output size, a
-//! multiple of `factor` on each side, closest to the input within a pixel budget. Computed in f64 with Python's
-//! round-half-to-even so every size matches the reference.
+//! multiple of `factor` on each side, closest to the input within a pixel budget. Computed in
+//! f64 with Python's round-half-to-even so every size matches the reference.
 
 use crate::error::PreprocessError;
 
