@@ -43,7 +43,8 @@ fn default_rerank_top_n() -> usize {
 }
 
 impl RetrieverSettings {
-    /// Settings for `model` at dimension `dim`, with the default instruction, bonuses and rerank depth.
+    /// Settings for `model` at dimension `dim`, with the default instruction, bonuses and
+    /// rerank depth.
     pub fn new(model: impl Into<String>, dim: usize) -> Self {
         Self {
             model: model.into(),

@@ -60,7 +60,8 @@ fn model_code(e: &ModelError) -> &'static str {
     }
 }
 
-/// A vector-index error as a JS `Error`, its `code` chosen by kind (`BAD_DIMENSION`, `CORRUPT_INDEX`, ...).
+/// A vector-index error as a JS `Error`, its `code` chosen by kind (`BAD_DIMENSION`,
+/// `CORRUPT_INDEX`, ...).
 pub fn from_index(e: vector_index::Error) -> JsValue {
     use vector_index::Error::*;
     let code = match &e {

@@ -183,7 +183,8 @@ impl VisionBlock {
     /// MLP, each added to the residual.
     ///
     /// # Shapes
-    /// `x: [patches, hidden_size]`, `cos`/`sin`: `[patches, 1, head_dim]` -> `[patches, hidden_size]`
+    /// `x: [patches, hidden_size]`, `cos`/`sin`: `[patches, 1, head_dim]`
+    /// -> `[patches, hidden_size]`
     fn forward(
         &self,
         x: Tensor<2>,
