@@ -30,7 +30,17 @@ struct Args {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { n: 10_000, dim: 512, queries: 1000, ef: vec![16, 32, 64, 128, 256], ef_construction: 100, heuristic: true, keep_pruned: true, cluster_size: 1000, out: "bench-out".into() };
+    let mut args = Args {
+        n: 10_000,
+        dim: 512,
+        queries: 1000,
+        ef: vec![16, 32, 64, 128, 256],
+        ef_construction: 100,
+        heuristic: true,
+        keep_pruned: true,
+        cluster_size: 1000,
+        out: "bench-out".into(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| panic!("{flag} needs a value"));
@@ -70,7 +80,9 @@ fn best_qps(n: usize, mut run: impl FnMut() -> Vec<Vec<(String, f32)>>) -> (f64,
 
 /// Queries per second over all queries, one query per call (one thread).
 fn qps(index: &Index, queries: &[f32], dim: usize, strategy: Strategy) -> (f64, Vec<Vec<String>>) {
-    best_qps(queries.len() / dim, || queries.chunks_exact(dim).map(|q| index.search_with(q, 10, strategy, None).unwrap()).collect())
+    best_qps(queries.len() / dim, || {
+        queries.chunks_exact(dim).map(|q| index.search_with(q, 10, strategy, None).unwrap()).collect()
+    })
 }
 
 /// Queries per second of one batched call over all queries (one thread).
@@ -107,7 +119,9 @@ fn main() {
     let (exact_qps, truth) = qps(&exact, &queries, dim, Strategy::Exact);
     let (batched_qps, batched) = qps_batched(&exact, &queries, dim, Strategy::Exact);
     let batched_recall = recall(&truth, &batched);
-    eprintln!("n={n} dim={dim}: exact build {exact_build:.2}s, {exact_qps:.1} QPS one query per call, {batched_qps:.1} QPS batched (recall vs one-query {batched_recall:.4})");
+    eprintln!(
+        "n={n} dim={dim}: exact build {exact_build:.2}s, {exact_qps:.1} QPS one query per call, {batched_qps:.1} QPS batched (recall vs one-query {batched_recall:.4})"
+    );
     drop(exact);
 
     config.strategy = Strategy::Hnsw;

@@ -110,7 +110,10 @@ fn main() {
         let start = Instant::now();
         let embedder = Embedder::from_dir(&args.model, &device.device, options).map_err(|e| e.to_string())?;
         let load_s = start.elapsed().as_secs_f64();
-        println!("{}", json!({ "ready": true, "device": device.name, "load_s": load_s, "rss_peak_gib": rss_peak_gib() }));
+        println!(
+            "{}",
+            json!({ "ready": true, "device": device.name, "load_s": load_s, "rss_peak_gib": rss_peak_gib() })
+        );
         std::io::stdout().flush().map_err(|e| e.to_string())?;
         serve(&embedder)
     });

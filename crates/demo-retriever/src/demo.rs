@@ -75,11 +75,23 @@ struct Observation {
 
 /// macOS apps the seed recognises by name (besides any `*.app`).
 const MACOS_APPS: &[&str] = &[
-    "finder", "safari", "system settings", "system preferences", "xcode", "terminal", "notes", "mail",
-    "calendar", "preview", "keynote", "pages", "numbers",
+    "finder",
+    "safari",
+    "system settings",
+    "system preferences",
+    "xcode",
+    "terminal",
+    "notes",
+    "mail",
+    "calendar",
+    "preview",
+    "keynote",
+    "pages",
+    "numbers",
 ];
 /// Windows apps the seed recognises by name (besides any `*.exe`).
-const WINDOWS_APPS: &[&str] = &["explorer", "notepad", "control panel", "settings (windows)", "microsoft edge", "paint"];
+const WINDOWS_APPS: &[&str] =
+    &["explorer", "notepad", "control panel", "settings (windows)", "microsoft edge", "paint"];
 
 /// The seed's platform rule: `web` when the first step has an http(s) URL, else `macos` or
 /// `windows` from the app name, else `unknown`.
@@ -145,7 +157,9 @@ impl Demo {
         let demo_id = match &ep.episode_id {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            other => return Err(DemoProblem::BadId { id: other.to_string(), reason: "it must be a string or a number" }),
+            other => {
+                return Err(DemoProblem::BadId { id: other.to_string(), reason: "it must be a string or a number" });
+            }
         };
         check_demo_id(&demo_id).map_err(|reason| DemoProblem::BadId { id: demo_id.clone(), reason })?;
         let goal = ep.instruction.filter(|g| !g.trim().is_empty()).ok_or(DemoProblem::NoGoal)?;
@@ -156,7 +170,8 @@ impl Demo {
             .platform
             .filter(|p| !p.trim().is_empty())
             .unwrap_or_else(|| platform_of(first.and_then(|o| o.url.as_deref()), app_name.as_deref()).to_owned());
-        let domain = ep.domain.map(|d| normalize_domain(&d)).or_else(|| first_url.and_then(host_of)).filter(|d| !d.is_empty());
+        let domain =
+            ep.domain.map(|d| normalize_domain(&d)).or_else(|| first_url.and_then(host_of)).filter(|d| !d.is_empty());
         let screenshot = ep.screenshot_path.or_else(|| first.and_then(|o| o.screenshot_path.clone()));
         let screenshot_path = screenshot.filter(|p| !p.is_empty()).map(|p| resolve(base_dir, &p));
         if let Some(path) = &screenshot_path {

@@ -69,7 +69,9 @@ pub enum RetrieverError {
     },
 
     /// The saved index was built with another Matryoshka dimension than the one asked for.
-    #[error("the index holds {found}-dimensional embeddings, but dimension {expected} was asked for (re-embed to switch)")]
+    #[error(
+        "the index holds {found}-dimensional embeddings, but dimension {expected} was asked for (re-embed to switch)"
+    )]
     DimMismatch {
         /// The dimension asked for.
         expected: usize,

@@ -21,8 +21,8 @@ pub mod store;
 
 pub use cache::{CacheStats, EmbeddingCache, cache_key};
 pub use demo::{Demo, DemoLibrary, read_library};
-pub use rerank::ModelReranker;
 pub use error::{DemoError, DemoProblem, Result, RetrieverError};
+pub use rerank::ModelReranker;
 pub use retriever::{
     BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, Progress, Query, Rerank,
     RetrievalResult, RetrieverSettings,

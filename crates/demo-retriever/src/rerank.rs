@@ -17,7 +17,8 @@ use crate::retriever::Rerank;
 /// The reranker's fixed system text.
 pub const RERANK_SYSTEM: &str = "Judge whether the Document meets the requirements based on the Query and the Instruct provided. Note that the answer can only be \"yes\" or \"no\".";
 /// The instruction used when a query gives none. It gets no punctuation normalisation.
-pub const RERANK_DEFAULT_INSTRUCTION: &str = "Given a search query, retrieve relevant candidates that answer the query.";
+pub const RERANK_DEFAULT_INSTRUCTION: &str =
+    "Given a search query, retrieve relevant candidates that answer the query.";
 /// The reference's token budget for everything before the final 5 tokens.
 pub const RERANK_MAX_LENGTH: usize = 10240;
 /// `<|im_end|> \n <|im_start|> assistant \n`: the tail every prompt ends with, never cut.
@@ -90,7 +91,13 @@ impl ModelReranker {
     }
 
     /// Token ids, patches and grids of one pair, as the model sees them (no EOS).
-    pub fn prepare(&self, instruction: &str, query: &EmbedInput, document: &EmbedInput, batch: &mut ModelInput) -> Result<()> {
+    pub fn prepare(
+        &self,
+        instruction: &str,
+        query: &EmbedInput,
+        document: &EmbedInput,
+        batch: &mut ModelInput,
+    ) -> Result<()> {
         let prompt = render_rerank_prompt(instruction, query, document);
         let mut counts = Vec::new();
         for bytes in query.images.iter().chain(&document.images) {
@@ -100,7 +107,11 @@ impl ModelReranker {
             batch.grids.push([t as usize, h as usize, w as usize]);
             batch.pixel_values.extend_from_slice(&image.pixel_values);
         }
-        let encoding = self.tokenizer.inner().encode(prompt, true).map_err(|e| EmbedError::from(qwen3_vl_preprocess::PreprocessError::Tokenizer(e.to_string())))?;
+        let encoding = self
+            .tokenizer
+            .inner()
+            .encode(prompt, true)
+            .map_err(|e| EmbedError::from(qwen3_vl_preprocess::PreprocessError::Tokenizer(e.to_string())))?;
         let mut ids = encoding.get_ids().to_vec();
         if self.tokenizer.appends_eos() {
             ids.pop();

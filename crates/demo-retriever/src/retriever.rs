@@ -104,7 +104,15 @@ pub struct Query {
 impl Query {
     /// A text query for the 5 best demos.
     pub fn text(task: impl Into<String>) -> Self {
-        Self { task: Some(task.into()), screenshot: None, top_k: 5, app_context: None, domain_context: None, instruction: None, rerank: false }
+        Self {
+            task: Some(task.into()),
+            screenshot: None,
+            top_k: 5,
+            app_context: None,
+            domain_context: None,
+            instruction: None,
+            rerank: false,
+        }
     }
 
     /// A screenshot query for the 5 best demos.
@@ -423,7 +431,12 @@ impl DemoRetriever {
     /// demos of the query's app and among demos of its domain: every demo that can reach the
     /// top `n` after bonuses is among them. With `query.rerank`, the best `rerank_top_n` by
     /// cosine + bonus are rescored by `reranker`.
-    pub fn retrieve(&self, embedder: &dyn EmbedBatch, query: &Query, reranker: Option<&dyn Rerank>) -> Result<Vec<RetrievalResult>> {
+    pub fn retrieve(
+        &self,
+        embedder: &dyn EmbedBatch,
+        query: &Query,
+        reranker: Option<&dyn Rerank>,
+    ) -> Result<Vec<RetrievalResult>> {
         if !self.pending.is_empty() {
             return Err(RetrieverError::NotBuilt(self.pending.len()));
         }
@@ -456,7 +469,12 @@ impl DemoRetriever {
     }
 
     /// Like [`Self::retrieve`], returning the episodes themselves.
-    pub fn retrieve_episodes(&self, embedder: &dyn EmbedBatch, query: &Query, reranker: Option<&dyn Rerank>) -> Result<Vec<Value>> {
+    pub fn retrieve_episodes(
+        &self,
+        embedder: &dyn EmbedBatch,
+        query: &Query,
+        reranker: Option<&dyn Rerank>,
+    ) -> Result<Vec<Value>> {
         Ok(self.retrieve(embedder, query, reranker)?.into_iter().map(|r| r.demo.episode).collect())
     }
 
@@ -466,11 +484,15 @@ impl DemoRetriever {
         let meta_str = |m: &Value, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
         let mut found: HashMap<String, f32> = self.index.search(vector, n)?.into_iter().collect();
         if ctx.app.is_some() {
-            let hits = self.index.search_filtered(vector, n, |_, m| app_matches(ctx.app, meta_str(m, "app_name").as_deref()))?;
+            let hits = self
+                .index
+                .search_filtered(vector, n, |_, m| app_matches(ctx.app, meta_str(m, "app_name").as_deref()))?;
             found.extend(hits);
         }
         if ctx.domain.is_some() {
-            let hits = self.index.search_filtered(vector, n, |_, m| domain_matches(ctx.domain, meta_str(m, "domain").as_deref()))?;
+            let hits = self
+                .index
+                .search_filtered(vector, n, |_, m| domain_matches(ctx.domain, meta_str(m, "domain").as_deref()))?;
             found.extend(hits);
         }
         Ok(found
@@ -490,7 +512,8 @@ impl DemoRetriever {
             .iter()
             .take(self.settings.rerank_top_n)
             .map(|s| {
-                let mut doc = self.document_input(&self.demos[&s.demo_id]).map_err(|e| RetrieverError::BadDemos(vec![e]))?;
+                let mut doc =
+                    self.document_input(&self.demos[&s.demo_id]).map_err(|e| RetrieverError::BadDemos(vec![e]))?;
                 doc.instruction = None;
                 Ok(doc)
             })

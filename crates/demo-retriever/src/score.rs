@@ -111,7 +111,12 @@ mod tests {
         assert!(!app_matches(None, Some("Safari")));
         assert!(domain_matches(Some("WWW.github.com"), Some("github.com")));
         assert!(!domain_matches(Some("gitlab.com"), Some("github.com")));
-        let b = bonus(Context { app: Some("Finder"), domain: Some("x.org") }, Some("finder"), Some("x.org"), Bonuses::default());
+        let b = bonus(
+            Context { app: Some("Finder"), domain: Some("x.org") },
+            Some("finder"),
+            Some("x.org"),
+            Bonuses::default(),
+        );
         assert!((b - 0.2).abs() < 1e-7);
     }
 

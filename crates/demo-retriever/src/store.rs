@@ -104,10 +104,16 @@ impl DemoRetriever {
             serde_json::from_slice(&text).map_err(|e| bad_dir(&settings_path, format!("invalid JSON: {e}")))?;
         let index = Index::load(dir)?;
         if index.embedding_model() != settings.model || index.embedding_dim() != settings.dim {
-            return Err(bad_dir(dir, format!(
-                "{SETTINGS_FILE} says model {:?} dim {}, index.json says model {:?} dim {} (an interrupted re-embed?)",
-                settings.model, settings.dim, index.embedding_model(), index.embedding_dim()
-            )));
+            return Err(bad_dir(
+                dir,
+                format!(
+                    "{SETTINGS_FILE} says model {:?} dim {}, index.json says model {:?} dim {} (an interrupted re-embed?)",
+                    settings.model,
+                    settings.dim,
+                    index.embedding_model(),
+                    index.embedding_dim()
+                ),
+            ));
         }
         let mut demos = BTreeMap::new();
         for item in index.iter() {

@@ -84,7 +84,9 @@ fn an_untied_checkpoint_without_lm_head_is_a_typed_error() {
     for f in ["model.safetensors", "tokenizer.json"] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
-    let config = std::fs::read_to_string(src.join("config.json")).unwrap().replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false");
+    let config = std::fs::read_to_string(src.join("config.json"))
+        .unwrap()
+        .replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false");
     std::fs::write(dir.join("config.json"), config).unwrap();
     let device = start_device(DeviceChoice::Cpu).unwrap();
     let err = ModelReranker::from_dir(&dir, &device.device).err().unwrap().to_string();

@@ -78,7 +78,8 @@ fn brute_force(demos: &[Demo], query: &Query, bonuses: Bonuses) -> Vec<(String, 
                 bonus += bonuses.app;
             }
             let strip = |s: String| s.trim_start_matches("www.").to_owned();
-            if query.domain_context.is_some() && lower(&query.domain_context).map(strip) == lower(&d.domain).map(strip) {
+            if query.domain_context.is_some() && lower(&query.domain_context).map(strip) == lower(&d.domain).map(strip)
+            {
                 bonus += bonuses.domain;
             }
             (d.demo_id.clone(), cos + bonus, cos)
@@ -96,7 +97,12 @@ fn assert_same(got: &[RetrievalResult], want: &[(String, f32, f32)], what: &str)
     for (i, (r, (_, score, cos))) in got.iter().zip(want).enumerate() {
         assert_eq!(r.rank, i + 1);
         assert!((r.score - score).abs() <= TOL, "{what}: {} score {} vs {score}", r.demo.demo_id, r.score);
-        assert!((r.embedding_score - cos).abs() <= TOL, "{what}: {} cosine {} vs {cos}", r.demo.demo_id, r.embedding_score);
+        assert!(
+            (r.embedding_score - cos).abs() <= TOL,
+            "{what}: {} cosine {} vs {cos}",
+            r.demo.demo_id,
+            r.embedding_score
+        );
         assert_eq!(r.rerank_score, None);
     }
 }
@@ -123,7 +129,10 @@ fn sample_library_metadata_follows_the_seed_rules() {
     let by_id: BTreeMap<&str, &Demo> = demos.iter().map(|d| (d.demo_id.as_str(), d)).collect();
     assert_eq!(by_id.len(), 5);
     let gh = by_id["web_github_star"];
-    assert_eq!((gh.platform.as_str(), gh.domain.as_deref(), gh.app_name.as_deref()), ("web", Some("github.com"), Some("Safari")));
+    assert_eq!(
+        (gh.platform.as_str(), gh.domain.as_deref(), gh.app_name.as_deref()),
+        ("web", Some("github.com"), Some("Safari"))
+    );
     assert!(gh.screenshot_path.as_ref().unwrap().ends_with("screenshots/github_star.png"));
     assert!(gh.screenshot_path.as_ref().unwrap().is_absolute());
     assert_eq!(by_id["macos_night_shift"].platform, "macos");
@@ -190,7 +199,9 @@ fn stored_and_query_embeddings_equal_the_transformers_reference() {
 fn answers(r: &DemoRetriever) -> Vec<Vec<(String, f32)>> {
     queries()
         .into_iter()
-        .map(|(_, q)| r.retrieve(embedder(), &q.top_k(10), None).unwrap().into_iter().map(|h| (h.demo.demo_id, h.score)).collect())
+        .map(|(_, q)| {
+            r.retrieve(embedder(), &q.top_k(10), None).unwrap().into_iter().map(|h| (h.demo.demo_id, h.score)).collect()
+        })
         .collect()
 }
 
@@ -200,7 +211,14 @@ fn save_load_add_equals_a_fresh_build_and_unchanged_demos_are_not_reembedded() {
     let first = built(sample_demos());
     assert_eq!(first.cache().stats().misses, 5);
     first.save(&dir).unwrap();
-    for f in ["index.json", "embeddings.npy", "ids", "retriever.json", "embedding_cache.jsonl", "episodes/web_github_star.json"] {
+    for f in [
+        "index.json",
+        "embeddings.npy",
+        "ids",
+        "retriever.json",
+        "embedding_cache.jsonl",
+        "episodes/web_github_star.json",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
 
@@ -280,7 +298,8 @@ fn bonus_candidates_are_found_beyond_the_top_k_by_cosine() {
 fn bad_inputs_are_clear_errors() {
     let dir = temp_dir("bad");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("a.json"), r#"{"episode_id": "a", "instruction": "x", "screenshot_path": "gone.png"}"#).unwrap();
+    std::fs::write(dir.join("a.json"), r#"{"episode_id": "a", "instruction": "x", "screenshot_path": "gone.png"}"#)
+        .unwrap();
     std::fs::write(dir.join("b.json"), "{ corrupt").unwrap();
     std::fs::write(dir.join("c.json"), r#"{"episode_id": "c", "instruction": "fine"}"#).unwrap();
     let lib = read_library(&dir).unwrap();
@@ -292,7 +311,8 @@ fn bad_inputs_are_clear_errors() {
     // A screenshot deleted after the demo was added: the build fails, nothing is half-added.
     let shot = dir.join("shot.png");
     std::fs::copy(library_dir().join("screenshots/notepad_save.png"), &shot).unwrap();
-    std::fs::write(dir.join("d.json"), r#"{"episode_id": "d", "instruction": "y", "screenshot_path": "shot.png"}"#).unwrap();
+    std::fs::write(dir.join("d.json"), r#"{"episode_id": "d", "instruction": "y", "screenshot_path": "shot.png"}"#)
+        .unwrap();
     let demos = read_library(&dir).unwrap().demos;
     let mut r = DemoRetriever::new(RetrieverSettings::new(MODEL, 64)).unwrap();
     r.add_demos(demos).unwrap();
@@ -306,7 +326,10 @@ fn bad_inputs_are_clear_errors() {
     let r = built(sample_demos());
     assert!(matches!(r.retrieve(embedder(), &Query::text("  "), None), Err(RetrieverError::EmptyQuery)));
     assert!(matches!(r.ensure_compatible(Some("other-model"), None, None), Err(RetrieverError::ModelMismatch { .. })));
-    assert!(matches!(r.ensure_compatible(Some(MODEL), Some(32), None), Err(RetrieverError::DimMismatch { expected: 32, found: 64 })));
+    assert!(matches!(
+        r.ensure_compatible(Some(MODEL), Some(32), None),
+        Err(RetrieverError::DimMismatch { expected: 32, found: 64 })
+    ));
     assert!(matches!(r.ensure_compatible(None, None, Some("other")), Err(RetrieverError::InstructionMismatch { .. })));
     r.ensure_compatible(Some(MODEL), Some(64), Some(demo_retriever::DEFAULT_INSTRUCTION)).unwrap();
     let err = DemoRetriever::load(Path::new("/no/such/index")).err().unwrap().to_string();

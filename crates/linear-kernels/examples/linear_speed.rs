@@ -16,9 +16,7 @@
 
 use std::time::Instant;
 
-use linear_kernels::{
-    Bf16Kernel, Level, PackedBf16, PackedQ8, Q8Kernel, matmul_bf16_with, matmul_q8_with,
-};
+use linear_kernels::{Bf16Kernel, Level, PackedBf16, PackedQ8, Q8Kernel, matmul_bf16_with, matmul_q8_with};
 
 /// Deterministic values in [-1, 1) (no `rand` dependency).
 fn values(len: usize, seed: u64) -> Vec<f32> {
@@ -66,16 +64,9 @@ fn per_cpu(g: Option<f64>) -> String {
 }
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .map(|a| a.parse().expect("REPS and M are numbers"))
-        .collect();
+    let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("REPS and M are numbers")).collect();
     let reps = args.first().copied().unwrap_or(3);
-    let ms = if args.len() > 1 {
-        args[1..].to_vec()
-    } else {
-        vec![1, 32, 280]
-    };
+    let ms = if args.len() > 1 { args[1..].to_vec() } else { vec![1, 32, 280] };
     // A forced level (QWEN3_VL_CPU_KERNELS) measures only that level's kernels.
     let forced = Level::from_env().expect("a valid QWEN3_VL_CPU_KERNELS");
     let bf16: Vec<_> = Bf16Kernel::ALL
@@ -92,10 +83,7 @@ fn main() {
     for k in Q8Kernel::ALL.iter().filter(|k| !k.is_supported()) {
         println!("SKIPPED: int8 {} not on this CPU", k.name());
     }
-    println!(
-        "threads: {}, best of {reps}\n",
-        rayon::current_num_threads()
-    );
+    println!("threads: {}, best of {reps}\n", rayon::current_num_threads());
     println!("| M | K x N | weight | kernel | GFLOP/s (wall) | GFLOP per CPU-s |");
     println!("|---|---|---|---|---|---|");
     for (k, n) in [(2048, 6144), (2048, 2048), (6144, 2048)] {
@@ -106,30 +94,16 @@ fn main() {
             let x = values(m * k, m as u64);
             let mut y = vec![0.0f32; m * n];
             let flops = 2.0 * (m * k * n) as f64;
-            for &kernel in bf16
-                .iter()
-                .filter(|&&kk| m <= 32 || kk != Bf16Kernel::Scalar)
-            {
+            for &kernel in bf16.iter().filter(|&&kk| m <= 32 || kk != Bf16Kernel::Scalar) {
                 let g = best_gflops(flops, reps, || {
                     matmul_bf16_with(kernel, &x, m, &packed_bf16, &mut y).expect("supported")
                 });
-                println!(
-                    "| {m} | {k}x{n} | bf16 | {} | {:.1} | {} |",
-                    kernel.name(),
-                    g.0,
-                    per_cpu(g.1)
-                );
+                println!("| {m} | {k}x{n} | bf16 | {} | {:.1} | {} |", kernel.name(), g.0, per_cpu(g.1));
             }
             for &kernel in q8.iter().filter(|&&kk| m <= 32 || kk != Q8Kernel::Scalar) {
-                let g = best_gflops(flops, reps, || {
-                    matmul_q8_with(kernel, &x, m, &packed_q8, &mut y).expect("supported")
-                });
-                println!(
-                    "| {m} | {k}x{n} | int8 | {} | {:.1} | {} |",
-                    kernel.name(),
-                    g.0,
-                    per_cpu(g.1)
-                );
+                let g =
+                    best_gflops(flops, reps, || matmul_q8_with(kernel, &x, m, &packed_q8, &mut y).expect("supported"));
+                println!("| {m} | {k}x{n} | int8 | {} | {:.1} | {} |", kernel.name(), g.0, per_cpu(g.1));
             }
         }
     }

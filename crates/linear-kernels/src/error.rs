@@ -31,18 +31,12 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Shape {
-                what,
-                expected,
-                found,
-            } => write!(
-                f,
-                "{what} has {found} elements, the shape implies {expected}"
-            ),
-            Error::Unsupported { kernel, needs } => write!(
-                f,
-                "CPU kernel {kernel:?} needs {needs}, which this CPU does not have"
-            ),
+            Error::Shape { what, expected, found } => {
+                write!(f, "{what} has {found} elements, the shape implies {expected}")
+            }
+            Error::Unsupported { kernel, needs } => {
+                write!(f, "CPU kernel {kernel:?} needs {needs}, which this CPU does not have")
+            }
             Error::BadEnv { value } => write!(
                 f,
                 "{}={value:?} names no kernel level; expected one of {}",
@@ -57,30 +51,15 @@ impl std::error::Error for Error {}
 
 /// Checks that a buffer holds exactly `rows · cols` elements. The product is checked, so a
 /// shape too large for memory is an error rather than a wrapped length that might match.
-pub(crate) fn check_len(
-    what: &'static str,
-    rows: usize,
-    cols: usize,
-    found: usize,
-) -> Result<(), Error> {
+pub(crate) fn check_len(what: &'static str, rows: usize, cols: usize, found: usize) -> Result<(), Error> {
     match rows.checked_mul(cols) {
         Some(expected) if expected == found => Ok(()),
-        expected => Err(Error::Shape {
-            what,
-            expected: expected.unwrap_or(usize::MAX),
-            found,
-        }),
+        expected => Err(Error::Shape { what, expected: expected.unwrap_or(usize::MAX), found }),
     }
 }
 
 /// The checks every matmul starts with: `x` is `[m, k]` and `y` is `[m, n]`.
-pub(crate) fn check_matmul(
-    x: &[f32],
-    y: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-) -> Result<(), Error> {
+pub(crate) fn check_matmul(x: &[f32], y: &[f32], m: usize, k: usize, n: usize) -> Result<(), Error> {
     check_len("x", m, k, x.len())?;
     check_len("y", m, n, y.len())
 }

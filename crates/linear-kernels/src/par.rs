@@ -64,11 +64,7 @@ where
                 // SAFETY: r < m and cols lies within 0..n, so the destination lies in y; no
                 // other task writes this row's columns of this panel.
                 unsafe {
-                    std::ptr::copy_nonoverlapping(
-                        tile[i].as_ptr(),
-                        out.ptr().add(r * n + cols.start),
-                        cols.len(),
-                    );
+                    std::ptr::copy_nonoverlapping(tile[i].as_ptr(), out.ptr().add(r * n + cols.start), cols.len());
                 }
             }
         }

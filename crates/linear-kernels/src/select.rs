@@ -22,8 +22,7 @@ use crate::Error;
 pub const ENV_VAR: &str = "QWEN3_VL_CPU_KERNELS";
 
 /// The values [`ENV_VAR`] accepts, for messages.
-pub(crate) const LEVEL_NAMES: &str =
-    "auto, scalar, avx2, avx512, avx512dot (alias avx512bf16, vnni)";
+pub(crate) const LEVEL_NAMES: &str = "auto, scalar, avx2, avx512, avx512dot (alias avx512bf16, vnni)";
 
 /// A family of kernels, ordered from the most portable to the fastest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -47,9 +46,7 @@ impl Level {
             "avx2" => Ok(Some(Level::Avx2)),
             "avx512" => Ok(Some(Level::Avx512)),
             "avx512dot" | "avx512bf16" | "vnni" => Ok(Some(Level::Avx512Dot)),
-            _ => Err(Error::BadEnv {
-                value: value.to_owned(),
-            }),
+            _ => Err(Error::BadEnv { value: value.to_owned() }),
         }
     }
 
@@ -81,12 +78,7 @@ pub enum Bf16Kernel {
 
 impl Bf16Kernel {
     /// Every bf16 kernel, the most portable first.
-    pub const ALL: [Bf16Kernel; 4] = [
-        Bf16Kernel::Scalar,
-        Bf16Kernel::Avx2,
-        Bf16Kernel::Avx512,
-        Bf16Kernel::Avx512Bf16,
-    ];
+    pub const ALL: [Bf16Kernel; 4] = [Bf16Kernel::Scalar, Bf16Kernel::Avx2, Bf16Kernel::Avx512, Bf16Kernel::Avx512Bf16];
 
     /// The kernel's short name.
     pub fn name(self) -> &'static str {
@@ -207,11 +199,7 @@ impl Q8Kernel {
 
 /// The level forced by [`ENV_VAR`] mapped to its kernel, else the last (fastest) kernel of
 /// `all` the CPU supports.
-fn pick<K: Copy>(
-    all: &[K],
-    at_level: fn(Level) -> K,
-    supported: fn(K) -> bool,
-) -> Result<K, Error> {
+fn pick<K: Copy>(all: &[K], at_level: fn(Level) -> K, supported: fn(K) -> bool) -> Result<K, Error> {
     Ok(match Level::from_env()? {
         Some(level) => at_level(level),
         None => *all.iter().rev().find(|&&k| supported(k)).unwrap_or(&all[0]),
@@ -220,11 +208,7 @@ fn pick<K: Copy>(
 
 /// `Ok` when supported, else the error naming the kernel and what it needs.
 fn check(supported: bool, kernel: &'static str, needs: &'static str) -> Result<(), Error> {
-    if supported {
-        Ok(())
-    } else {
-        Err(Error::Unsupported { kernel, needs })
-    }
+    if supported { Ok(()) } else { Err(Error::Unsupported { kernel, needs }) }
 }
 
 /// Run-time CPU feature detection; every answer is `false` off x86-64.
@@ -290,13 +274,7 @@ mod tests {
     #[test]
     fn a_missing_kernel_is_a_typed_error_that_names_it() {
         let err = check(false, "avx512bf16", "x86-64 avx512bf16").unwrap_err();
-        assert_eq!(
-            err,
-            Error::Unsupported {
-                kernel: "avx512bf16",
-                needs: "x86-64 avx512bf16"
-            }
-        );
+        assert_eq!(err, Error::Unsupported { kernel: "avx512bf16", needs: "x86-64 avx512bf16" });
         assert!(err.to_string().contains("avx512bf16"));
         for kernel in Bf16Kernel::ALL {
             assert_eq!(kernel.check().is_ok(), kernel.is_supported());

@@ -48,13 +48,7 @@ impl Rng {
 
 /// f64 reference `[m, n]` of x `[m, k]` · w `[k, n]`, and the per-output Σ|x||w| that scales
 /// every error bound.
-pub(crate) fn reference(
-    x: &[f64],
-    w: &[f64],
-    m: usize,
-    k: usize,
-    n: usize,
-) -> (Vec<f64>, Vec<f64>) {
+pub(crate) fn reference(x: &[f64], w: &[f64], m: usize, k: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut y = vec![0.0; m * n];
     let mut abs = vec![0.0; m * n];
     for r in 0..m {
@@ -85,10 +79,7 @@ pub(crate) fn assert_close(what: &str, got: &[f32], want: &[f64], scale: &[f64],
             worst = (err / scale[i], i);
         }
     }
-    eprintln!(
-        "{what}: worst error / scale = {:e} at {} (allowed {bound:e})",
-        worst.0, worst.1
-    );
+    eprintln!("{what}: worst error / scale = {:e} at {} (allowed {bound:e})", worst.0, worst.1);
 }
 
 /// The usual growth of f32 rounding errors in a length-`k` dot product, relative to Σ|x||w|:

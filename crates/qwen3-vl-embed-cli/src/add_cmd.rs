@@ -20,7 +20,12 @@ pub struct AddArgs {
 pub fn run(args: AddArgs) -> CmdResult {
     let mut retriever = DemoRetriever::load(&args.index)?;
     let demos = read_demos(&args.demos, args.build.skip_bad)?;
-    let embedder = load_embedder(&retriever.settings().model.clone(), &args.build.device, args.build.batch_size, args.build.precision)?;
+    let embedder = load_embedder(
+        &retriever.settings().model.clone(),
+        &args.build.device,
+        args.build.batch_size,
+        args.build.precision,
+    )?;
     let added = retriever.add_demos(demos)?;
     let report = build(&mut retriever, &embedder, args.build.batch_size)?;
     retriever.save(&args.index)?;

@@ -38,7 +38,8 @@ pub fn run(args: EmbedArgs) -> Result<(), EmbedError> {
     let choice: DeviceChoice = args.device.parse()?;
     let mut input = EmbedInput { text: args.text, instruction: args.instruction, ..Default::default() };
     if let Some(path) = &args.image {
-        let bytes = std::fs::read(path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
         input.images.push(bytes);
     }
     if input.is_empty() {

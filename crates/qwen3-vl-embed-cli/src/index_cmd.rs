@@ -48,7 +48,11 @@ pub fn run(args: IndexArgs) -> CmdResult {
     let mut retriever = match existing {
         Some(mut r) => {
             if *r.settings() != settings {
-                let settings = RetrieverSettings { bonuses: r.settings().bonuses, rerank_top_n: r.settings().rerank_top_n, ..settings };
+                let settings = RetrieverSettings {
+                    bonuses: r.settings().bonuses,
+                    rerank_top_n: r.settings().rerank_top_n,
+                    ..settings
+                };
                 r.reembed(settings)?;
             }
             r.clear()?;

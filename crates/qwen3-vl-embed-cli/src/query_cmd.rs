@@ -54,7 +54,8 @@ pub fn run(args: QueryArgs) -> CmdResult {
     let mut query = Query::text(args.text.clone().unwrap_or_default()).top_k(args.top_k);
     query.task = args.text.filter(|t| !t.trim().is_empty());
     if let Some(path) = &args.image {
-        let bytes = std::fs::read(path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
         query.screenshot = Some(bytes);
     }
     if query.task.is_none() && query.screenshot.is_none() {
@@ -92,6 +93,7 @@ fn print_result(r: &RetrievalResult) {
     let d = &r.demo;
     let rerank = r.rerank_score.map_or(String::new(), |s| format!(", rerank {s:.4}"));
     println!("{:>2}. {}  score {:.4} (embedding {:.4}{rerank})", r.rank, d.demo_id, r.score, r.embedding_score);
-    let place: Vec<&str> = [d.app_name.as_deref(), d.domain.as_deref(), Some(d.platform.as_str())].into_iter().flatten().collect();
+    let place: Vec<&str> =
+        [d.app_name.as_deref(), d.domain.as_deref(), Some(d.platform.as_str())].into_iter().flatten().collect();
     println!("    {}  [{}]", d.goal, place.join(" · "));
 }

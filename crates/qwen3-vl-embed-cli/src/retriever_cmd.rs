@@ -70,7 +70,11 @@ impl Failure {
             Self::Retriever(R::EmptyQuery) => 2,
             Self::Retriever(R::BadDemos(_) | R::EmptyLibrary(_)) => 3,
             Self::Retriever(
-                R::BadIndexDir { .. } | R::Index(_) | R::ModelMismatch { .. } | R::DimMismatch { .. } | R::InstructionMismatch { .. },
+                R::BadIndexDir { .. }
+                | R::Index(_)
+                | R::ModelMismatch { .. }
+                | R::DimMismatch { .. }
+                | R::InstructionMismatch { .. },
             ) => 4,
             Self::Retriever(_) => 1,
         }
@@ -95,7 +99,8 @@ pub fn load_embedder(model: &str, device: &str, batch_size: usize, precision: Pr
     let dir = resolve_model_dir(model)?;
     let device = start_device(choice)?;
     eprintln!("device: {}", device.name);
-    let options = EmbedderOptions { batch_size: batch_size.max(1), dtype: precision.dtype(), ..EmbedderOptions::default() };
+    let options =
+        EmbedderOptions { batch_size: batch_size.max(1), dtype: precision.dtype(), ..EmbedderOptions::default() };
     Ok(crate::load_bar::load_embedder_with_bar(&dir, &device.device, options)?)
 }
 
@@ -126,10 +131,15 @@ pub fn read_demos(path: &Path, skip_bad: bool) -> CmdResult<Vec<Demo>> {
 }
 
 /// Embeds the retriever's pending demos with a progress bar on stderr.
-pub fn build(retriever: &mut DemoRetriever, embedder: &Embedder, batch_size: usize) -> CmdResult<demo_retriever::BuildReport> {
+pub fn build(
+    retriever: &mut DemoRetriever,
+    embedder: &Embedder,
+    batch_size: usize,
+) -> CmdResult<demo_retriever::BuildReport> {
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("embedding {bar:30} {pos}/{len} demos {elapsed}").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("embedding {bar:30} {pos}/{len} demos {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let report = retriever.build_index(embedder, batch_size, &mut |p| {
         bar.set_length(p.total as u64);

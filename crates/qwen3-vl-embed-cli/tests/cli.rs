@@ -40,7 +40,8 @@ fn embedding(json: &serde_json::Value) -> Vec<f32> {
 }
 
 /// Every case the contract names: text, images (odd size, tiny, large, RGBA, grey) and both.
-const ALL_CASES: [&str; 9] = ["text", "image", "text_image", "odd_size", "tiny_image", "large_image", "rgba", "grey", "unicode_text"];
+const ALL_CASES: [&str; 9] =
+    ["text", "image", "text_image", "odd_size", "tiny_image", "large_image", "rgba", "grey", "unicode_text"];
 /// On lavapipe each CLI process compiles its shaders afresh (~1 minute a process on 2 cores).
 /// What only the CLI can show on wgpu is that `--device wgpu` reaches the device and the
 /// vector comes back intact, which one case shows; the in-process embedder and model tests
@@ -91,8 +92,19 @@ fn cli_bf16_weights_reproduce_reference_on_cpu() {
 /// `--precision int8`: int8 linear weights; close to the reference, not equal to it.
 #[test]
 fn cli_int8_weights_stay_close_on_cpu() {
-    let (json, _) = embed_json(&unseen_model_dir(), &["--text", "Turn off Night Shift", "--instruction",
-        "Retrieve the settings action that matches the user's request", "--device", "cpu", "--precision", "int8"]);
+    let (json, _) = embed_json(
+        &unseen_model_dir(),
+        &[
+            "--text",
+            "Turn off Night Shift",
+            "--instruction",
+            "Retrieve the settings action that matches the user's request",
+            "--device",
+            "cpu",
+            "--precision",
+            "int8",
+        ],
+    );
     let got = embedding(&json);
     let reference = Reference::load("text");
     let cosine: f32 = got.iter().zip(&reference.float("embedding").values).map(|(a, b)| a * b).sum();
@@ -106,8 +118,19 @@ fn cli_reproduces_reference_on_wgpu() {
 
 #[test]
 fn cli_dim_truncates_and_renormalises() {
-    let (json, _) = embed_json(&unseen_model_dir(), &["--text", "Turn off Night Shift", "--instruction",
-        "Retrieve the settings action that matches the user's request", "--dim", "32", "--device", "cpu"]);
+    let (json, _) = embed_json(
+        &unseen_model_dir(),
+        &[
+            "--text",
+            "Turn off Night Shift",
+            "--instruction",
+            "Retrieve the settings action that matches the user's request",
+            "--dim",
+            "32",
+            "--device",
+            "cpu",
+        ],
+    );
     let got = embedding(&json);
     assert_eq!(json["dim"], 32);
     assert!(max_abs_diff(&got, &Reference::load("text").float("embedding_dim32").values) <= CLI_TOL);
@@ -124,7 +147,10 @@ fn cli_errors_go_to_stderr_with_failure_exit() {
         (&["embed", "--model", m, "--image", "/no/such.png", "--device", "cpu"], "/no/such.png"),
         (&["embed", "--model", "./not-a-model", "--text", "x", "--device", "cpu"], "not a model directory"),
         (&["embed", "--model", m, "--text", "x", "--precision", "f64"], "invalid value 'f64'"),
-        (&["embed", "--model", m, "--text", "x", "--device", "wgpu", "--precision", "bf16"], "bf16 weights need the CPU"),
+        (
+            &["embed", "--model", m, "--text", "x", "--device", "wgpu", "--precision", "bf16"],
+            "bf16 weights need the CPU",
+        ),
     ];
     for (args, needle) in cases {
         let out = bin().args(args).output().unwrap();

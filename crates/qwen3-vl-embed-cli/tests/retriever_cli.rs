@@ -92,7 +92,14 @@ fn demos(path: &Path) -> Vec<Demo> {
 }
 
 /// Expected `(demo_id, score, embedding_score)`, best first: cosine by brute force + bonuses.
-fn expected(demos: &[Demo], text: Option<&str>, image: Option<&Path>, app: Option<&str>, domain: Option<&str>, k: usize) -> Vec<(String, f64, f64)> {
+fn expected(
+    demos: &[Demo],
+    text: Option<&str>,
+    image: Option<&Path>,
+    app: Option<&str>,
+    domain: Option<&str>,
+    k: usize,
+) -> Vec<(String, f64, f64)> {
     let q = EmbedInput {
         text: text.map(str::to_owned),
         images: image.map(|p| std::fs::read(p).unwrap()).into_iter().collect(),
@@ -151,10 +158,21 @@ fn index_info_and_query_match_brute_force_cosine_plus_bonuses() {
 
     let lib = demos(&episodes);
     let shot = library().join("screenshots/gmail_compose.png");
-    check(&query_json(&out, &["--text", "Turn off Night Shift"]), &expected(&lib, Some("Turn off Night Shift"), None, None, None, 5), "text");
-    check(&query_json(&out, &["--image", s(&shot), "--top-k", "3"]), &expected(&lib, None, Some(&shot), None, None, 3), "image");
     check(
-        &query_json(&out, &["--text", "send mail", "--image", s(&shot), "--app", "safari", "--domain", "www.mail.google.com"]),
+        &query_json(&out, &["--text", "Turn off Night Shift"]),
+        &expected(&lib, Some("Turn off Night Shift"), None, None, None, 5),
+        "text",
+    );
+    check(
+        &query_json(&out, &["--image", s(&shot), "--top-k", "3"]),
+        &expected(&lib, None, Some(&shot), None, None, 3),
+        "image",
+    );
+    check(
+        &query_json(
+            &out,
+            &["--text", "send mail", "--image", s(&shot), "--app", "safari", "--domain", "www.mail.google.com"],
+        ),
         &expected(&lib, Some("send mail"), Some(&shot), Some("safari"), Some("mail.google.com"), 5),
         "text+image with bonuses",
     );
@@ -230,8 +248,16 @@ fn bad_inputs_are_clear_errors_and_leave_the_index_intact() {
     std::fs::create_dir_all(bad.join("missing")).unwrap();
     std::fs::create_dir_all(bad.join("corrupt")).unwrap();
     std::fs::create_dir_all(bad.join("empty")).unwrap();
-    std::fs::write(bad.join("missing/a.json"), r#"{"episode_id": "new_a", "instruction": "x", "screenshot_path": "gone.png"}"#).unwrap();
-    std::fs::write(bad.join("missing/b.json"), r#"{"episode_id": "new_b", "instruction": "Open the Downloads folder"}"#).unwrap();
+    std::fs::write(
+        bad.join("missing/a.json"),
+        r#"{"episode_id": "new_a", "instruction": "x", "screenshot_path": "gone.png"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        bad.join("missing/b.json"),
+        r#"{"episode_id": "new_b", "instruction": "Open the Downloads folder"}"#,
+    )
+    .unwrap();
     std::fs::write(bad.join("corrupt/c.json"), r#"{"episode_id": "c", "instruction": "#).unwrap();
 
     let (i, m) = (s(&idx), s(&model));
@@ -262,8 +288,10 @@ fn skip_bad_adds_the_good_demos_with_a_warning() {
     index(&model, &library().join("episodes"), &idx);
     let bad = tmp("skip-lib");
     std::fs::create_dir_all(&bad).unwrap();
-    std::fs::write(bad.join("a.json"), r#"{"episode_id": "new_a", "instruction": "x", "screenshot_path": "gone.png"}"#).unwrap();
-    std::fs::write(bad.join("b.json"), r#"{"episode_id": "new_b", "instruction": "Open the Downloads folder"}"#).unwrap();
+    std::fs::write(bad.join("a.json"), r#"{"episode_id": "new_a", "instruction": "x", "screenshot_path": "gone.png"}"#)
+        .unwrap();
+    std::fs::write(bad.join("b.json"), r#"{"episode_id": "new_b", "instruction": "Open the Downloads folder"}"#)
+        .unwrap();
     let (stdout, stderr) = ok(&["add", s(&idx), s(&bad), "--skip-bad", "--device", "cpu"]);
     assert!(stderr.contains("warning: skipping") && stderr.contains("gone.png"), "{stderr}");
     assert!(stdout.contains("now holds 6"), "{stdout}");
@@ -278,7 +306,10 @@ fn rerank_rescores_the_top_candidates() {
     let idx = tmp("index-rerank");
     index(&model, &library().join("episodes"), &idx);
     let reranker = fixtures_dir().join("reranker/tiny-reranker");
-    let results = query_json(&idx, &["--text", "Star a repository", "--rerank", "--reranker", s(&reranker), "--app", "Finder", "--top-k", "5"]);
+    let results = query_json(
+        &idx,
+        &["--text", "Star a repository", "--rerank", "--reranker", s(&reranker), "--app", "Finder", "--top-k", "5"],
+    );
     assert_eq!(results.len(), 5);
     let mut last = f64::INFINITY;
     for r in &results {
@@ -290,7 +321,11 @@ fn rerank_rescores_the_top_candidates() {
         assert!(score <= last + 1e-9, "sorted best first");
         last = score;
     }
-    fails(&["query", s(&idx), "--text", "x", "--rerank", "--reranker", "./no-such-reranker", "--device", "cpu"], 1, "not a model directory");
+    fails(
+        &["query", s(&idx), "--text", "x", "--rerank", "--reranker", "./no-such-reranker", "--device", "cpu"],
+        1,
+        "not a model directory",
+    );
     for d in [&idx, &model] {
         std::fs::remove_dir_all(d).unwrap();
     }

@@ -54,9 +54,7 @@ fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
             "bf16" | "bfloat16" => DType::BF16,
             "int8" => qwen3_vl_embedder::int8_weights(),
             other => {
-                return Err(bad_argument(format!(
-                    "dtype {other:?}: expected \"f32\", \"f16\", \"bf16\" or \"int8\""
-                )));
+                return Err(bad_argument(format!("dtype {other:?}: expected \"f32\", \"f16\", \"bf16\" or \"int8\"")));
             }
         };
     }
@@ -172,10 +170,8 @@ impl WasmEmbedder {
             if !Array::is_array(&inputs) {
                 return Err(bad_argument("embedBatch expects an array of inputs"));
             }
-            let inputs = Array::from(&inputs)
-                .iter()
-                .map(|v| parse_input(&v))
-                .collect::<Result<Vec<EmbedInput>, _>>()?;
+            let inputs =
+                Array::from(&inputs).iter().map(|v| parse_input(&v)).collect::<Result<Vec<EmbedInput>, _>>()?;
             let vectors = inner.embed_batch_async(&inputs, dim.map(|d| d as usize)).await.map_err(from_embed)?;
             Ok(vectors.iter().map(|v| JsValue::from(Float32Array::from(v.as_slice()))).collect::<Array>().into())
         })

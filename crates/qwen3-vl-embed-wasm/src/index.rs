@@ -16,9 +16,7 @@ pub struct WasmIndex {
 
 /// JSON values -> plain JS objects (not `Map`s).
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
-    value
-        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| bad_argument(e.to_string()))
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| bad_argument(e.to_string()))
 }
 
 fn from_js(value: JsValue) -> Result<serde_json::Value, JsValue> {
@@ -137,11 +135,8 @@ impl WasmIndex {
     /// `{ model, dim, createdAt, items: [{ id, metadata }] }` (vectors are in `toNpy`).
     #[wasm_bindgen(js_name = toJSON)]
     pub fn to_json(&self) -> Result<JsValue, JsValue> {
-        let items: Vec<_> = self
-            .inner
-            .iter()
-            .map(|item| serde_json::json!({ "id": item.id, "metadata": item.metadata }))
-            .collect();
+        let items: Vec<_> =
+            self.inner.iter().map(|item| serde_json::json!({ "id": item.id, "metadata": item.metadata })).collect();
         to_js(&serde_json::json!({
             "model": self.inner.embedding_model(),
             "dim": self.inner.embedding_dim(),

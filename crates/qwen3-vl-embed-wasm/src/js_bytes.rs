@@ -23,12 +23,14 @@ pub struct JsBytes {
 impl JsBytes {
     /// `bytes`: a `Uint8Array`, or an array of them (the file's chunks, in order).
     pub fn from_js(bytes: &JsValue, what: &str) -> Result<Self, JsValue> {
-        let chunks: Vec<JsValue> = if Array::is_array(bytes) { Array::from(bytes).iter().collect() } else { vec![bytes.clone()] };
-        let mut out = Self { chunks: Vec::with_capacity(chunks.len()), starts: Vec::with_capacity(chunks.len()), len: 0 };
+        let chunks: Vec<JsValue> =
+            if Array::is_array(bytes) { Array::from(bytes).iter().collect() } else { vec![bytes.clone()] };
+        let mut out =
+            Self { chunks: Vec::with_capacity(chunks.len()), starts: Vec::with_capacity(chunks.len()), len: 0 };
         for (i, chunk) in chunks.into_iter().enumerate() {
-            let chunk = chunk
-                .dyn_into::<Uint8Array>()
-                .map_err(|_| bad_argument(format!("{what}: expected a Uint8Array or an array of them (item {i} is not)")))?;
+            let chunk = chunk.dyn_into::<Uint8Array>().map_err(|_| {
+                bad_argument(format!("{what}: expected a Uint8Array or an array of them (item {i} is not)"))
+            })?;
             out.starts.push(out.len);
             out.len += u64::from(chunk.length());
             out.chunks.push(chunk);

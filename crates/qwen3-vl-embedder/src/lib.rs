@@ -14,14 +14,14 @@ pub mod input;
 pub mod pooling;
 pub mod source;
 
-pub use device::{DeviceChoice, StartedDevice, start_device_async};
-#[cfg(not(target_family = "wasm"))]
-pub use device::start_device;
-pub use embedder::{Embedder, EmbedderOptions};
-pub use error::{EmbedError, Result};
-pub use input::EmbedInput;
-pub use source::resolve_model_dir;
 /// The float type of [`EmbedderOptions::dtype`] and the device type, re-exported so callers
 /// need not depend on burn.
 pub use burn::tensor::{DType, Device};
+#[cfg(not(target_family = "wasm"))]
+pub use device::start_device;
+pub use device::{DeviceChoice, StartedDevice, start_device_async};
+pub use embedder::{Embedder, EmbedderOptions};
+pub use error::{EmbedError, Result};
+pub use input::EmbedInput;
 pub use qwen3_vl_model::{LoadProgress, ProgressFn, int8_weights};
+pub use source::resolve_model_dir;

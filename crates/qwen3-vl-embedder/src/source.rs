@@ -71,7 +71,8 @@ fn download(model: &str) -> Result<PathBuf> {
         Ok(index) => {
             let text = std::fs::read_to_string(&index)
                 .map_err(|source| EmbedError::Io { path: index.display().to_string(), source })?;
-            let shards = qwen3_vl_model::checkpoint::shard_names(&text).map_err(|r| fail(format!("bad shard index: {r}")))?;
+            let shards =
+                qwen3_vl_model::checkpoint::shard_names(&text).map_err(|r| fail(format!("bad shard index: {r}")))?;
             for shard in shards {
                 fetch(&shard)?;
             }

@@ -46,7 +46,11 @@ fn check_preprocessing(e: &Embedder, case: &Case, r: &Reference) {
             let sampled = &r.float("pixel_values_sampled").values;
             for (k, &row) in rows.values.iter().enumerate() {
                 let ours = &ours[row as usize * 1536..][..1536];
-                assert!(max_abs_diff(ours, &sampled[k * 1536..][..1536]) <= PIXEL_TOL, "{}: pixel row {row}", case.name);
+                assert!(
+                    max_abs_diff(ours, &sampled[k * 1536..][..1536]) <= PIXEL_TOL,
+                    "{}: pixel row {row}",
+                    case.name
+                );
             }
         }
         None => {}
@@ -180,7 +184,11 @@ fn bf16_weights_on_cpu_match_the_reference() {
     use burn::tensor::DType;
     let device = start_device(DeviceChoice::Cpu).unwrap();
     let options = EmbedderOptions { dtype: DType::BF16, ..EmbedderOptions::default() };
-    check_embeddings(&Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap(), "cpu bf16 weights", cases());
+    check_embeddings(
+        &Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap(),
+        "cpu bf16 weights",
+        cases(),
+    );
 }
 
 /// The same mode on an f32 checkpoint rounds its weights to bf16: each embedding stays within
@@ -232,8 +240,5 @@ fn bf16_weights_where_unsupported_are_refused_at_load() {
     let Err(err) = Embedder::from_dir(&tiny_model_dir(), &device.device, options) else {
         panic!("a bf16 load on a device without bf16 must fail");
     };
-    assert!(
-        matches!(err, EmbedError::Model(qwen3_vl_model::ModelError::UnsupportedPrecision { .. })),
-        "{err}"
-    );
+    assert!(matches!(err, EmbedError::Model(qwen3_vl_model::ModelError::UnsupportedPrecision { .. })), "{err}");
 }

@@ -108,10 +108,8 @@ impl Checkpoint {
         let names = if index_path.exists() {
             let text = std::fs::read_to_string(&index_path)
                 .map_err(|source| ModelError::Io { path: index_path.display().to_string(), source })?;
-            shard_names(&text).map_err(|reason| ModelError::CorruptWeights {
-                file: index_path.display().to_string(),
-                reason,
-            })?
+            shard_names(&text)
+                .map_err(|reason| ModelError::CorruptWeights { file: index_path.display().to_string(), reason })?
         } else {
             vec!["model.safetensors".to_string()]
         };
@@ -168,10 +166,10 @@ impl Checkpoint {
     }
 
     fn take<T>(&self, name: &str, expected: &[usize], read: impl FnOnce(&SafetensorsFile) -> Result<T>) -> Result<T> {
-        let file = &self.files[*self.location.get(name).ok_or_else(|| ModelError::MissingTensor {
-            name: name.to_string(),
-            expected: expected.to_vec(),
-        })?];
+        let file = &self.files[*self
+            .location
+            .get(name)
+            .ok_or_else(|| ModelError::MissingTensor { name: name.to_string(), expected: expected.to_vec() })?];
         let info = &file.tensors()[name];
         if info.shape != expected {
             return Err(ModelError::ShapeMismatch {
@@ -215,8 +213,7 @@ impl Checkpoint {
 /// The distinct shard file names of a `model.safetensors.index.json`, in first-seen order.
 /// Names must be plain file names: an index pointing outside the model directory is corrupt.
 pub fn shard_names(index_json: &str) -> Result<Vec<String>, String> {
-    let index: serde_json::Value =
-        serde_json::from_str(index_json).map_err(|e| format!("not valid JSON: {e}"))?;
+    let index: serde_json::Value = serde_json::from_str(index_json).map_err(|e| format!("not valid JSON: {e}"))?;
     let map = index.get("weight_map").and_then(|m| m.as_object()).ok_or("no weight_map object")?;
     let mut names: Vec<String> = Vec::new();
     for (tensor, file) in map {
@@ -240,10 +237,8 @@ mod tests {
     use crate::safetensors::tests::build;
 
     fn checkpoint(tensors: &[(&str, Vec<usize>)]) -> Checkpoint {
-        let entries: Vec<_> = tensors
-            .iter()
-            .map(|(n, s)| (*n, "F32", s.clone(), vec![0u8; 4 * s.iter().product::<usize>()]))
-            .collect();
+        let entries: Vec<_> =
+            tensors.iter().map(|(n, s)| (*n, "F32", s.clone(), vec![0u8; 4 * s.iter().product::<usize>()])).collect();
         Checkpoint::from_buffers(vec![("one.safetensors".into(), build(&entries))]).unwrap()
     }
 

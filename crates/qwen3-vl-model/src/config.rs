@@ -244,10 +244,9 @@ fn opt_u32(v: &Value, field: &str) -> Result<Option<u32>> {
 fn opt_f64(v: &Value, field: &str) -> Result<Option<f64>> {
     match v.get(field) {
         None | Some(Value::Null) => Ok(None),
-        Some(x) => x
-            .as_f64()
-            .map(Some)
-            .ok_or_else(|| ModelError::Config(format!("{field} must be a number, found {x}"))),
+        Some(x) => {
+            x.as_f64().map(Some).ok_or_else(|| ModelError::Config(format!("{field} must be a number, found {x}")))
+        }
     }
 }
 
@@ -260,10 +259,8 @@ fn parse_text(v: &Value) -> Result<TextConfig> {
         None => 0,
     };
     // Released layout: rope_theta + rope_scaling; transformers 5: rope_parameters.
-    let rope = v
-        .get("rope_parameters")
-        .filter(|r| r.is_object())
-        .or_else(|| v.get("rope_scaling").filter(|r| r.is_object()));
+    let rope =
+        v.get("rope_parameters").filter(|r| r.is_object()).or_else(|| v.get("rope_scaling").filter(|r| r.is_object()));
     let rope_theta = opt_f64(v, "rope_theta")?
         .or(rope.map(|r| opt_f64(r, "rope_theta")).transpose()?.flatten())
         .ok_or_else(|| missing("text_config.rope_theta"))?;
@@ -304,17 +301,20 @@ fn parse_vision(v: &Value) -> Result<VisionConfig> {
     if let Some(act) = v.get("hidden_act").and_then(Value::as_str)
         && act != "gelu_pytorch_tanh"
     {
-        return Err(ModelError::Config(format!("vision hidden_act {act:?} is not supported (expected \"gelu_pytorch_tanh\")")));
+        return Err(ModelError::Config(format!(
+            "vision hidden_act {act:?} is not supported (expected \"gelu_pytorch_tanh\")"
+        )));
     }
-    let deepstack = match v.get("deepstack_visual_indexes") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|x| x.as_u64().map(|n| n as usize))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ModelError::Config("deepstack_visual_indexes must be integers".into()))?,
-        Some(x) => return Err(ModelError::Config(format!("deepstack_visual_indexes must be a list, found {x}"))),
-    };
+    let deepstack =
+        match v.get("deepstack_visual_indexes") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|x| x.as_u64().map(|n| n as usize))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ModelError::Config("deepstack_visual_indexes must be integers".into()))?,
+            Some(x) => return Err(ModelError::Config(format!("deepstack_visual_indexes must be a list, found {x}"))),
+        };
     Ok(VisionConfig {
         depth: req_usize(v, "depth")?,
         hidden_size: req_usize(v, "hidden_size")?,

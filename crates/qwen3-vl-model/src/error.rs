@@ -62,7 +62,9 @@ pub enum ModelError {
 
     /// The device cannot compute in the requested precision (a WebGPU adapter without
     /// `shader-f16`, say): its kernels would not compile or would return garbage.
-    #[error("this device cannot hold or compute in {dtype}: load the model in f32 (f16 needs a wgpu device with the shader-f16 feature; bf16 weights need the CPU device)")]
+    #[error(
+        "this device cannot hold or compute in {dtype}: load the model in f32 (f16 needs a wgpu device with the shader-f16 feature; bf16 weights need the CPU device)"
+    )]
     UnsupportedPrecision {
         /// The requested dtype, as burn prints it.
         dtype: String,

@@ -144,7 +144,8 @@ impl Qwen3VlModel {
         for &p in &image_positions {
             rows[p as usize * hidden_size..][..hidden_size].fill(0.0);
         }
-        let mut embeds = Tensor::<2>::from_data(TensorData::new(rows, [batch * seq, hidden_size]), (&self.device, self.dtype));
+        let mut embeds =
+            Tensor::<2>::from_data(TensorData::new(rows, [batch * seq, hidden_size]), (&self.device, self.dtype));
 
         let vision = if input.grids.is_empty() {
             None
@@ -182,9 +183,8 @@ impl Qwen3VlModel {
         let half = t.head_dim / 2;
         let axes = interleaved_axes(half, t.mrope_section);
         let inv = &self.text_inv_freq;
-        let (cos, sin) = cos_sin(batch * seq, half, |i, slot| {
-            positions[axes[slot]][i / seq][i % seq] as f32 * inv[slot]
-        });
+        let (cos, sin) =
+            cos_sin(batch * seq, half, |i, slot| positions[axes[slot]][i / seq][i % seq] as f32 * inv[slot]);
         let shape = [batch, seq, 1, t.head_dim];
         let upload = |v| Tensor::<4>::from_data(TensorData::new(v, shape), (&self.device, self.dtype));
         (upload(cos), upload(sin))
@@ -198,17 +198,24 @@ impl Qwen3VlModel {
             return Err(ModelError::Input("empty batch or empty row".into()));
         }
         if let Some(&bad) = input.rows.iter().flatten().find(|&&t| t as usize >= c.text.vocab_size) {
-            return Err(ModelError::Input(format!("token id {bad} is outside the vocabulary of {}", c.text.vocab_size)));
+            return Err(ModelError::Input(format!(
+                "token id {bad} is outside the vocabulary of {}",
+                c.text.vocab_size
+            )));
         }
         let merge = c.vision.spatial_merge_size;
         let mut merged = Vec::with_capacity(input.grids.len());
         let mut patches = 0usize;
         for &[t, h, w] in &input.grids {
             if t == 0 || h == 0 || w == 0 || h % merge != 0 || w % merge != 0 {
-                return Err(ModelError::Input(format!("image grid {t}x{h}x{w} is not a positive multiple of the {merge}x{merge} merge window")));
+                return Err(ModelError::Input(format!(
+                    "image grid {t}x{h}x{w} is not a positive multiple of the {merge}x{merge} merge window"
+                )));
             }
             if t != 1 {
-                return Err(ModelError::Input(format!("image grid has t = {t}; only still images (t = 1) are supported")));
+                return Err(ModelError::Input(format!(
+                    "image grid has t = {t}; only still images (t = 1) are supported"
+                )));
             }
             patches += t * h * w;
             merged.push(MergedGrid { merged_h: h / merge, merged_w: w / merge });
@@ -223,7 +230,9 @@ impl Qwen3VlModel {
         let image_tokens = input.rows.iter().flatten().filter(|&&t| t == c.image_token_id).count();
         let expected: usize = merged.iter().map(MergedGrid::tokens).sum();
         if image_tokens != expected {
-            return Err(ModelError::Input(format!("{image_tokens} image tokens in the text, but the images need {expected}")));
+            return Err(ModelError::Input(format!(
+                "{image_tokens} image tokens in the text, but the images need {expected}"
+            )));
         }
         Ok(merged)
     }

@@ -52,9 +52,7 @@ pub fn mrope_position_ids(
                 i += 1;
                 continue;
             }
-            let grid = grids
-                .next()
-                .ok_or_else(|| ModelError::Input("more image token runs than images".into()))?;
+            let grid = grids.next().ok_or_else(|| ModelError::Input("more image token runs than images".into()))?;
             let n = grid.tokens();
             if i + n > ids.len() || ids[i..i + n].iter().any(|&t| t != image_token_id) {
                 return Err(ModelError::Input(format!(

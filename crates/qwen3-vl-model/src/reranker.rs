@@ -77,7 +77,10 @@ fn head_tensor_name(checkpoint: &Checkpoint, config_json: &str) -> Result<String
     let name = ["model.language_model.embed_tokens.weight", "language_model.embed_tokens.weight"]
         .into_iter()
         .find(|n| checkpoint.contains(n))
-        .ok_or_else(|| ModelError::MissingTensor { name: "model.language_model.embed_tokens.weight".into(), expected: Vec::new() })?;
+        .ok_or_else(|| ModelError::MissingTensor {
+            name: "model.language_model.embed_tokens.weight".into(),
+            expected: Vec::new(),
+        })?;
     Ok(name.into())
 }
 

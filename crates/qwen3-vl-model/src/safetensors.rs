@@ -46,9 +46,7 @@ impl ByteSource for Vec<u8> {
     }
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let start = usize::try_from(offset).map_err(|_| std::io::ErrorKind::UnexpectedEof)?;
-        let src = self
-            .get(start..start.saturating_add(buf.len()))
-            .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+        let src = self.get(start..start.saturating_add(buf.len())).ok_or(std::io::ErrorKind::UnexpectedEof)?;
         buf.copy_from_slice(src);
         Ok(())
     }
@@ -236,14 +234,12 @@ impl SafetensorsFile {
 
     /// A tensor's location and float dtype, or the typed error for a missing or non-float one.
     fn float_tensor(&self, tensor: &str) -> Result<(&TensorInfo, StoredDType)> {
-        let info = self.tensors.get(tensor).ok_or_else(|| ModelError::MissingTensor {
-            name: tensor.to_string(),
-            expected: Vec::new(),
-        })?;
-        let dtype = info
-            .dtype
-            .clone()
-            .map_err(|dtype| ModelError::UnsupportedDType { name: tensor.to_string(), dtype })?;
+        let info = self
+            .tensors
+            .get(tensor)
+            .ok_or_else(|| ModelError::MissingTensor { name: tensor.to_string(), expected: Vec::new() })?;
+        let dtype =
+            info.dtype.clone().map_err(|dtype| ModelError::UnsupportedDType { name: tensor.to_string(), dtype })?;
         Ok((info, dtype))
     }
 
@@ -311,10 +307,7 @@ fn parse_entry(entry: &serde_json::Value, data_start: u64, data_len: u64) -> Res
         Ok(d) => d.size() as u64,
         Err(_) => return Ok(TensorInfo { dtype, shape, start: data_start + begin, end: data_start + end }),
     };
-    let numel = shape
-        .iter()
-        .try_fold(1u64, |acc, &d| acc.checked_mul(d as u64))
-        .ok_or("shape overflows")?;
+    let numel = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)).ok_or("shape overflows")?;
     let expected = numel.checked_mul(elem_size).ok_or("shape overflows")?;
     if expected != end - begin {
         return Err(format!("shape {shape:?} needs {expected} bytes but data_offsets span {}", end - begin));

@@ -116,8 +116,16 @@ impl DecoderLayer {
         let x = self.input_layernorm.forward(h.clone());
         // [b*s, width] -> [b, heads, s, hd], normed per head and rotated before attention.
         let heads_first = |t: Tensor<2>, heads: usize| t.reshape([b, s, heads, hd]);
-        let q = apply_rotary(self.q_norm.forward(heads_first(self.q_proj.forward(x.clone()), c.num_heads)), cos.clone(), sin.clone());
-        let k = apply_rotary(self.k_norm.forward(heads_first(self.k_proj.forward(x.clone()), c.num_kv_heads)), cos.clone(), sin.clone());
+        let q = apply_rotary(
+            self.q_norm.forward(heads_first(self.q_proj.forward(x.clone()), c.num_heads)),
+            cos.clone(),
+            sin.clone(),
+        );
+        let k = apply_rotary(
+            self.k_norm.forward(heads_first(self.k_proj.forward(x.clone()), c.num_kv_heads)),
+            cos.clone(),
+            sin.clone(),
+        );
         let v = heads_first(self.v_proj.forward(x), c.num_kv_heads);
         let group = c.num_heads / c.num_kv_heads;
         let out = attention(

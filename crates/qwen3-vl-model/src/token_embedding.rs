@@ -39,7 +39,10 @@ impl TokenEmbedding {
         for &id in ids {
             let id = id as usize;
             if id >= self.vocab_size {
-                return Err(ModelError::Input(format!("token id {id} is outside the vocabulary of {}", self.vocab_size)));
+                return Err(ModelError::Input(format!(
+                    "token id {id} is outside the vocabulary of {}",
+                    self.vocab_size
+                )));
             }
             let rows = id * h..(id + 1) * h;
             match &self.values {

@@ -100,7 +100,11 @@ mod tests {
             let f16: Vec<f32> = values.iter().map(|v| half::f16::from_f32(*v).to_f32()).collect();
             let cases: [(StoredDType, Vec<u8>, &Vec<f32>); 3] = [
                 (StoredDType::F32, values.iter().flat_map(|v| v.to_le_bytes()).collect(), &values),
-                (StoredDType::BF16, bf16.iter().flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes()).collect(), &bf16),
+                (
+                    StoredDType::BF16,
+                    bf16.iter().flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes()).collect(),
+                    &bf16,
+                ),
                 (StoredDType::F16, f16.iter().flat_map(|v| half::f16::from_f32(*v).to_le_bytes()).collect(), &f16),
             ];
             for (dtype, bytes, exact) in cases {

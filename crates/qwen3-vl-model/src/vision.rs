@@ -164,10 +164,8 @@ impl VisionTower {
         for k in 0..4 {
             let rows: Vec<i64> = layout.table_rows[k].iter().map(|&r| r as i64).collect();
             let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &device);
-            let weights = Tensor::<2>::from_data(
-                TensorData::new(layout.table_weights[k].clone(), [n, 1]),
-                (&device, dtype),
-            );
+            let weights =
+                Tensor::<2>::from_data(TensorData::new(layout.table_weights[k].clone(), [n, 1]), (&device, dtype));
             let term = self.pos_embed.clone().select(0, rows) * weights;
             sum = Some(match sum {
                 Some(s) => s + term,
@@ -214,7 +212,11 @@ impl VisionBlock {
                         v.clone(),
                         None,
                         None,
-                        AttentionModuleOptions { scale: Some(1.0 / (hd as f64).sqrt()), softcap: None, is_causal: false },
+                        AttentionModuleOptions {
+                            scale: Some(1.0 / (hd as f64).sqrt()),
+                            softcap: None,
+                            is_causal: false,
+                        },
                     );
                     out.squeeze_dim::<3>(0).swap_dims(0, 1).reshape([ql, heads * hd])
                 })

@@ -22,9 +22,7 @@ pub fn torch_linspace(end: f32, n: usize) -> Vec<f32> {
         return vec![0.0];
     }
     let step = end / (n - 1) as f32;
-    (0..n)
-        .map(|i| if i < n / 2 { step * i as f32 } else { (-step).mul_add((n - 1 - i) as f32, end) })
-        .collect()
+    (0..n).map(|i| if i < n / 2 { step * i as f32 } else { (-step).mul_add((n - 1 - i) as f32, end) }).collect()
 }
 
 /// Visits the patches of a `t x h x w` grid in merge-window order.

@@ -13,11 +13,8 @@ fn config() -> Qwen3VlConfig {
 fn edited(edit: impl FnOnce(&mut Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>)) -> Checkpoint {
     let bytes = std::fs::read(tiny_model_dir().join("model.safetensors")).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut tensors: Vec<_> = st
-        .tensors()
-        .into_iter()
-        .map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec()))
-        .collect();
+    let mut tensors: Vec<_> =
+        st.tensors().into_iter().map(|(n, v)| (n, v.dtype(), v.shape().to_vec(), v.data().to_vec())).collect();
     edit(&mut tensors);
     let views: Vec<(String, safetensors::tensor::TensorView)> = tensors
         .iter()
@@ -45,7 +42,10 @@ fn a_missing_tensor_is_named() {
     let name = "model.language_model.layers.1.mlp.up_proj.weight";
     let ckpt = edited(|t| t.retain(|(n, ..)| n != name));
     let err = load(&ckpt, config()).unwrap_err();
-    assert!(matches!(&err, ModelError::MissingTensor { name: n, expected } if n == name && expected == &[128, 64]), "{err}");
+    assert!(
+        matches!(&err, ModelError::MissingTensor { name: n, expected } if n == name && expected == &[128, 64]),
+        "{err}"
+    );
 }
 
 #[test]
@@ -65,7 +65,10 @@ fn weights_of_another_model_are_refused() {
     let mut c = config();
     c.text.num_layers = 2;
     let err = load(&Checkpoint::open_dir(&tiny_model_dir()).unwrap(), c).unwrap_err();
-    assert!(matches!(&err, ModelError::UnexpectedTensors { names } if names.iter().all(|n| n.contains("layers.2."))), "{err}");
+    assert!(
+        matches!(&err, ModelError::UnexpectedTensors { names } if names.iter().all(|n| n.contains("layers.2."))),
+        "{err}"
+    );
 }
 
 #[test]

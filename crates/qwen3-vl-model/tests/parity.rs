@@ -48,7 +48,14 @@ fn check_cases(device: &Device, backend: &str, cases: Vec<Case>) {
     println!("{backend}: max |err| vision {:.2e}, last_hidden {:.2e}, embedding {:.2e}", worst.0, worst.1, worst.2);
 }
 
-fn run_case(model: &Qwen3VlModel, name: &str, r: &Reference, pixel_values: Vec<f32>, hidden: usize, worst: &mut (f32, f32, f32)) {
+fn run_case(
+    model: &Qwen3VlModel,
+    name: &str,
+    r: &Reference,
+    pixel_values: Vec<f32>,
+    hidden: usize,
+    worst: &mut (f32, f32, f32),
+) {
     let rows = r.rows();
     let input = ModelInput { rows: rows.clone(), pixel_values, grids: r.grids() };
     let out = model.forward(&input).unwrap_or_else(|e| panic!("{name}: {e}"));

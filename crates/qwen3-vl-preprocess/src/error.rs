@@ -20,9 +20,7 @@ pub enum PreprocessError {
     },
 
     /// The prompt holds a different number of `<|image_pad|>` tokens than images were given.
-    #[error(
-        "prompt holds {found} <|image_pad|> tokens but {expected} image token counts were given"
-    )]
+    #[error("prompt holds {found} <|image_pad|> tokens but {expected} image token counts were given")]
     ImagePadCountMismatch {
         /// Images (token counts) given.
         expected: usize,
@@ -80,9 +78,7 @@ pub enum PreprocessError {
     },
 
     /// Decoding would need more memory than allowed.
-    #[error(
-        "decoding a {width}x{height} image needs {needed} bytes, more than the {limit}-byte limit"
-    )]
+    #[error("decoding a {width}x{height} image needs {needed} bytes, more than the {limit}-byte limit")]
     AllocationTooLarge {
         /// Image width in pixels.
         width: u32,
@@ -104,9 +100,7 @@ pub enum PreprocessError {
     },
 
     /// `smart_resize` refuses aspect ratios above 200, like qwen_vl_utils.
-    #[error(
-        "absolute aspect ratio must be at most 200, got {ratio} for a {height}x{width} (HxW) image"
-    )]
+    #[error("absolute aspect ratio must be at most 200, got {ratio} for a {height}x{width} (HxW) image")]
     AspectRatio {
         /// Image height in pixels.
         height: u32,
@@ -145,9 +139,7 @@ pub enum PreprocessError {
     },
 
     /// A prepared image must be a whole number of 32-pixel merge windows.
-    #[error(
-        "image is {width}x{height}; patchify expects both sides to be positive multiples of {factor}"
-    )]
+    #[error("image is {width}x{height}; patchify expects both sides to be positive multiples of {factor}")]
     NotPatchAligned {
         /// Image width in pixels.
         width: u32,

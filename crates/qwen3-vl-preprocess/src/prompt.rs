@@ -18,17 +18,11 @@ pub const IMAGE_PLACEHOLDER: &str = "<|vision_start|><|image_pad|><|vision_end|>
 /// [`DEFAULT_INSTRUCTION`]; otherwise strip surrounding whitespace and end it with `.` unless
 /// its last character is punctuation (any `P*` general category, so `?`, `!`, `)`, `。` stay).
 pub fn normalize_instruction(instruction: Option<&str>) -> String {
-    let trimmed = instruction
-        .map(|s| s.trim_matches(is_python_space))
-        .unwrap_or("");
+    let trimmed = instruction.map(|s| s.trim_matches(is_python_space)).unwrap_or("");
     let Some(last) = trimmed.chars().next_back() else {
         return DEFAULT_INSTRUCTION.to_owned();
     };
-    if is_punctuation(last) {
-        trimmed.to_owned()
-    } else {
-        format!("{trimmed}.")
-    }
+    if is_punctuation(last) { trimmed.to_owned() } else { format!("{trimmed}.") }
 }
 
 /// Python's `str.isspace()`: Unicode White_Space plus the four ASCII separators U+001C..U+001F,
@@ -61,9 +55,8 @@ pub fn render_prompt(instruction: &str, num_images: usize, text: Option<&str>) -
         None => "",
         Some(t) => t,
     };
-    let mut out = String::with_capacity(
-        instruction.len() + user_text.len() + num_images * IMAGE_PLACEHOLDER.len() + 96,
-    );
+    let mut out =
+        String::with_capacity(instruction.len() + user_text.len() + num_images * IMAGE_PLACEHOLDER.len() + 96);
     out.push_str("<|im_start|>system\n");
     out.push_str(instruction);
     out.push_str("<|im_end|>\n<|im_start|>user\n");
@@ -83,23 +76,12 @@ mod tests {
     fn missing_or_blank_instruction_is_the_default() {
         assert_eq!(normalize_instruction(None), DEFAULT_INSTRUCTION);
         assert_eq!(normalize_instruction(Some("")), DEFAULT_INSTRUCTION);
-        assert_eq!(
-            normalize_instruction(Some(" \t\n\u{3000}")),
-            DEFAULT_INSTRUCTION
-        );
+        assert_eq!(normalize_instruction(Some(" \t\n\u{3000}")), DEFAULT_INSTRUCTION);
     }
 
     #[test]
     fn punctuation_ends_are_kept() {
-        for s in [
-            "Why?",
-            "Stop!",
-            "(see above)",
-            "検索してください。",
-            "a-",
-            "«quote»",
-            "x_",
-        ] {
+        for s in ["Why?", "Stop!", "(see above)", "検索してください。", "a-", "«quote»", "x_"] {
             assert_eq!(normalize_instruction(Some(s)), s, "{s}");
         }
     }
@@ -114,24 +96,14 @@ mod tests {
 
     #[test]
     fn surrounding_unicode_whitespace_is_stripped() {
-        assert_eq!(
-            normalize_instruction(Some("\u{3000} Find cats \u{a0}\n")),
-            "Find cats."
-        );
-        assert_eq!(
-            normalize_instruction(Some("\u{1f}Find cats\u{1c}")),
-            "Find cats."
-        );
+        assert_eq!(normalize_instruction(Some("\u{3000} Find cats \u{a0}\n")), "Find cats.");
+        assert_eq!(normalize_instruction(Some("\u{1f}Find cats\u{1c}")), "Find cats.");
     }
 
     #[test]
     fn text_only_prompt() {
         assert_eq!(
-            render_prompt(
-                "Represent the user's input.",
-                0,
-                Some("Turn off Night Shift")
-            ),
+            render_prompt("Represent the user's input.", 0, Some("Turn off Night Shift")),
             "<|im_start|>system\nRepresent the user's input.<|im_end|>\n<|im_start|>user\n\
              Turn off Night Shift<|im_end|>\n<|im_start|>assistant\n"
         );

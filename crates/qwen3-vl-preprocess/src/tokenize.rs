@@ -15,9 +15,7 @@ pub struct PromptTokenizer {
 
 impl std::fmt::Debug for PromptTokenizer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PromptTokenizer")
-            .field("appends_eos", &self.appends_eos)
-            .finish()
+        f.debug_struct("PromptTokenizer").field("appends_eos", &self.appends_eos).finish()
     }
 }
 
@@ -26,31 +24,22 @@ impl PromptTokenizer {
     #[cfg(not(target_arch = "wasm32"))]
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self, PreprocessError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| PreprocessError::Io {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| PreprocessError::Io { path: path.display().to_string(), message: e.to_string() })?;
         Self::from_bytes(&bytes)
     }
 
     /// Parses `tokenizer.json` bytes (the only constructor on wasm32).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PreprocessError> {
-        let mut inner =
-            Tokenizer::from_bytes(bytes).map_err(|e| PreprocessError::Tokenizer(e.to_string()))?;
+        let mut inner = Tokenizer::from_bytes(bytes).map_err(|e| PreprocessError::Tokenizer(e.to_string()))?;
         // The reference passes its own truncation/padding per call, overriding the file's;
         // we truncate ourselves and the embedder pads.
         inner.with_padding(None);
-        inner
-            .with_truncation(None)
-            .map_err(|e| PreprocessError::Tokenizer(e.to_string()))?;
+        inner.with_truncation(None).map_err(|e| PreprocessError::Tokenizer(e.to_string()))?;
         for (token, expected_id) in REQUIRED {
             let found = inner.token_to_id(token);
             if found != Some(expected_id) {
-                return Err(PreprocessError::MissingSpecialToken {
-                    token,
-                    expected_id,
-                    found,
-                });
+                return Err(PreprocessError::MissingSpecialToken { token, expected_id, found });
             }
         }
         let appends_eos = detect_eos_append(&inner)?;
@@ -83,10 +72,7 @@ impl PromptTokenizer {
         if max_length == 0 {
             return Err(PreprocessError::InvalidMaxLength(max_length));
         }
-        let encoding = self
-            .inner
-            .encode(prompt, true)
-            .map_err(|e| PreprocessError::Tokenizer(e.to_string()))?;
+        let encoding = self.inner.encode(prompt, true).map_err(|e| PreprocessError::Tokenizer(e.to_string()))?;
         let mut ids = encoding.get_ids().to_vec();
         if self.appends_eos {
             // Set aside the post-processor's EOS so truncation can put it back at the end.
@@ -111,19 +97,14 @@ fn detect_eos_append(tokenizer: &Tokenizer) -> Result<bool, PreprocessError> {
     };
     let with = encode(true)?;
     let without = encode(false)?;
-    Ok(with.len() == without.len() + 1
-        && with.last() == Some(&ENDOFTEXT)
-        && with[..without.len()] == without[..])
+    Ok(with.len() == without.len() + 1 && with.last() == Some(&ENDOFTEXT) && with[..without.len()] == without[..])
 }
 
 /// Replaces the k-th `<|image_pad|>` with `counts[k]` copies of itself.
 pub fn expand_image_pads(ids: &[u32], counts: &[usize]) -> Result<Vec<u32>, PreprocessError> {
     let found = ids.iter().filter(|&&id| id == IMAGE_PAD).count();
     if found != counts.len() {
-        return Err(PreprocessError::ImagePadCountMismatch {
-            expected: counts.len(),
-            found,
-        });
+        return Err(PreprocessError::ImagePadCountMismatch { expected: counts.len(), found });
     }
     let mut out = Vec::with_capacity(ids.len() - found + counts.iter().sum::<usize>());
     let mut counts = counts.iter();
@@ -165,32 +146,15 @@ mod tests {
     fn pads_expand_in_order() {
         let ids = [1, IMAGE_PAD, 2, IMAGE_PAD, 3];
         let out = expand_image_pads(&ids, &[2, 3]).unwrap();
-        assert_eq!(
-            out,
-            [
-                1, IMAGE_PAD, IMAGE_PAD, 2, IMAGE_PAD, IMAGE_PAD, IMAGE_PAD, 3
-            ]
-        );
+        assert_eq!(out, [1, IMAGE_PAD, IMAGE_PAD, 2, IMAGE_PAD, IMAGE_PAD, IMAGE_PAD, 3]);
     }
 
     #[test]
     fn pad_count_must_match() {
         let err = expand_image_pads(&[IMAGE_PAD, IMAGE_PAD], &[4]).unwrap_err();
-        assert!(matches!(
-            err,
-            PreprocessError::ImagePadCountMismatch {
-                expected: 1,
-                found: 2
-            }
-        ));
+        assert!(matches!(err, PreprocessError::ImagePadCountMismatch { expected: 1, found: 2 }));
         let err = expand_image_pads(&[1, 2], &[4]).unwrap_err();
-        assert!(matches!(
-            err,
-            PreprocessError::ImagePadCountMismatch {
-                expected: 1,
-                found: 0
-            }
-        ));
+        assert!(matches!(err, PreprocessError::ImagePadCountMismatch { expected: 1, found: 0 }));
     }
 
     #[test]
@@ -207,13 +171,6 @@ mod tests {
     fn truncation_refuses_to_cut_images() {
         let mut ids = vec![1, IMAGE_PAD, IMAGE_PAD, 4];
         let err = truncate_keeping_images(&mut ids, 2).unwrap_err();
-        assert!(matches!(
-            err,
-            PreprocessError::TruncatesImageTokens {
-                length: 5,
-                max_length: 3,
-                last_image_token: 2
-            }
-        ));
+        assert!(matches!(err, PreprocessError::TruncatesImageTokens { length: 5, max_length: 3, last_image_token: 2 }));
     }
 }

@@ -36,20 +36,14 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
 }
 
 /// An empty stored zlib stream: valid header, nothing decoded.
-const TINY_IDAT: &[u8] = &[
-    0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x01,
-];
+const TINY_IDAT: &[u8] = &[0x78, 0x01, 0x01, 0x00, 0x00, 0xFF, 0xFF, 0x00, 0x00, 0x00, 0x01];
 
 #[test]
 fn empty_bytes() {
@@ -59,17 +53,9 @@ fn empty_bytes() {
 
 #[test]
 fn garbage_bytes() {
-    for bytes in [
-        &b"hello world, not an image"[..],
-        &[0u8; 64],
-        &[0xFF; 3],
-        b"BM\x00\x00",
-    ] {
+    for bytes in [&b"hello world, not an image"[..], &[0u8; 64], &[0xFF; 3], b"BM\x00\x00"] {
         let err = decode_rgb(bytes, &DecodeLimits::default()).unwrap_err();
-        assert!(
-            matches!(err, PreprocessError::UnsupportedFormat(_)),
-            "{err}"
-        );
+        assert!(matches!(err, PreprocessError::UnsupportedFormat(_)), "{err}");
     }
 }
 
@@ -84,12 +70,7 @@ fn garbage_behind_valid_signatures() {
             noise as u8
         })
         .collect();
-    for magic in [
-        &b"\x89PNG\r\n\x1a\n"[..],
-        &[0xFF, 0xD8, 0xFF],
-        b"GIF89a",
-        b"RIFF\x10\x00\x00\x00WEBPVP8 ",
-    ] {
+    for magic in [&b"\x89PNG\r\n\x1a\n"[..], &[0xFF, 0xD8, 0xFF], b"GIF89a", b"RIFF\x10\x00\x00\x00WEBPVP8 "] {
         let bytes = [magic, &tail].concat();
         for len in [magic.len(), magic.len() + 7, bytes.len()] {
             let err = decode_rgb(&bytes[..len], &DecodeLimits::default()).unwrap_err();
@@ -109,15 +90,8 @@ fn garbage_behind_valid_signatures() {
 
 #[test]
 fn truncated_png_from_fixtures() {
-    let err = decode_rgb(
-        &read("images/corrupt_truncated.png"),
-        &DecodeLimits::default(),
-    )
-    .unwrap_err();
-    assert!(
-        matches!(err, PreprocessError::Decode { format: "PNG", .. }),
-        "{err}"
-    );
+    let err = decode_rgb(&read("images/corrupt_truncated.png"), &DecodeLimits::default()).unwrap_err();
+    assert!(matches!(err, PreprocessError::Decode { format: "PNG", .. }), "{err}");
 }
 
 #[test]
@@ -125,24 +99,14 @@ fn every_prefix_of_a_valid_png_fails_cleanly() {
     let bytes = read("images/rgba_90x70.png");
     assert!(decode_rgb(&bytes, &DecodeLimits::default()).is_ok());
     for len in (1..bytes.len()).step_by(37) {
-        assert!(
-            decode_rgb(&bytes[..len], &DecodeLimits::default()).is_err(),
-            "prefix {len}"
-        );
+        assert!(decode_rgb(&bytes[..len], &DecodeLimits::default()).is_err(), "prefix {len}");
     }
 }
 
 #[test]
 fn bomb_from_fixtures_is_refused_from_its_header() {
-    let err = prepare_image(
-        &read("images/bomb_60000x60000.png"),
-        &ImageOptions::default(),
-    )
-    .unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "image is 60000x60000, larger than the 16384x16384 limit"
-    );
+    let err = prepare_image(&read("images/bomb_60000x60000.png"), &ImageOptions::default()).unwrap_err();
+    assert_eq!(err.to_string(), "image is 60000x60000, larger than the 16384x16384 limit");
 }
 
 #[test]
@@ -150,29 +114,12 @@ fn built_bomb_is_refused_before_allocating() {
     let bomb = png(60_000, 60_000, TINY_IDAT);
     assert!(bomb.len() < 100);
     let err = decode_rgb(&bomb, &DecodeLimits::default()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            PreprocessError::TooLarge {
-                width: 60_000,
-                height: 60_000,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, PreprocessError::TooLarge { width: 60_000, height: 60_000, .. }), "{err}");
     // Within the side limits but over the memory budget: refused too, not allocated.
     let wide = png(16_000, 16_000, TINY_IDAT);
     let err = decode_rgb(&wide, &DecodeLimits::default()).unwrap_err();
-    assert!(
-        matches!(err, PreprocessError::AllocationTooLarge { .. }),
-        "{err}"
-    );
-    let strict = DecodeLimits {
-        max_width: 100,
-        max_height: 100,
-        max_alloc_bytes: 1 << 20,
-    };
+    assert!(matches!(err, PreprocessError::AllocationTooLarge { .. }), "{err}");
+    let strict = DecodeLimits { max_width: 100, max_height: 100, max_alloc_bytes: 1 << 20 };
     let err = decode_rgb(&png(101, 5, TINY_IDAT), &strict).unwrap_err();
     assert!(matches!(err, PreprocessError::TooLarge { .. }), "{err}");
 }
@@ -180,13 +127,7 @@ fn built_bomb_is_refused_before_allocating() {
 #[test]
 fn zero_sized_png_is_refused() {
     let err = decode_rgb(&png(0, 10, TINY_IDAT), &DecodeLimits::default()).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            PreprocessError::EmptyDimensions { .. } | PreprocessError::Decode { .. }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, PreprocessError::EmptyDimensions { .. } | PreprocessError::Decode { .. }), "{err}");
 }
 
 #[test]
@@ -217,29 +158,11 @@ fn too_many_or_too_few_image_pads() {
     let tok = tokenizer();
     let prompt = render_prompt("I.", 2, Some("x"));
     let err = tok.encode(&prompt, &[4], 8192).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            PreprocessError::ImagePadCountMismatch {
-                expected: 1,
-                found: 2
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, PreprocessError::ImagePadCountMismatch { expected: 1, found: 2 }), "{err}");
     // A user text that smuggles in a pad token counts as one more pad.
     let prompt = render_prompt("I.", 1, Some("<|image_pad|>"));
     let err = tok.encode(&prompt, &[4], 8192).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            PreprocessError::ImagePadCountMismatch {
-                expected: 1,
-                found: 2
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, PreprocessError::ImagePadCountMismatch { expected: 1, found: 2 }), "{err}");
 }
 
 #[test]
@@ -254,10 +177,7 @@ fn truncation_keeps_eos_and_refuses_to_cut_images() {
     let image_prompt = render_prompt("I.", 1, Some("a caption"));
     let ok = tok.encode(&image_prompt, &[64], 8192).unwrap();
     let err = tok.encode(&image_prompt, &[64], ok.len() - 20).unwrap_err();
-    assert!(
-        matches!(err, PreprocessError::TruncatesImageTokens { .. }),
-        "{err}"
-    );
+    assert!(matches!(err, PreprocessError::TruncatesImageTokens { .. }), "{err}");
     // Cutting only text after the image is fine.
     let last_pad = ok.iter().rposition(|&id| id == 151655).unwrap();
     assert!(tok.encode(&image_prompt, &[64], last_pad + 2).is_ok());

@@ -83,12 +83,17 @@ pub fn gpu_cases(what: &str) -> Vec<Case> {
         println!("{what}: all {} reference cases (QWEN3_VL_FULL_MATRIX=1)", all.len());
         return all;
     }
-    let list = std::fs::read_to_string(fixtures_dir().join("reference/software_gpu_cases.txt")).expect("software_gpu_cases.txt");
+    let list = std::fs::read_to_string(fixtures_dir().join("reference/software_gpu_cases.txt"))
+        .expect("software_gpu_cases.txt");
     let names: Vec<&str> = list.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
     let total = all.len();
     let subset: Vec<Case> = all.into_iter().filter(|c| names.contains(&c.name.as_str())).collect();
     assert_eq!(subset.len(), names.len(), "software_gpu_cases.txt names a case that cases.json lacks: {names:?}");
-    println!("{what}: {} of {total} reference cases ({}); QWEN3_VL_FULL_MATRIX=1 runs all", subset.len(), names.join(", "));
+    println!(
+        "{what}: {} of {total} reference cases ({}); QWEN3_VL_FULL_MATRIX=1 runs all",
+        subset.len(),
+        names.join(", ")
+    );
     subset
 }
 
@@ -154,10 +159,7 @@ impl Reference {
         let seq = ids.shape[1];
         (0..ids.shape[0])
             .map(|b| {
-                (0..seq)
-                    .filter(|&s| mask.values[b * seq + s] == 1)
-                    .map(|s| ids.values[b * seq + s] as u32)
-                    .collect()
+                (0..seq).filter(|&s| mask.values[b * seq + s] == 1).map(|s| ids.values[b * seq + s] as u32).collect()
             })
             .collect()
     }

@@ -15,7 +15,11 @@ use vector_index::{Index, IndexConfig, Strategy, npy, synthetic};
 
 fn main() {
     let args: Vec<usize> = std::env::args().skip(1).map(|a| a.parse().expect("numbers")).collect();
-    let (n, dim, ef) = (args.first().copied().unwrap_or(20_000), args.get(1).copied().unwrap_or(512), args.get(2).copied().unwrap_or(64));
+    let (n, dim, ef) = (
+        args.first().copied().unwrap_or(20_000),
+        args.get(1).copied().unwrap_or(512),
+        args.get(2).copied().unwrap_or(64),
+    );
     let singles = 1000;
     let clusters = (n / 1000).max(1);
     let base = synthetic::clustered(n + singles, dim, clusters, 1.0, 7, 1);
@@ -34,7 +38,9 @@ fn main() {
     }
     let mut index = Index::new(config).unwrap();
     let t = Instant::now();
-    index.add_batch(base[..n * dim].chunks_exact(dim).enumerate().map(|(i, v)| (i.to_string(), v, Value::Null))).unwrap();
+    index
+        .add_batch(base[..n * dim].chunks_exact(dim).enumerate().map(|(i, v)| (i.to_string(), v, Value::Null)))
+        .unwrap();
     let build = t.elapsed().as_secs_f64();
     let t = Instant::now();
     for (i, v) in base[n * dim..].chunks_exact(dim).enumerate() {
@@ -64,7 +70,8 @@ fn main() {
     for every in [2usize, 10, 100] {
         let keep = move |id: &str, _: &Value| id.parse::<usize>().is_ok_and(|i| i % every == 0);
         let t = Instant::now();
-        let exact: Vec<_> = qs.iter().map(|q| index.search_with(q, 10, Strategy::Exact, Some(&keep)).unwrap()).collect();
+        let exact: Vec<_> =
+            qs.iter().map(|q| index.search_with(q, 10, Strategy::Exact, Some(&keep)).unwrap()).collect();
         let exact_s = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let got: Vec<_> = qs.iter().map(|q| index.search_filtered(q, 10, keep).unwrap()).collect();

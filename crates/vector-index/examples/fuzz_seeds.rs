@@ -5,7 +5,9 @@ use vector_index::{Index, IndexConfig, Strategy};
 fn main() {
     let dir = std::env::args().nth(1).unwrap_or_else(|| "fuzz/corpus/from_bytes".into());
     std::fs::create_dir_all(&dir).unwrap();
-    for (name, strategy, n) in [("exact", Strategy::Exact, 5), ("hnsw", Strategy::Hnsw, 40), ("empty", Strategy::Auto, 0)] {
+    for (name, strategy, n) in
+        [("exact", Strategy::Exact, 5), ("hnsw", Strategy::Hnsw, 40), ("empty", Strategy::Auto, 0)]
+    {
         let mut config = IndexConfig::new("seed", 4);
         config.strategy = strategy;
         config.auto_rebuild = false;

@@ -11,7 +11,8 @@ use vector_index::{Index, IndexConfig, Strategy, npy};
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (data, dir) = (std::path::Path::new(&args[1]), std::path::Path::new(&args[2]));
-    let efs: Vec<usize> = args.get(3).map_or("32,48,64,96".into(), |s| s.clone()).split(',').map(|e| e.parse().unwrap()).collect();
+    let efs: Vec<usize> =
+        args.get(3).map_or("32,48,64,96".into(), |s| s.clone()).split(',').map(|e| e.parse().unwrap()).collect();
     let base = npy::read_f32_matrix(&std::fs::read(data.join("base.npy")).unwrap()).unwrap();
     let queries = npy::read_f32_matrix(&std::fs::read(data.join("queries.npy")).unwrap()).unwrap();
     let dim = base.cols;

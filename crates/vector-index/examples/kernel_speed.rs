@@ -4,7 +4,13 @@
 use std::time::Instant;
 
 fn best_of(mut f: impl FnMut()) -> f64 {
-    (0..5).map(|_| { let t = Instant::now(); f(); t.elapsed().as_secs_f64() }).fold(f64::INFINITY, f64::min)
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
 }
 
 fn main() {
@@ -15,9 +21,16 @@ fn main() {
     let q = &queries[..d];
     let mut sink = 0.0;
     let mut out = vec![0.0; n];
-    let t = best_of(|| for r in rows.chunks_exact(d) { sink += vector_index::dot(r, q); });
+    let t = best_of(|| {
+        for r in rows.chunks_exact(d) {
+            sink += vector_index::dot(r, q);
+        }
+    });
     println!("dot per row:  {:.1} us/query", t * 1e6);
-    let t = best_of(|| { vector_index::dot_rows(&rows, q, &mut out); sink += out[0]; });
+    let t = best_of(|| {
+        vector_index::dot_rows(&rows, q, &mut out);
+        sink += out[0];
+    });
     println!("dot_rows:     {:.1} us/query", t * 1e6);
     for (qb, rc) in [(m, 256), (64, 256), (32, 128), (64, 64)] {
         let mut scores = vec![0.0; qb * rc];

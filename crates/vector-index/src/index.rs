@@ -280,7 +280,11 @@ impl Index {
     /// matrix-matrix product), which is several times faster per query than one query at a
     /// time. HNSW search answers each query on its own. With the `parallel` feature (native
     /// only) queries are split over rayon's threads.
-    pub fn search_batch<V: AsRef<[f32]>>(&self, queries: impl IntoIterator<Item = V>, k: usize) -> Result<Vec<Vec<(String, f32)>>> {
+    pub fn search_batch<V: AsRef<[f32]>>(
+        &self,
+        queries: impl IntoIterator<Item = V>,
+        k: usize,
+    ) -> Result<Vec<Vec<(String, f32)>>> {
         self.search_batch_with(queries, k, self.config.strategy, None)
     }
 
@@ -320,7 +324,9 @@ impl Index {
             }
             None => self.top_k_unfiltered(queries, k, use_graph),
         };
-        let hits = |top: TopK| top.into_sorted().into_iter().map(|(row, score)| (self.ids[row as usize].clone(), score)).collect();
+        let hits = |top: TopK| {
+            top.into_sorted().into_iter().map(|(row, score)| (self.ids[row as usize].clone(), score)).collect()
+        };
         Ok(tops.into_iter().map(hits).collect())
     }
 
@@ -332,7 +338,10 @@ impl Index {
             use rayon::prelude::*;
             let dim = self.embedding_dim();
             let per_task = if use_graph { 1 } else { query_block(dim) };
-            queries.par_chunks(per_task * dim).flat_map_iter(|block| self.top_k(block, k, use_graph, &live, false)).collect()
+            queries
+                .par_chunks(per_task * dim)
+                .flat_map_iter(|block| self.top_k(block, k, use_graph, &live, false))
+                .collect()
         }
         #[cfg(not(all(feature = "parallel", not(target_family = "wasm"))))]
         self.top_k(queries, k, use_graph, &live, false)
@@ -340,14 +349,25 @@ impl Index {
 
     /// The best `k` accepted rows for each of the normalised `queries` (row-major).
     /// `filtered`: `accept` holds a caller's predicate (not only the tombstones).
-    fn top_k(&self, queries: &[f32], k: usize, use_graph: bool, accept: &dyn Fn(u32) -> bool, filtered: bool) -> Vec<TopK> {
+    fn top_k(
+        &self,
+        queries: &[f32],
+        k: usize,
+        use_graph: bool,
+        accept: &dyn Fn(u32) -> bool,
+        filtered: bool,
+    ) -> Vec<TopK> {
         let dim = self.embedding_dim();
         let new_top = || TopK::new(k.min(self.len()));
         let mut tops: Vec<TopK> = queries.chunks_exact(dim).map(|_| new_top()).collect();
         // A filtered walk that would score more than `budget` nodes is abandoned for an exact
         // scan: the scan costs one predicate call per row plus a dot product per match, while
         // a walk through mostly rejected nodes pays random memory access per node.
-        let budget = if filtered { (self.rows.rows() / FILTER_WALK_FRACTION).max(8 * self.config.hnsw.ef_search) } else { usize::MAX };
+        let budget = if filtered {
+            (self.rows.rows() / FILTER_WALK_FRACTION).max(8 * self.config.hnsw.ef_search)
+        } else {
+            usize::MAX
+        };
         let graph = self.graph.as_ref().filter(|_| use_graph && (!filtered || self.walk_may_fill(accept, budget)));
         let Some(graph) = graph else {
             scan(&self.rows, queries, &mut tops, accept);
@@ -390,7 +410,8 @@ impl Index {
     /// Whether removed rows have grown past the compaction threshold, or the graph the strategy
     /// asks for is missing.
     pub fn needs_rebuild(&self) -> bool {
-        let budget = ((self.rows.rows() as f64 * self.config.rebuild_fraction) as usize).max(self.config.rebuild_min_rows);
+        let budget =
+            ((self.rows.rows() as f64 * self.config.rebuild_fraction) as usize).max(self.config.rebuild_min_rows);
         match &self.graph {
             None if self.wants_graph() => true,
             _ => self.dead > budget,

@@ -138,7 +138,11 @@ fn drive<T: Tile, const R: usize, const Q: usize>(
             let qs = &queries[q0 * dim..(q0 + qq) * dim];
             let mut put = |r: usize, q: usize, s: f32| scores[(q0 + q) * n + r0 + r] = s;
             match (rr == R, qq == Q) {
-                (true, true) => t.tile::<R, Q>(group, qs, dim).iter().enumerate().for_each(|(r, s)| s.iter().enumerate().for_each(|(q, s)| put(r, q, *s))),
+                (true, true) => t
+                    .tile::<R, Q>(group, qs, dim)
+                    .iter()
+                    .enumerate()
+                    .for_each(|(r, s)| s.iter().enumerate().for_each(|(q, s)| put(r, q, *s))),
                 (true, false) => t.tile::<R, 1>(group, qs, dim).iter().enumerate().for_each(|(r, s)| put(r, 0, s[0])),
                 (false, true) => t.tile::<1, Q>(group, qs, dim)[0].iter().enumerate().for_each(|(q, s)| put(0, q, *s)),
                 (false, false) => put(0, 0, t.tile::<1, 1>(group, qs, dim)[0][0]),
@@ -227,7 +231,9 @@ unsafe fn tile_avx2<const R: usize, const Q: usize>(rows: &[f32], queries: &[f32
             }
         }
     }
-    std::array::from_fn(|r| std::array::from_fn(|q| hsum(acc[r][q]) + tail_dot(rows, queries, dim, r, q, steps * LANES)))
+    std::array::from_fn(|r| {
+        std::array::from_fn(|q| hsum(acc[r][q]) + tail_dot(rows, queries, dim, r, q, steps * LANES))
+    })
 }
 
 /// Sum of the 8 lanes.
@@ -269,8 +275,16 @@ mod tests {
                         for r in 0..n_rows {
                             let row = &rows[r * dim..(r + 1) * dim];
                             let want = naive(row, query);
-                            for (what, s) in [("dot_block", got[q * n_rows + r]), ("portable", portable[q * n_rows + r]), ("dot", dot(row, query)), ("dot_portable", dot_portable(row, query))] {
-                                assert!((s as f64 - want).abs() < 1e-4, "{what} dim {dim} row {r} query {q}: {s} vs {want}");
+                            for (what, s) in [
+                                ("dot_block", got[q * n_rows + r]),
+                                ("portable", portable[q * n_rows + r]),
+                                ("dot", dot(row, query)),
+                                ("dot_portable", dot_portable(row, query)),
+                            ] {
+                                assert!(
+                                    (s as f64 - want).abs() < 1e-4,
+                                    "{what} dim {dim} row {r} query {q}: {s} vs {want}"
+                                );
                             }
                         }
                     }

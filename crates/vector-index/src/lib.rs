@@ -85,9 +85,9 @@ mod graph;
 mod index;
 mod kernel;
 mod matrix;
-mod quant;
 pub mod npy;
 mod persist;
+mod quant;
 pub mod synthetic;
 
 pub use error::{DataFile, Error, LoadError, Problem, Result};

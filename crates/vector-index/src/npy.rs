@@ -149,7 +149,9 @@ fn parse_header_dict(header: &str) -> Result<HeaderFields, NpyError> {
         cursor.expect(':').ok_or_else(|| bad("expected ':'"))?;
         match key {
             "descr" => descr = Some(cursor.quoted().ok_or_else(|| bad("descr is not a string"))?.to_string()),
-            "fortran_order" => fortran_order = Some(cursor.boolean().ok_or_else(|| bad("fortran_order is not a bool"))?),
+            "fortran_order" => {
+                fortran_order = Some(cursor.boolean().ok_or_else(|| bad("fortran_order is not a bool"))?)
+            }
             "shape" => shape = Some(cursor.int_tuple().ok_or_else(|| bad("shape is not a tuple of integers"))?),
             other => return Err(NpyError::BadHeader(format!("unexpected key {other:?}"))),
         }
@@ -190,11 +192,8 @@ impl<'a> Cursor<'a> {
 
     fn boolean(&mut self) -> Option<bool> {
         let s = self.skip_ws();
-        let (value, rest) = if let Some(r) = s.strip_prefix("True") {
-            (true, r)
-        } else {
-            (false, s.strip_prefix("False")?)
-        };
+        let (value, rest) =
+            if let Some(r) = s.strip_prefix("True") { (true, r) } else { (false, s.strip_prefix("False")?) };
         self.rest = rest;
         Some(value)
     }
@@ -274,8 +273,14 @@ mod tests {
         assert_eq!(read_f32_matrix(&good[..3]), Err(NpyError::TruncatedHeader));
         assert_eq!(read_f32_matrix(b"PK\x03\x04zipfile"), Err(NpyError::BadMagic));
         let read = |dict: &str| read_f32_matrix(&with_dict(dict, 24)).unwrap_err();
-        assert_eq!(read("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }"), NpyError::UnsupportedDtype("<f8".into()));
-        assert_eq!(read("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }"), NpyError::UnsupportedDtype(">f4".into()));
+        assert_eq!(
+            read("{'descr': '<f8', 'fortran_order': False, 'shape': (2, 3), }"),
+            NpyError::UnsupportedDtype("<f8".into())
+        );
+        assert_eq!(
+            read("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3), }"),
+            NpyError::UnsupportedDtype(">f4".into())
+        );
         assert_eq!(read("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3), }"), NpyError::FortranOrder);
         assert_eq!(read("{'descr': '<f4', 'fortran_order': False, 'shape': (6,), }"), NpyError::BadShape(vec![6]));
         assert_eq!(

@@ -269,14 +269,16 @@ unsafe fn dot_vnni(x: &[Line], q: &[Line]) -> i32 {
         for (h, acc) in acc.iter_mut().enumerate() {
             let j = 2 * i + h;
             // SAFETY: lines are 64-byte aligned 64-byte blocks.
-            let (xv, qv) = unsafe { (_mm512_load_si512(x[j].0.as_ptr().cast()), _mm512_load_si512(q[j].0.as_ptr().cast())) };
+            let (xv, qv) =
+                unsafe { (_mm512_load_si512(x[j].0.as_ptr().cast()), _mm512_load_si512(q[j].0.as_ptr().cast())) };
             *acc = _mm512_dpbusd_epi32(*acc, _mm512_xor_si512(xv, flip), qv);
         }
     }
     if x.len() % 2 == 1 {
         let j = x.len() - 1;
         // SAFETY: as above.
-        let (xv, qv) = unsafe { (_mm512_load_si512(x[j].0.as_ptr().cast()), _mm512_load_si512(q[j].0.as_ptr().cast())) };
+        let (xv, qv) =
+            unsafe { (_mm512_load_si512(x[j].0.as_ptr().cast()), _mm512_load_si512(q[j].0.as_ptr().cast())) };
         acc[0] = _mm512_dpbusd_epi32(acc[0], _mm512_xor_si512(xv, flip), qv);
     }
     _mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1]))
@@ -304,13 +306,21 @@ mod tests {
             let query = Query::new(&q, codes.lines());
             assert_eq!(codes.bytes(), 7 * (dim.div_ceil(64) * 64 + 4));
             for i in 0..7 {
-                let want: i32 = codes.code(i).iter().zip(&query.code).flat_map(|(a, b)| a.0.iter().zip(b.0)).map(|(a, b)| i32::from(*a) * i32::from(b)).sum();
+                let want: i32 = codes
+                    .code(i)
+                    .iter()
+                    .zip(&query.code)
+                    .flat_map(|(a, b)| a.0.iter().zip(b.0))
+                    .map(|(a, b)| i32::from(*a) * i32::from(b))
+                    .sum();
                 for scorer in Scorer::available() {
                     assert_eq!(scorer.dot(codes.code(i), &query), want, "{scorer:?} dim {dim}");
                 }
                 let approx = want as f32 * codes.scale(i) * query.scale();
                 let exact: f32 = xs[i * dim..(i + 1) * dim].iter().zip(&q).map(|(a, b)| a * b).sum();
-                let norms = (xs[i * dim..(i + 1) * dim].iter().map(|a| a * a).sum::<f32>() * q.iter().map(|a| a * a).sum::<f32>()).sqrt();
+                let norms = (xs[i * dim..(i + 1) * dim].iter().map(|a| a * a).sum::<f32>()
+                    * q.iter().map(|a| a * a).sum::<f32>())
+                .sqrt();
                 assert!((approx - exact).abs() <= 0.02 * norms, "dim {dim}: {approx} vs {exact}");
             }
         }
@@ -321,7 +331,9 @@ mod tests {
         let dim = 256;
         let x: Vec<f32> = (0..dim).map(|i| if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
         let codes = Codes::new(dim, [x.as_slice(), &vec![0.0; dim]].into_iter());
-        for (q, want) in [(x.clone(), 127 * 127 * dim as i32), (x.iter().map(|v| -v).collect(), -127 * 127 * dim as i32)] {
+        for (q, want) in
+            [(x.clone(), 127 * 127 * dim as i32), (x.iter().map(|v| -v).collect(), -127 * 127 * dim as i32)]
+        {
             let query = Query::new(&q, codes.lines());
             for scorer in Scorer::available() {
                 assert_eq!(scorer.dot(codes.code(0), &query), want, "{scorer:?}");

@@ -30,7 +30,9 @@ fn awkward_index() -> Index {
         index.remove(&format!("item-{i}")).unwrap();
     }
     let v = index.get("item-1").unwrap().vector.to_vec();
-    index.add("ключ 🔑 with spaces", &v, json!({"nested": {"list": [1, 2.5, "three"]}, "caption": "a \"quoted\" one"})).unwrap();
+    index
+        .add("ключ 🔑 with spaces", &v, json!({"nested": {"list": [1, 2.5, "three"]}, "caption": "a \"quoted\" one"}))
+        .unwrap();
     index.add("item-2", &v, json!("replaced")).unwrap();
     index.add("delta-dead", &v, Value::Null).unwrap();
     index.remove("delta-dead").unwrap();
@@ -66,7 +68,8 @@ fn directory_and_buffer_round_trips_keep_everything_including_the_graph() {
     small.save(&dir.0).unwrap();
     assert!(!dir.join("hnsw.bin").exists(), "a data file the new index does not use is removed");
     assert_eq!(snapshot(&Index::load(&dir.0).unwrap()), snapshot(&small));
-    let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let names: Vec<_> =
+        std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert_eq!(names.len(), 3, "no temporary files left behind: {names:?}");
 }
 
@@ -122,7 +125,11 @@ a.tofile(f"{d}/raw.f32")
     let numpy_dot: f64 = String::from_utf8(out.stdout).unwrap().trim().parse().unwrap();
     let (a, b) = (index.get("item-3").unwrap().vector, index.get("item-5").unwrap().vector);
     assert!((vector_index::dot(a, b) as f64 - numpy_dot).abs() < 1e-5);
-    let raw: Vec<f32> = std::fs::read(dir.join("raw.f32")).unwrap().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let raw: Vec<f32> = std::fs::read(dir.join("raw.f32"))
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect();
     for name in ["v1.npy", "v2.npy"] {
         let m = npy::read_f32_matrix(&std::fs::read(dir.join(name)).unwrap()).unwrap();
         assert_eq!((m.rows, m.cols, &m.data), (7, 5, &raw), "{name}");
@@ -304,15 +311,24 @@ fn corrupt_files_give_typed_errors_that_name_the_file() {
     let c = Corrupt::new();
     c.write_resealed("embeddings.npy", &npy_bytes[..npy_bytes.len() - 10]);
     let e = c.load_err();
-    assert!(matches!((e.file, &e.problem), (DataFile::Embeddings, Problem::Npy(NpyError::LengthMismatch { .. }))), "{e}");
+    assert!(
+        matches!((e.file, &e.problem), (DataFile::Embeddings, Problem::Npy(NpyError::LengthMismatch { .. }))),
+        "{e}"
+    );
 
     let c = Corrupt::new();
     let mut bad_header = npy_bytes.clone();
     bad_header[0] = b'X';
     c.write("embeddings.npy", &bad_header);
-    assert!(matches!(c.load_err(), LoadError { file: DataFile::Embeddings, problem: Problem::ChecksumMismatch { .. } }));
+    assert!(matches!(
+        c.load_err(),
+        LoadError { file: DataFile::Embeddings, problem: Problem::ChecksumMismatch { .. } }
+    ));
     c.write_resealed("embeddings.npy", &bad_header);
-    assert!(matches!(c.load_err(), LoadError { file: DataFile::Embeddings, problem: Problem::Npy(NpyError::BadMagic) }));
+    assert!(matches!(
+        c.load_err(),
+        LoadError { file: DataFile::Embeddings, problem: Problem::Npy(NpyError::BadMagic) }
+    ));
     let text = String::from_utf8_lossy(&npy_bytes[10..80]).replace("<f4", "<f8");
     let mut bad_dtype = npy_bytes.clone();
     bad_dtype[10..80].copy_from_slice(text.as_bytes());
@@ -323,11 +339,17 @@ fn corrupt_files_give_typed_errors_that_name_the_file() {
     let count = c.awkward_count();
     let other_dim = npy::write_f32_matrix(count, 23, &vec![0.5; count * 23]);
     c.write_resealed("embeddings.npy", &other_dim);
-    assert!(matches!(c.load_err(), LoadError { file: DataFile::Embeddings, problem: Problem::DimensionMismatch { expected: 24, found: 23 } }));
+    assert!(matches!(
+        c.load_err(),
+        LoadError { file: DataFile::Embeddings, problem: Problem::DimensionMismatch { expected: 24, found: 23 } }
+    ));
 
     let c = Corrupt::new();
     c.edit_json(|m| m["embedding_dim"] = json!(25));
-    assert!(matches!(c.load_err(), LoadError { file: DataFile::Embeddings, problem: Problem::DimensionMismatch { expected: 25, found: 24 } }));
+    assert!(matches!(
+        c.load_err(),
+        LoadError { file: DataFile::Embeddings, problem: Problem::DimensionMismatch { expected: 25, found: 24 } }
+    ));
 
     let c = Corrupt::new();
     let mut ids = c.read("ids");

@@ -15,7 +15,9 @@ fn reference(index: &Index, query: &[f32], k: usize, keep: impl Fn(&str, &Value)
     let mut all: Vec<(String, f64)> = index
         .iter()
         .filter(|item| keep(item.id, item.metadata))
-        .map(|item| (item.id.to_string(), item.vector.iter().zip(query).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>() / norm))
+        .map(|item| {
+            (item.id.to_string(), item.vector.iter().zip(query).map(|(a, b)| *a as f64 * *b as f64).sum::<f64>() / norm)
+        })
         .collect();
     all.sort_by(|a, b| b.1.total_cmp(&a.1));
     all.truncate(k);
@@ -97,7 +99,8 @@ fn search_batch_equals_per_query_search_and_brute_force() {
 fn recall_at_10(index: &Index, queries: &[f32], dim: usize) -> f64 {
     let mut hits = 0;
     for q in queries.chunks_exact(dim) {
-        let exact: HashSet<String> = index.search_with(q, 10, Strategy::Exact, None).unwrap().into_iter().map(|h| h.0).collect();
+        let exact: HashSet<String> =
+            index.search_with(q, 10, Strategy::Exact, None).unwrap().into_iter().map(|h| h.0).collect();
         let approx = index.search_with(q, 10, Strategy::Hnsw, None).unwrap();
         hits += approx.iter().filter(|h| exact.contains(&h.0)).count();
     }
@@ -148,9 +151,18 @@ fn hnsw_scores_are_exact_dot_products() {
 #[test]
 fn typed_errors_for_bad_input() {
     let mut index = Index::new(config(4, Strategy::Auto)).unwrap();
-    assert!(matches!(index.add("a", &[1.0, 0.0], Value::Null), Err(Error::DimensionMismatch { expected: 4, found: 2 })));
-    assert!(matches!(index.add("a", &[1.0, f32::NAN, 0.0, 0.0], Value::Null), Err(Error::NonFinite { position: 1, .. })));
-    assert!(matches!(index.add("a", &[f32::INFINITY, 0.0, 0.0, 0.0], Value::Null), Err(Error::NonFinite { position: 0, .. })));
+    assert!(matches!(
+        index.add("a", &[1.0, 0.0], Value::Null),
+        Err(Error::DimensionMismatch { expected: 4, found: 2 })
+    ));
+    assert!(matches!(
+        index.add("a", &[1.0, f32::NAN, 0.0, 0.0], Value::Null),
+        Err(Error::NonFinite { position: 1, .. })
+    ));
+    assert!(matches!(
+        index.add("a", &[f32::INFINITY, 0.0, 0.0, 0.0], Value::Null),
+        Err(Error::NonFinite { position: 0, .. })
+    ));
     assert!(matches!(index.add("a", &[0.0; 4], Value::Null), Err(Error::ZeroVector)));
     assert!(matches!(index.add("", &[1.0; 4], Value::Null), Err(Error::InvalidId { .. })));
     assert!(matches!(index.add("a\nb", &[1.0; 4], Value::Null), Err(Error::InvalidId { .. })));
@@ -205,7 +217,8 @@ fn removed_items_never_come_back_through_the_graph() {
         index
     };
     let query = index.get("item-0").unwrap().vector.to_vec();
-    let near: Vec<String> = index.search_with(&query, 200, Strategy::Exact, None).unwrap().into_iter().map(|h| h.0).collect();
+    let near: Vec<String> =
+        index.search_with(&query, 200, Strategy::Exact, None).unwrap().into_iter().map(|h| h.0).collect();
     for id in &near[..150] {
         index.remove(id).unwrap(); // most of the query's neighbourhood
     }
@@ -224,7 +237,11 @@ fn removed_items_never_come_back_through_the_graph() {
         }
     }
     let exact = index.search_with(&query, 10, Strategy::Exact, None).unwrap();
-    assert_eq!(index.search_with(&query, 10, Strategy::Hnsw, None).unwrap(), exact, "fallback keeps results exact here");
+    assert_eq!(
+        index.search_with(&query, 10, Strategy::Hnsw, None).unwrap(),
+        exact,
+        "fallback keeps results exact here"
+    );
     // A selective filter falls back to an exact scan and still finds everything that matches.
     let only = |id: &str, _: &Value| id.ends_with("7") && id.starts_with("item-");
     let filtered = index.search_filtered(&query, 1000, only).unwrap();

@@ -110,7 +110,10 @@ fn filtered_search_matches_a_brute_force_filter() {
     let q = &queries()[..DIM];
     let matches = index.iter().filter(|m| rare(m.id, m.metadata)).count();
     assert_eq!(index.search_filtered(q, 100, rare).unwrap().len(), matches, "everything that matches, no more");
-    assert_eq!(index.search_filtered(q, 10, rare).unwrap(), index.search_with(q, 10, Strategy::Exact, Some(&rare)).unwrap());
+    assert_eq!(
+        index.search_filtered(q, 10, rare).unwrap(),
+        index.search_with(q, 10, Strategy::Exact, Some(&rare)).unwrap()
+    );
 }
 
 #[test]

@@ -47,13 +47,7 @@ pub(super) unsafe fn tile(x: &[f32], k: usize, rows: Range<usize>, panel: &[u16]
 /// AVX2+FMA; `x` points at `R` rows of `k` f32, `panel` at the half panel's first bf16 of a
 /// panel of `ceil(k/2) * 64` bf16.
 #[target_feature(enable = "avx2,fma")]
-unsafe fn kernel<const R: usize>(
-    x: *const f32,
-    k: usize,
-    panel: *const u16,
-    tile: &mut Tile,
-    col0: usize,
-) {
+unsafe fn kernel<const R: usize>(x: *const f32, k: usize, panel: *const u16, tile: &mut Tile, col0: usize) {
     let mut acc = [[_mm256_setzero_ps(); 2]; R];
     let hi_mask = _mm256_set1_epi32(0xFFFF_0000_u32 as i32);
     let full_pairs = k / 2;
@@ -61,10 +55,7 @@ unsafe fn kernel<const R: usize>(
         // SAFETY: half of pair row p of the panel: 32 bf16 = two ymm.
         let (w0, w1) = unsafe {
             let w = panel.add(p * 2 * NR);
-            (
-                _mm256_loadu_si256(w.cast()),
-                _mm256_loadu_si256(w.add(16).cast()),
-            )
+            (_mm256_loadu_si256(w.cast()), _mm256_loadu_si256(w.add(16).cast()))
         };
         let lo0 = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(w0));
         let hi0 = _mm256_castsi256_ps(_mm256_and_si256(w0, hi_mask));
@@ -72,12 +63,7 @@ unsafe fn kernel<const R: usize>(
         let hi1 = _mm256_castsi256_ps(_mm256_and_si256(w1, hi_mask));
         for r in 0..R {
             // SAFETY: 2p + 1 < k.
-            let (a, b) = unsafe {
-                (
-                    _mm256_set1_ps(*x.add(r * k + 2 * p)),
-                    _mm256_set1_ps(*x.add(r * k + 2 * p + 1)),
-                )
-            };
+            let (a, b) = unsafe { (_mm256_set1_ps(*x.add(r * k + 2 * p)), _mm256_set1_ps(*x.add(r * k + 2 * p + 1))) };
             acc[r][0] = _mm256_fmadd_ps(a, lo0, acc[r][0]);
             acc[r][1] = _mm256_fmadd_ps(a, lo1, acc[r][1]);
             acc[r][0] = _mm256_fmadd_ps(b, hi0, acc[r][0]);
@@ -90,10 +76,7 @@ unsafe fn kernel<const R: usize>(
         // SAFETY: as above; only the low halves are used.
         let (w0, w1) = unsafe {
             let w = panel.add(p * 2 * NR);
-            (
-                _mm256_loadu_si256(w.cast()),
-                _mm256_loadu_si256(w.add(16).cast()),
-            )
+            (_mm256_loadu_si256(w.cast()), _mm256_loadu_si256(w.add(16).cast()))
         };
         let lo0 = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(w0));
         let lo1 = _mm256_castsi256_ps(_mm256_slli_epi32::<16>(w1));

@@ -49,10 +49,7 @@ unsafe fn kernel<const R: usize>(x: *const f32, k: usize, panel: *const u16, til
     for p in 0..full_pairs {
         // SAFETY: pair row p of the panel is 64 bf16 = two zmm.
         let (w0, w1) = unsafe {
-            (
-                _mm512_loadu_si512(panel.add(p * 2 * NR).cast()),
-                _mm512_loadu_si512(panel.add(p * 2 * NR + NR).cast()),
-            )
+            (_mm512_loadu_si512(panel.add(p * 2 * NR).cast()), _mm512_loadu_si512(panel.add(p * 2 * NR + NR).cast()))
         };
         let lo0 = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(w0));
         let hi0 = _mm512_castsi512_ps(_mm512_and_si512(w0, hi_mask));
@@ -60,12 +57,7 @@ unsafe fn kernel<const R: usize>(x: *const f32, k: usize, panel: *const u16, til
         let hi1 = _mm512_castsi512_ps(_mm512_and_si512(w1, hi_mask));
         for r in 0..R {
             // SAFETY: 2p + 1 < k.
-            let (a, b) = unsafe {
-                (
-                    _mm512_set1_ps(*x.add(r * k + 2 * p)),
-                    _mm512_set1_ps(*x.add(r * k + 2 * p + 1)),
-                )
-            };
+            let (a, b) = unsafe { (_mm512_set1_ps(*x.add(r * k + 2 * p)), _mm512_set1_ps(*x.add(r * k + 2 * p + 1))) };
             acc[r][0] = _mm512_fmadd_ps(a, lo0, acc[r][0]);
             acc[r][1] = _mm512_fmadd_ps(a, lo1, acc[r][1]);
             acc[r][0] = _mm512_fmadd_ps(b, hi0, acc[r][0]);
@@ -77,10 +69,7 @@ unsafe fn kernel<const R: usize>(x: *const f32, k: usize, panel: *const u16, til
         let p = full_pairs;
         // SAFETY: as above; only the low half is read.
         let (w0, w1) = unsafe {
-            (
-                _mm512_loadu_si512(panel.add(p * 2 * NR).cast()),
-                _mm512_loadu_si512(panel.add(p * 2 * NR + NR).cast()),
-            )
+            (_mm512_loadu_si512(panel.add(p * 2 * NR).cast()), _mm512_loadu_si512(panel.add(p * 2 * NR + NR).cast()))
         };
         let lo0 = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(w0));
         let lo1 = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(w1));

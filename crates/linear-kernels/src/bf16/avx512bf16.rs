@@ -36,22 +36,19 @@ pub(super) unsafe fn to_bf16_pairs(x: &[f32], m: usize, k: usize) -> Vec<u32> {
     if kp == 0 {
         return pairs;
     }
-    pairs
-        .par_chunks_mut(kp * MR)
-        .zip(x.par_chunks(k * MR))
-        .for_each_init(
-            || vec![0u32; kp],
-            |row_pairs, (group, rows)| {
-                for (r, row) in rows.chunks(k).enumerate() {
-                    row_pairs.fill(0);
-                    // SAFETY: the features were detected by the caller of `to_bf16_pairs`.
-                    unsafe { round_row(row, row_pairs) };
-                    for (p, &v) in row_pairs.iter().enumerate() {
-                        group[p * MR + r] = v;
-                    }
+    pairs.par_chunks_mut(kp * MR).zip(x.par_chunks(k * MR)).for_each_init(
+        || vec![0u32; kp],
+        |row_pairs, (group, rows)| {
+            for (r, row) in rows.chunks(k).enumerate() {
+                row_pairs.fill(0);
+                // SAFETY: the features were detected by the caller of `to_bf16_pairs`.
+                unsafe { round_row(row, row_pairs) };
+                for (p, &v) in row_pairs.iter().enumerate() {
+                    group[p * MR + r] = v;
                 }
-            },
-        );
+            }
+        },
+    );
     pairs
 }
 
@@ -79,13 +76,7 @@ unsafe fn round_row(row: &[f32], out: &mut [u32]) {
 /// # Safety
 /// The CPU must have AVX-512 BF16, F, BW and VL.
 #[target_feature(enable = "avx512bf16,avx512f,avx512bw,avx512vl")]
-pub(super) unsafe fn tile(
-    pairs: &[u32],
-    kp: usize,
-    rows: Range<usize>,
-    panel: &[u16],
-    tile: &mut Tile,
-) {
+pub(super) unsafe fn tile(pairs: &[u32], kp: usize, rows: Range<usize>, panel: &[u16], tile: &mut Tile) {
     // Row groups start at multiples of MR: the driver's tasks are 48 rows, a multiple of 8.
     assert!(rows.start.is_multiple_of(MR) && rows.len() <= MR);
     assert!((rows.start + MR) * kp <= pairs.len() && panel.len() == kp * 2 * NR);
@@ -117,10 +108,8 @@ unsafe fn kernel<const R: usize>(x: *const u32, kp: usize, panel: *const u16, ti
         // SAFETY: pair row p of the panel is 64 bf16 = two zmm; the group holds kp x MR pairs. The
         // transmutes reinterpret 512 bits as 32 bf16, the layout `vdpbf16ps` reads.
         unsafe {
-            let w0: __m512bh =
-                std::mem::transmute(_mm512_loadu_si512(panel.add(p * 2 * NR).cast()));
-            let w1: __m512bh =
-                std::mem::transmute(_mm512_loadu_si512(panel.add(p * 2 * NR + NR).cast()));
+            let w0: __m512bh = std::mem::transmute(_mm512_loadu_si512(panel.add(p * 2 * NR).cast()));
+            let w1: __m512bh = std::mem::transmute(_mm512_loadu_si512(panel.add(p * 2 * NR + NR).cast()));
             for r in 0..R {
                 let a: __m512bh = std::mem::transmute(_mm512_set1_epi32(*x.add(p * MR + r) as i32));
                 acc[r][0] = _mm512_dpbf16_ps(acc[r][0], a, w0);

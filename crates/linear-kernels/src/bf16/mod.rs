@@ -28,26 +28,20 @@ pub fn matmul_bf16(x: &[f32], m: usize, w: &PackedBf16, y: &mut [f32]) -> Result
 }
 
 /// [`matmul_bf16`] with a given kernel; an [`Error::Unsupported`] if the CPU lacks it.
-pub fn matmul_bf16_with(
-    kernel: Bf16Kernel,
-    x: &[f32],
-    m: usize,
-    w: &PackedBf16,
-    y: &mut [f32],
-) -> Result<(), Error> {
+pub fn matmul_bf16_with(kernel: Bf16Kernel, x: &[f32], m: usize, w: &PackedBf16, y: &mut [f32]) -> Result<(), Error> {
     kernel.check()?;
     let (k, n) = (w.k(), w.n());
     check_matmul(x, y, m, k, n)?;
     let work = m * n * k;
     match kernel {
-        Bf16Kernel::Scalar => for_each_tile(m, n, work, scalar::MR, y, |rows, p, tile| {
-            scalar::tile(x, k, rows, w.panel(p), tile)
-        }),
+        Bf16Kernel::Scalar => {
+            for_each_tile(m, n, work, scalar::MR, y, |rows, p, tile| scalar::tile(x, k, rows, w.panel(p), tile))
+        }
         // SAFETY (all three arms): `kernel.check()` above detected the kernel's CPU features.
         #[cfg(target_arch = "x86_64")]
-        Bf16Kernel::Avx2 => for_each_tile(m, n, work, avx2::MR, y, |rows, p, tile| unsafe {
-            avx2::tile(x, k, rows, w.panel(p), tile)
-        }),
+        Bf16Kernel::Avx2 => {
+            for_each_tile(m, n, work, avx2::MR, y, |rows, p, tile| unsafe { avx2::tile(x, k, rows, w.panel(p), tile) })
+        }
         #[cfg(target_arch = "x86_64")]
         Bf16Kernel::Avx512 => for_each_tile(m, n, work, avx512::MR, y, |rows, p, tile| unsafe {
             avx512::tile(x, k, rows, w.panel(p), tile)

@@ -38,9 +38,7 @@ impl PackedBf16 {
     /// Packs an f32 `[k, n]` row-major weight, rounding each value to the nearest bf16.
     pub fn from_kn_f32(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {
         check_len("weight", k, n, w.len())?;
-        Ok(Self::from_fn(k, n, |kk, col| {
-            bf16::from_f32(w[kk * n + col])
-        }))
+        Ok(Self::from_fn(k, n, |kk, col| bf16::from_f32(w[kk * n + col])))
     }
 
     /// The input size K.
@@ -71,15 +69,13 @@ impl PackedBf16 {
         let panel_len = k.div_ceil(2) * 2 * NR;
         let mut data = vec![0u16; n.div_ceil(NR) * panel_len];
         if panel_len > 0 {
-            data.par_chunks_mut(panel_len)
-                .enumerate()
-                .for_each(|(p, panel)| {
-                    for kk in 0..k {
-                        for c in 0..NR.min(n - p * NR) {
-                            panel[(kk / 2 * NR + c) * 2 + kk % 2] = get(kk, p * NR + c).to_bits();
-                        }
+            data.par_chunks_mut(panel_len).enumerate().for_each(|(p, panel)| {
+                for kk in 0..k {
+                    for c in 0..NR.min(n - p * NR) {
+                        panel[(kk / 2 * NR + c) * 2 + kk % 2] = get(kk, p * NR + c).to_bits();
                     }
-                });
+                }
+            });
         }
         PackedBf16 { k, n, data }
     }

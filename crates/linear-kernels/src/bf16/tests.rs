@@ -26,11 +26,7 @@ fn run(kernel: Bf16Kernel, x: &[f32], m: usize, w: &PackedBf16) -> Vec<f32> {
 fn every_kernel_matches_the_f64_reference() {
     for kernel in Bf16Kernel::ALL {
         if !kernel.is_supported() {
-            eprintln!(
-                "SKIPPED: bf16 kernel {} not on this CPU (needs {})",
-                kernel.name(),
-                kernel.needs()
-            );
+            eprintln!("SKIPPED: bf16 kernel {} not on this CPU (needs {})", kernel.name(), kernel.needs());
             continue;
         }
         for (m, k, n) in SHAPES {
@@ -42,18 +38,9 @@ fn every_kernel_matches_the_f64_reference() {
             if kernel == Bf16Kernel::Avx512Bf16 {
                 // Against x rounded to bf16 (what the instruction multiplies): f32 accumulation
                 // only. Against the exact x: plus at most 2^-8 Σ|x||w|, the bf16 rounding of x.
-                let xr: Vec<f64> = x
-                    .iter()
-                    .map(|&v| f64::from(bf16::from_f32(v).to_f32()))
-                    .collect();
+                let xr: Vec<f64> = x.iter().map(|&v| f64::from(bf16::from_f32(v).to_f32())).collect();
                 let (rounded, abs_r) = reference(&xr, &widen(&w), m, k, n);
-                assert_close(
-                    &format!("{what} vs bf16(x)"),
-                    &y,
-                    &rounded,
-                    &abs_r,
-                    f32_dot_bound(k),
-                );
+                assert_close(&format!("{what} vs bf16(x)"), &y, &rounded, &abs_r, f32_dot_bound(k));
                 let bound = f64::powi(2.0, -8) + 2.0 * f32_dot_bound(k);
                 assert_close(&format!("{what} vs x"), &y, &exact, &abs, bound);
             } else {
@@ -74,18 +61,8 @@ fn both_weight_layouts_pack_the_same() {
             w_nk[c * k + kk] = w[kk * n + c];
         }
     }
-    let a = run(
-        Bf16Kernel::Scalar,
-        &x,
-        3,
-        &PackedBf16::from_kn(&w, k, n).unwrap(),
-    );
-    let b = run(
-        Bf16Kernel::Scalar,
-        &x,
-        3,
-        &PackedBf16::from_nk(&w_nk, n, k).unwrap(),
-    );
+    let a = run(Bf16Kernel::Scalar, &x, 3, &PackedBf16::from_kn(&w, k, n).unwrap());
+    let b = run(Bf16Kernel::Scalar, &x, 3, &PackedBf16::from_nk(&w_nk, n, k).unwrap());
     assert_eq!(a, b);
 }
 
@@ -104,13 +81,7 @@ fn the_selected_kernel_runs_or_says_why_not() {
             // Σ|xw|, doubled for the f32 error of both sides).
             let want = run(Bf16Kernel::Scalar, &x, m, &w);
             let want: Vec<f64> = want.iter().map(|&v| f64::from(v)).collect();
-            assert_close(
-                "bf16 selected vs scalar",
-                &y,
-                &want,
-                &abs,
-                f64::powi(2.0, -7),
-            );
+            assert_close("bf16 selected vs scalar", &y, &want, &abs, f64::powi(2.0, -7));
         }
         Err(e @ Error::Unsupported { .. }) => eprintln!("SKIPPED: forced bf16 kernel: {e}"),
         Err(e) => panic!("{e}"),
@@ -122,25 +93,11 @@ fn wrong_lengths_are_errors() {
     let w = PackedBf16::from_kn(&[bf16::ONE; 6], 2, 3).unwrap();
     let mut y = [0.0; 3];
     let err = matmul_bf16_with(Bf16Kernel::Scalar, &[1.0; 3], 1, &w, &mut y).unwrap_err();
-    assert_eq!(
-        err,
-        Error::Shape {
-            what: "x",
-            expected: 2,
-            found: 3
-        }
-    );
+    assert_eq!(err, Error::Shape { what: "x", expected: 2, found: 3 });
     assert!(PackedBf16::from_kn(&[bf16::ONE; 5], 2, 3).is_err());
     // m · k overflows: an error, not a wrapped length.
     let err = matmul_bf16_with(Bf16Kernel::Scalar, &[], usize::MAX, &w, &mut []).unwrap_err();
-    assert!(matches!(
-        err,
-        Error::Shape {
-            what: "x",
-            expected: usize::MAX,
-            ..
-        }
-    ));
+    assert!(matches!(err, Error::Shape { what: "x", expected: usize::MAX, .. }));
 }
 
 #[test]

@@ -51,19 +51,13 @@ unsafe fn kernel<const R: usize>(x: &RowPtrs, panel: PanelQ8<'_>, tile: &mut Til
             let mut xa = [_mm256_setzero_si256(); R];
             for r in 0..R {
                 // SAFETY: 4 bytes inside row r's block b.
-                let four = unsafe {
-                    x.bytes
-                        .add((r * x.blocks + b) * BLOCK + 4 * g)
-                        .cast::<i32>()
-                        .read_unaligned()
-                };
+                let four = unsafe { x.bytes.add((r * x.blocks + b) * BLOCK + 4 * g).cast::<i32>().read_unaligned() };
                 xs[r] = _mm256_set1_epi32(four);
                 xa[r] = _mm256_abs_epi8(xs[r]);
             }
             for q in 0..4 {
                 // SAFETY: 8 columns x 4 bytes inside block b's group g.
-                let wv =
-                    unsafe { _mm256_loadu_si256(w.add(((b * 8 + g) * NR + q * 8) * 4).cast()) };
+                let wv = unsafe { _mm256_loadu_si256(w.add(((b * 8 + g) * NR + q * 8) * 4).cast()) };
                 for r in 0..R {
                     let signed = _mm256_sign_epi8(wv, xs[r]);
                     let pairs = _mm256_maddubs_epi16(xa[r], signed);

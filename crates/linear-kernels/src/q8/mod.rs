@@ -35,13 +35,7 @@ pub fn matmul_q8(x: &[f32], m: usize, w: &PackedQ8, y: &mut [f32]) -> Result<(),
 }
 
 /// [`matmul_q8`] with a given kernel; an [`Error::Unsupported`] if the CPU lacks it.
-pub fn matmul_q8_with(
-    kernel: Q8Kernel,
-    x: &[f32],
-    m: usize,
-    w: &PackedQ8,
-    y: &mut [f32],
-) -> Result<(), Error> {
+pub fn matmul_q8_with(kernel: Q8Kernel, x: &[f32], m: usize, w: &PackedQ8, y: &mut [f32]) -> Result<(), Error> {
     kernel.check()?;
     let (k, n) = (w.k(), w.n());
     check_matmul(x, y, m, k, n)?;
@@ -49,18 +43,18 @@ pub fn matmul_q8_with(
     // VNNI multiplies unsigned by signed bytes: it takes the activations offset by +128.
     let xq = quant::QuantX::new(x, m, k, kernel == Q8Kernel::Avx512Vnni);
     match kernel {
-        Q8Kernel::Scalar => for_each_tile(m, n, work, scalar::MR, y, |rows, p, tile| {
-            scalar::tile(&xq, rows, w.panel(p), tile)
-        }),
+        Q8Kernel::Scalar => {
+            for_each_tile(m, n, work, scalar::MR, y, |rows, p, tile| scalar::tile(&xq, rows, w.panel(p), tile))
+        }
         // SAFETY (both arms): `kernel.check()` above detected the kernel's CPU features.
         #[cfg(target_arch = "x86_64")]
-        Q8Kernel::Avx2 => for_each_tile(m, n, work, avx2::MR, y, |rows, p, tile| unsafe {
-            avx2::tile(&xq, rows, w.panel(p), tile)
-        }),
+        Q8Kernel::Avx2 => {
+            for_each_tile(m, n, work, avx2::MR, y, |rows, p, tile| unsafe { avx2::tile(&xq, rows, w.panel(p), tile) })
+        }
         #[cfg(target_arch = "x86_64")]
-        Q8Kernel::Avx512Vnni => for_each_tile(m, n, work, vnni::MR, y, |rows, p, tile| unsafe {
-            vnni::tile(&xq, rows, w.panel(p), tile)
-        }),
+        Q8Kernel::Avx512Vnni => {
+            for_each_tile(m, n, work, vnni::MR, y, |rows, p, tile| unsafe { vnni::tile(&xq, rows, w.panel(p), tile) })
+        }
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("check() refuses every SIMD kernel off x86-64"),
     }

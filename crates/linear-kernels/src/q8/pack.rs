@@ -115,8 +115,7 @@ impl PackedQ8 {
                             }
                             let mut q = [0i8; BLOCK];
                             scales[b * NR + c] = quantize_block(&v, &mut q);
-                            corrections[b * NR + c] =
-                                -128 * q.iter().map(|&x| i32::from(x)).sum::<i32>();
+                            corrections[b * NR + c] = -128 * q.iter().map(|&x| i32::from(x)).sum::<i32>();
                             for (kk, &qk) in q.iter().enumerate() {
                                 values[((b * 8 + kk / 4) * NR + c) * 4 + kk % 4] = qk;
                             }
@@ -124,12 +123,6 @@ impl PackedQ8 {
                     }
                 });
         }
-        PackedQ8 {
-            k,
-            n,
-            values,
-            scales,
-            neg_corrections,
-        }
+        PackedQ8 { k, n, values, scales, neg_corrections }
     }
 }

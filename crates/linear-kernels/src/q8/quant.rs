@@ -58,11 +58,7 @@ impl QuantX {
                 .zip(x.par_chunks(k))
                 .for_each(|((bytes, scales), row)| quantize_row(row, offset, bytes, scales));
         }
-        QuantX {
-            blocks,
-            bytes,
-            scales,
-        }
+        QuantX { blocks, bytes, scales }
     }
 }
 

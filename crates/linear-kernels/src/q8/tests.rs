@@ -75,10 +75,7 @@ fn quantization_bound(x: &[f32], w: &[f32], m: usize, k: usize, n: usize) -> Vec
         for c in 0..n {
             for kk in 0..k {
                 let (a, b) = (sx[r * blocks + kk / BLOCK], sw[c * blocks + kk / BLOCK]);
-                let (xv, wv) = (
-                    f64::from(x[r * k + kk]).abs(),
-                    f64::from(wt[c * k + kk]).abs(),
-                );
+                let (xv, wv) = (f64::from(x[r * k + kk]).abs(), f64::from(wt[c * k + kk]).abs());
                 bound[r * n + c] += 0.51 * (xv * b + wv * a) + 0.27 * a * b;
             }
         }
@@ -96,11 +93,7 @@ fn run(kernel: Q8Kernel, x: &[f32], m: usize, w: &PackedQ8) -> Vec<f32> {
 fn every_kernel_matches_the_integer_reference() {
     for kernel in Q8Kernel::ALL {
         if !kernel.is_supported() {
-            eprintln!(
-                "SKIPPED: int8 kernel {} not on this CPU (needs {})",
-                kernel.name(),
-                kernel.needs()
-            );
+            eprintln!("SKIPPED: int8 kernel {} not on this CPU (needs {})", kernel.name(), kernel.needs());
             continue;
         }
         for (m, k, n) in SHAPES {
@@ -111,23 +104,13 @@ fn every_kernel_matches_the_integer_reference() {
             // sw·sx and of one multiply-add per block: (blocks + 2) · 2^-24 of Σ|terms|.
             let (want, abs) = quantized_reference(&x, &w, m, k, n);
             let bound = (k.div_ceil(BLOCK) + 2) as f64 * f64::powi(2.0, -24);
-            assert_close(
-                &format!("{what} vs integer reference"),
-                &y,
-                &want,
-                &abs,
-                bound,
-            );
+            assert_close(&format!("{what} vs integer reference"), &y, &want, &abs, bound);
             // Loosely against the unquantized product: the quantization bound, per element.
             let x64: Vec<f64> = x.iter().map(|&v| f64::from(v)).collect();
             let w64: Vec<f64> = w.iter().map(|&v| f64::from(v)).collect();
             let (exact, _) = reference(&x64, &w64, m, k, n);
             let q_bound = quantization_bound(&x, &w, m, k, n);
-            let slack: Vec<f64> = abs
-                .iter()
-                .zip(&q_bound)
-                .map(|(a, q)| q + bound * a)
-                .collect();
+            let slack: Vec<f64> = abs.iter().zip(&q_bound).map(|(a, q)| q + bound * a).collect();
             assert_close(&format!("{what} vs f64(x·w)"), &y, &exact, &slack, 1.0);
         }
     }
@@ -142,10 +125,7 @@ fn quantized_blocks_stay_within_half_a_step() {
         let s = quantize_block(&v, &mut q);
         for (x, qi) in v.iter().zip(q) {
             assert!((-127..=127).contains(&qi));
-            assert!(
-                (x - s * f32::from(qi)).abs() <= 0.501 * s,
-                "{x} -> {qi} * {s}"
-            );
+            assert!((x - s * f32::from(qi)).abs() <= 0.501 * s, "{x} -> {qi} * {s}");
         }
     }
     let mut q = [1i8; BLOCK];
@@ -163,18 +143,8 @@ fn both_weight_layouts_pack_the_same() {
             w_nk[c * k + kk] = w[kk * n + c];
         }
     }
-    let a = run(
-        Q8Kernel::Scalar,
-        &x,
-        3,
-        &PackedQ8::from_kn(&w, k, n).unwrap(),
-    );
-    let b = run(
-        Q8Kernel::Scalar,
-        &x,
-        3,
-        &PackedQ8::from_nk(&w_nk, n, k).unwrap(),
-    );
+    let a = run(Q8Kernel::Scalar, &x, 3, &PackedQ8::from_kn(&w, k, n).unwrap());
+    let b = run(Q8Kernel::Scalar, &x, 3, &PackedQ8::from_nk(&w_nk, n, k).unwrap());
     assert_eq!(a, b);
 }
 

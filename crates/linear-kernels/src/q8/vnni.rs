@@ -51,29 +51,18 @@ unsafe fn kernel<const R: usize>(x: &RowPtrs, panel: PanelQ8<'_>, tile: &mut Til
         // SAFETY: block b's 32 corrections.
         let (c0, c1) = unsafe {
             let c = panel.neg_corrections.as_ptr().add(b * NR);
-            (
-                _mm512_loadu_si512(c.cast()),
-                _mm512_loadu_si512(c.add(16).cast()),
-            )
+            (_mm512_loadu_si512(c.cast()), _mm512_loadu_si512(c.add(16).cast()))
         };
         let mut dot = [[c0, c1]; R];
         for g in 0..BLOCK / 4 {
             // SAFETY: 32 columns x 4 bytes of block b's group g, as two zmm.
             let (w0, w1) = unsafe {
                 let p = w.add((b * 8 + g) * NR * 4);
-                (
-                    _mm512_loadu_si512(p.cast()),
-                    _mm512_loadu_si512(p.add(64).cast()),
-                )
+                (_mm512_loadu_si512(p.cast()), _mm512_loadu_si512(p.add(64).cast()))
             };
             for r in 0..R {
                 // SAFETY: 4 bytes inside row r's block b.
-                let four = unsafe {
-                    x.bytes
-                        .add((r * x.blocks + b) * BLOCK + 4 * g)
-                        .cast::<i32>()
-                        .read_unaligned()
-                };
+                let four = unsafe { x.bytes.add((r * x.blocks + b) * BLOCK + 4 * g).cast::<i32>().read_unaligned() };
                 let xs = _mm512_set1_epi32(four);
                 dot[r][0] = _mm512_dpbusd_epi32(dot[r][0], xs, w0);
                 dot[r][1] = _mm512_dpbusd_epi32(dot[r][1], xs, w1);
@@ -87,16 +76,8 @@ unsafe fn kernel<const R: usize>(x: &RowPtrs, panel: PanelQ8<'_>, tile: &mut Til
         for r in 0..R {
             // SAFETY: row r's scale of block b.
             let sx = unsafe { _mm512_set1_ps(*x.scales.add(r * x.blocks + b)) };
-            acc[r][0] = _mm512_fmadd_ps(
-                _mm512_cvtepi32_ps(dot[r][0]),
-                _mm512_mul_ps(s0, sx),
-                acc[r][0],
-            );
-            acc[r][1] = _mm512_fmadd_ps(
-                _mm512_cvtepi32_ps(dot[r][1]),
-                _mm512_mul_ps(s1, sx),
-                acc[r][1],
-            );
+            acc[r][0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r][0]), _mm512_mul_ps(s0, sx), acc[r][0]);
+            acc[r][1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[r][1]), _mm512_mul_ps(s1, sx), acc[r][1]);
         }
     }
     for r in 0..R {

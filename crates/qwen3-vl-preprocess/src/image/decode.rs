@@ -25,11 +25,7 @@ impl Default for DecodeLimits {
     /// 16384 px per side and 512 MiB: far beyond what the model's 1.8 MP budget needs, far
     /// below what takes a process down.
     fn default() -> Self {
-        Self {
-            max_width: 16_384,
-            max_height: 16_384,
-            max_alloc_bytes: 512 << 20,
-        }
+        Self { max_width: 16_384, max_height: 16_384, max_alloc_bytes: 512 << 20 }
     }
 }
 
@@ -107,21 +103,13 @@ fn check_size(
     }
     let needed = u64::from(width) * u64::from(height) * (decoder_bytes_per_pixel + 3);
     if needed > limits.max_alloc_bytes {
-        return Err(PreprocessError::AllocationTooLarge {
-            width,
-            height,
-            needed,
-            limit: limits.max_alloc_bytes,
-        });
+        return Err(PreprocessError::AllocationTooLarge { width, height, needed, limit: limits.max_alloc_bytes });
     }
     Ok(())
 }
 
 fn decode_error(format: Format, e: impl std::fmt::Display) -> PreprocessError {
-    PreprocessError::Decode {
-        format: format.name(),
-        message: e.to_string(),
-    }
+    PreprocessError::Decode { format: format.name(), message: e.to_string() }
 }
 
 /// PNG through the `png` crate directly: we need the file's own colour type and bit depth to
@@ -129,9 +117,7 @@ fn decode_error(format: Format, e: impl std::fmt::Display) -> PreprocessError {
 /// 16-bit grey (clipped by Pillow) from 16-bit colour (high byte).
 fn decode_png(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, PreprocessError> {
     let err = |e| decode_error(Format::Png, e);
-    let png_limits = png::Limits {
-        bytes: usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX),
-    };
+    let png_limits = png::Limits { bytes: usize::try_from(limits.max_alloc_bytes).unwrap_or(usize::MAX) };
     let mut decoder = png::Decoder::new_with_limits(Cursor::new(bytes), png_limits);
     decoder.set_transformations(png::Transformations::EXPAND);
     let header = decoder.read_header_info().map_err(err)?;
@@ -139,29 +125,20 @@ fn decode_png(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproces
     // EXPAND yields at most 4 samples of at most 2 bytes each.
     check_size(width, height, 8, limits)?;
     let mut reader = decoder.read_info().map_err(err)?;
-    let size = reader
-        .output_buffer_size()
-        .ok_or_else(|| decode_error(Format::Png, "output buffer size overflows"))?;
+    let size = reader.output_buffer_size().ok_or_else(|| decode_error(Format::Png, "output buffer size overflows"))?;
     let mut buf = vec![0u8; size];
     let frame = reader.next_frame(&mut buf).map_err(err)?;
     buf.truncate(frame.buffer_size());
     let (out_type, depth) = reader.output_color_type();
     let samples = out_type.samples();
     let wide = depth == png::BitDepth::Sixteen;
-    let pixels = pil::PixelLayout {
-        width,
-        height,
-        samples,
-        sixteen_bit: wide,
-    };
+    let pixels = pil::PixelLayout { width, height, samples, sixteen_bit: wide };
     Ok(match color_type {
         // Pillow opens 16-bit grey as I;16, whose RGB conversion saturates at 255.
         png::ColorType::Grayscale if wide => pil::grey16_to_rgb(&buf, pixels),
         png::ColorType::Rgba => pil::rgba_on_white(&buf, pixels),
         // L, LA, 1-bit, P and RGB (with or without tRNS): first sample(s), alpha dropped.
-        png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha => {
-            pil::grey_to_rgb(&buf, pixels)
-        }
+        png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha => pil::grey_to_rgb(&buf, pixels),
         png::ColorType::Rgb | png::ColorType::Indexed => pil::rgb_dropping_alpha(&buf, pixels),
     })
 }
@@ -191,21 +168,11 @@ fn decode_gif(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproces
     let height = height.max((top + frame_h) as u32);
     check_size(width, height, 1, limits)?;
     let mut canvas = vec![frame.transparent.unwrap_or(0); width as usize * height as usize];
-    for (y, row) in frame
-        .buffer
-        .chunks_exact(frame_w.max(1))
-        .take(frame_h)
-        .enumerate()
-    {
+    for (y, row) in frame.buffer.chunks_exact(frame_w.max(1)).take(frame_h).enumerate() {
         let start = (top + y) * width as usize + left;
         canvas[start..start + frame_w].copy_from_slice(row);
     }
-    Ok(pil::palette_to_rgb(
-        &canvas,
-        palette.as_deref(),
-        width,
-        height,
-    ))
+    Ok(pil::palette_to_rgb(&canvas, palette.as_deref(), width, height))
 }
 
 /// JPEG and WebP through `image`, which reports the header size before allocating.
@@ -224,24 +191,14 @@ fn decode_with_image_crate(
     reader.no_limits();
     let decoder = reader.into_decoder().map_err(err)?;
     let (width, height) = decoder.dimensions();
-    check_size(
-        width,
-        height,
-        decoder.color_type().bytes_per_pixel().into(),
-        limits,
-    )?;
+    check_size(width, height, decoder.color_type().bytes_per_pixel().into(), limits)?;
     let mut decoder = decoder;
     decoder.set_limits(image_limits).map_err(err)?;
     let image = DynamicImage::from_decoder(decoder).map_err(err)?;
     Ok(match image {
         DynamicImage::ImageRgba8(rgba) => {
             let (w, h) = rgba.dimensions();
-            let layout = pil::PixelLayout {
-                width: w,
-                height: h,
-                samples: 4,
-                sixteen_bit: false,
-            };
+            let layout = pil::PixelLayout { width: w, height: h, samples: 4, sixteen_bit: false };
             pil::rgba_on_white(rgba.as_raw(), layout)
         }
         other => other.to_rgb8(),
@@ -265,15 +222,9 @@ mod tests {
     fn size_checks_say_what_was_found() {
         let limits = DecodeLimits::default();
         let err = check_size(60_000, 60_000, 4, &limits).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "image is 60000x60000, larger than the 16384x16384 limit"
-        );
+        assert_eq!(err.to_string(), "image is 60000x60000, larger than the 16384x16384 limit");
         let err = check_size(16_000, 16_000, 8, &limits).unwrap_err();
-        assert!(
-            matches!(err, PreprocessError::AllocationTooLarge { .. }),
-            "{err}"
-        );
+        assert!(matches!(err, PreprocessError::AllocationTooLarge { .. }), "{err}");
         assert!(check_size(4000, 3000, 8, &limits).is_ok());
     }
 }

@@ -70,11 +70,7 @@ fn normalise(byte: u8) -> f32 {
 pub fn patchify(img: &RgbImage, norm: Normalization) -> Result<PreparedImage, PreprocessError> {
     let (width, height) = img.dimensions();
     if width == 0 || height == 0 || width % FACTOR != 0 || height % FACTOR != 0 {
-        return Err(PreprocessError::NotPatchAligned {
-            width,
-            height,
-            factor: FACTOR,
-        });
+        return Err(PreprocessError::NotPatchAligned { width, height, factor: FACTOR });
     }
     let lut: [f32; 256] = std::array::from_fn(|b| norm.apply(b as u8));
     let (grid_h, grid_w) = (height as usize / PATCH_SIZE, width as usize / PATCH_SIZE);
@@ -92,21 +88,11 @@ pub fn patchify(img: &RgbImage, norm: Normalization) -> Result<PreparedImage, Pr
             }
         }
     }
-    Ok(PreparedImage {
-        pixel_values,
-        grid_thw: [1, grid_h as u32, grid_w as u32],
-    })
+    Ok(PreparedImage { pixel_values, grid_thw: [1, grid_h as u32, grid_w as u32] })
 }
 
 /// Appends one 1536-value row, laid out `[channel][time][y][x]` like the Conv3d weight.
-fn push_patch(
-    out: &mut Vec<f32>,
-    raw: &[u8],
-    row_bytes: usize,
-    x0: usize,
-    y0: usize,
-    lut: &[f32; 256],
-) {
+fn push_patch(out: &mut Vec<f32>, raw: &[u8], row_bytes: usize, x0: usize, y0: usize, lut: &[f32; 256]) {
     for channel in 0..3 {
         let start = out.len();
         for py in 0..PATCH_SIZE {
@@ -130,9 +116,7 @@ mod tests {
         for b in [0, 255] {
             assert_eq!(Normalization::Pil.apply(b), normalise(b));
         }
-        let ulps = (0..=255u8)
-            .filter(|&b| Normalization::Pil.apply(b) != normalise(b))
-            .count();
+        let ulps = (0..=255u8).filter(|&b| Normalization::Pil.apply(b) != normalise(b)).count();
         assert_eq!(ulps, 128, "the backends differ on half of the bytes");
         for b in 0..=255u8 {
             assert!((Normalization::Pil.apply(b) - normalise(b)).abs() <= 6e-8);
@@ -142,9 +126,7 @@ mod tests {
     #[test]
     fn layout_matches_hand_built_indexing() {
         // 64x32: grid 2x4, two merge windows side by side.
-        let img = RgbImage::from_fn(64, 32, |x, y| {
-            ::image::Rgb([x as u8, y as u8, (x + y) as u8 * 2])
-        });
+        let img = RgbImage::from_fn(64, 32, |x, y| ::image::Rgb([x as u8, y as u8, (x + y) as u8 * 2]));
         let p = patchify(&img, Normalization::Torchvision).unwrap();
         assert_eq!(p.grid_thw, [1, 2, 4]);
         assert_eq!(p.num_patches(), 8);
@@ -174,9 +156,6 @@ mod tests {
     #[test]
     fn unaligned_sizes_are_refused() {
         let img = RgbImage::new(48, 32);
-        assert!(matches!(
-            patchify(&img, Normalization::Pil),
-            Err(PreprocessError::NotPatchAligned { .. })
-        ));
+        assert!(matches!(patchify(&img, Normalization::Pil), Err(PreprocessError::NotPatchAligned { .. })));
     }
 }

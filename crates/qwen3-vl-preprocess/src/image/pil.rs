@@ -74,18 +74,8 @@ pub(crate) fn grey16_to_rgb(buf: &[u8], layout: PixelLayout) -> RgbImage {
 
 /// Palette lookup as Pillow's P -> RGB: entries past the palette's end are black; with no
 /// palette at all Pillow opens the image as L, so the index is the grey level.
-pub(crate) fn palette_to_rgb(
-    indices: &[u8],
-    palette: Option<&[u8]>,
-    width: u32,
-    height: u32,
-) -> RgbImage {
-    let layout = PixelLayout {
-        width,
-        height,
-        samples: 1,
-        sixteen_bit: false,
-    };
+pub(crate) fn palette_to_rgb(indices: &[u8], palette: Option<&[u8]>, width: u32, height: u32) -> RgbImage {
+    let layout = PixelLayout { width, height, samples: 1, sixteen_bit: false };
     map_pixels(indices, layout, |p| {
         let i = usize::from(p[0]);
         match palette {
@@ -120,12 +110,7 @@ mod tests {
     #[test]
     fn sixteen_bit_grey_saturates() {
         let buf = [0x00, 0x05, 0x00, 0xFF, 0x01, 0x00, 0xFF, 0xFF];
-        let layout = PixelLayout {
-            width: 4,
-            height: 1,
-            samples: 1,
-            sixteen_bit: true,
-        };
+        let layout = PixelLayout { width: 4, height: 1, samples: 1, sixteen_bit: true };
         let img = grey16_to_rgb(&buf, layout);
         let reds: Vec<u8> = img.pixels().map(|p| p.0[0]).collect();
         assert_eq!(reds, [5, 255, 255, 255]);

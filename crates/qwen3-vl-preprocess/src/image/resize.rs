@@ -111,30 +111,19 @@ impl Weights {
             }
             bounds.push((xmin, xmax));
         }
-        Self {
-            bounds,
-            taps,
-            coeffs,
-        }
+        Self { bounds, taps, coeffs }
     }
 
     fn of(&self, out_index: usize) -> (usize, &[i32]) {
         let (min, len) = self.bounds[out_index];
-        (
-            min,
-            &self.coeffs[out_index * self.taps..out_index * self.taps + len],
-        )
+        (min, &self.coeffs[out_index * self.taps..out_index * self.taps + len])
     }
 }
 
 /// Rounds half away from zero into 22-bit fixed point, as `normalize_coeffs_8bpc`.
 fn to_fixed(w: f64) -> i32 {
     let scaled = w * f64::from(1u32 << PRECISION_BITS);
-    if w < 0.0 {
-        (scaled - 0.5) as i32
-    } else {
-        (scaled + 0.5) as i32
-    }
+    if w < 0.0 { (scaled - 0.5) as i32 } else { (scaled + 0.5) as i32 }
 }
 
 /// Fixed-point accumulator start: one half, so the final shift rounds to nearest.
@@ -199,9 +188,7 @@ mod tests {
     use super::*;
 
     fn gradient(w: u32, h: u32) -> RgbImage {
-        RgbImage::from_fn(w, h, |x, y| {
-            ::image::Rgb([(x * 7) as u8, (y * 13) as u8, ((x ^ y) * 5) as u8])
-        })
+        RgbImage::from_fn(w, h, |x, y| ::image::Rgb([(x * 7) as u8, (y * 13) as u8, ((x ^ y) * 5) as u8]))
     }
 
     #[test]

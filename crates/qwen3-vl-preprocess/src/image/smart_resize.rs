@@ -16,10 +16,7 @@ pub struct PixelBudget {
 impl Default for PixelBudget {
     /// The embedder's constants (`Qwen3VLEmbedder`), not the checkpoint processor's.
     fn default() -> Self {
-        Self {
-            min_pixels: 4096,
-            max_pixels: 1_843_200,
-        }
+        Self { min_pixels: 4096, max_pixels: 1_843_200 }
     }
 }
 
@@ -27,12 +24,7 @@ impl Default for PixelBudget {
 pub const MAX_ASPECT_RATIO: f64 = 200.0;
 
 /// Returns `(height, width)` to resize an image to; `factor` is patch size x merge size (32).
-pub fn smart_resize(
-    height: u32,
-    width: u32,
-    factor: u32,
-    budget: &PixelBudget,
-) -> Result<(u32, u32), PreprocessError> {
+pub fn smart_resize(height: u32, width: u32, factor: u32, budget: &PixelBudget) -> Result<(u32, u32), PreprocessError> {
     if height == 0 || width == 0 {
         return Err(PreprocessError::EmptyDimensions { width, height });
     }
@@ -45,11 +37,7 @@ pub fn smart_resize(
     }
     let ratio = f64::from(height.max(width)) / f64::from(height.min(width));
     if ratio > MAX_ASPECT_RATIO {
-        return Err(PreprocessError::AspectRatio {
-            height,
-            width,
-            ratio,
-        });
+        return Err(PreprocessError::AspectRatio { height, width, ratio });
     }
     let (h, w, f) = (f64::from(height), f64::from(width), f64::from(factor));
     // Python: h_bar = max(factor, round(h / factor) * factor).
@@ -67,20 +55,11 @@ pub fn smart_resize(
         w_bar = (w * beta / f).ceil() * f;
     }
     let to_u32 = |x: f64| {
-        if x >= 1.0 && x <= f64::from(u32::MAX) {
-            x as u32
-        } else {
-            0
-        }
+        if x >= 1.0 && x <= f64::from(u32::MAX) { x as u32 } else { 0 }
     };
     let (resized_height, resized_width) = (to_u32(h_bar), to_u32(w_bar));
     if resized_height == 0 || resized_width == 0 {
-        return Err(PreprocessError::ResizedToNothing {
-            height,
-            width,
-            resized_height,
-            resized_width,
-        });
+        return Err(PreprocessError::ResizedToNothing { height, width, resized_height, resized_width });
     }
     Ok((resized_height, resized_width))
 }
@@ -108,40 +87,18 @@ mod tests {
     fn aspect_ratio_over_200_is_refused() {
         assert!(smart_resize(10, 2000, 32, &PixelBudget::default()).is_ok());
         let err = smart_resize(10, 2001, 32, &PixelBudget::default()).unwrap_err();
-        assert!(matches!(
-            err,
-            PreprocessError::AspectRatio {
-                height: 10,
-                width: 2001,
-                ..
-            }
-        ));
+        assert!(matches!(err, PreprocessError::AspectRatio { height: 10, width: 2001, .. }));
         assert!(err.to_string().contains("200"), "{err}");
     }
 
     #[test]
     fn degenerate_inputs_are_errors() {
         let b = PixelBudget::default();
-        assert!(matches!(
-            smart_resize(0, 5, 32, &b),
-            Err(PreprocessError::EmptyDimensions { .. })
-        ));
-        let bad = PixelBudget {
-            min_pixels: 10,
-            max_pixels: 5,
-        };
-        assert!(matches!(
-            smart_resize(64, 64, 32, &bad),
-            Err(PreprocessError::InvalidBudget { .. })
-        ));
+        assert!(matches!(smart_resize(0, 5, 32, &b), Err(PreprocessError::EmptyDimensions { .. })));
+        let bad = PixelBudget { min_pixels: 10, max_pixels: 5 };
+        assert!(matches!(smart_resize(64, 64, 32, &bad), Err(PreprocessError::InvalidBudget { .. })));
         // A 1x200 strip under a tiny max budget floors its short side to zero.
-        let tiny = PixelBudget {
-            min_pixels: 0,
-            max_pixels: 1024,
-        };
-        assert!(matches!(
-            smart_resize(20, 4000, 32, &tiny),
-            Err(PreprocessError::ResizedToNothing { .. })
-        ));
+        let tiny = PixelBudget { min_pixels: 0, max_pixels: 1024 };
+        assert!(matches!(smart_resize(20, 4000, 32, &tiny), Err(PreprocessError::ResizedToNothing { .. })));
     }
 }

@@ -39,15 +39,11 @@ pub struct Tensors {
 
 impl Tensors {
     pub fn open(rel: &str) -> Self {
-        Self {
-            bytes: read(rel),
-            name: rel.to_owned(),
-        }
+        Self { bytes: read(rel), name: rel.to_owned() }
     }
 
     fn view(&self) -> SafeTensors<'_> {
-        SafeTensors::deserialize(&self.bytes)
-            .unwrap_or_else(|e| panic!("{} is not safetensors: {e}", self.name))
+        SafeTensors::deserialize(&self.bytes).unwrap_or_else(|e| panic!("{} is not safetensors: {e}", self.name))
     }
 
     pub fn has(&self, key: &str) -> bool {
@@ -57,9 +53,7 @@ impl Tensors {
     /// Shape and raw little-endian bytes of one tensor.
     pub fn raw(&self, key: &str) -> (Vec<usize>, Vec<u8>) {
         let view = self.view();
-        let t = view
-            .tensor(key)
-            .unwrap_or_else(|e| panic!("{}: no tensor {key}: {e}", self.name));
+        let t = view.tensor(key).unwrap_or_else(|e| panic!("{}: no tensor {key}: {e}", self.name));
         (t.shape().to_vec(), t.data().to_vec())
     }
 
@@ -69,19 +63,13 @@ impl Tensors {
 
     pub fn i64(&self, key: &str) -> (Vec<usize>, Vec<i64>) {
         let (shape, data) = self.raw(key);
-        let values = data
-            .chunks_exact(8)
-            .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
-            .collect();
+        let values = data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect();
         (shape, values)
     }
 
     pub fn f32(&self, key: &str) -> (Vec<usize>, Vec<f32>) {
         let (shape, data) = self.raw(key);
-        let values = data
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect();
+        let values = data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         (shape, values)
     }
 
@@ -94,7 +82,5 @@ impl Tensors {
 }
 
 /// Both fixture tokenizers: one whose post-processor appends `<|endoftext|>`, one that does not.
-pub const TOKENIZERS: [&str; 2] = [
-    "models/tiny-embedding/tokenizer.json",
-    "models/tiny-embedding-sharded/tokenizer.json",
-];
+pub const TOKENIZERS: [&str; 2] =
+    ["models/tiny-embedding/tokenizer.json", "models/tiny-embedding-sharded/tokenizer.json"];

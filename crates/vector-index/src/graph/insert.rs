@@ -56,7 +56,9 @@ impl Graph {
         {
             use rayon::prelude::*;
             let this = &*self;
-            rest[serial..].par_iter().for_each_init(SearchState::default, |state, &node| this.insert(rows, node, state));
+            rest[serial..]
+                .par_iter()
+                .for_each_init(SearchState::default, |state, &node| this.insert(rows, node, state));
         }
     }
 
@@ -135,7 +137,9 @@ impl Graph {
             let diverse = chosen.is_empty() || {
                 let q = Query::from_code(codes.code(c as usize));
                 let bound = to_base / codes.scale(c as usize);
-                chosen.iter().all(|&s: &u32| self.scorer.dot(codes.code(s as usize), &q) as f32 * codes.scale(s as usize) <= bound)
+                chosen.iter().all(|&s: &u32| {
+                    self.scorer.dot(codes.code(s as usize), &q) as f32 * codes.scale(s as usize) <= bound
+                })
             };
             if diverse {
                 chosen.push(c);

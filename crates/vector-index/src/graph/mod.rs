@@ -142,7 +142,13 @@ impl Graph {
     /// Rejected nodes still route: the beam keeps `ef_search` *accepted* nodes and goes on
     /// expanding through rejected ones until it has them (hnswlib's filtered walk), so a
     /// predicate or tombstones do not make results short, only the walk longer.
-    pub(crate) fn search(&self, rows: &Matrix, query: &[f32], accept: impl Fn(u32) -> bool, budget: usize) -> Option<Vec<(u32, f32)>> {
+    pub(crate) fn search(
+        &self,
+        rows: &Matrix,
+        query: &[f32],
+        accept: impl Fn(u32) -> bool,
+        budget: usize,
+    ) -> Option<Vec<(u32, f32)>> {
         let mut state = self.searches.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
         let q = Query::new(query, self.codes.lines());
         let walk = state.search(self, &q, self.params.ef_search, accept, budget);
@@ -161,7 +167,10 @@ impl Graph {
     /// scale is common to every node, so it is left out: only the order matters in a walk).
     #[inline]
     fn score(&self, q: &Query, node: u32) -> Scored {
-        Scored { score: self.scorer.dot(self.codes.code(node as usize), q) as f32 * self.codes.scale(node as usize), row: node }
+        Scored {
+            score: self.scorer.dot(self.codes.code(node as usize), q) as f32 * self.codes.scale(node as usize),
+            row: node,
+        }
     }
 
     /// The link slots of `node` on `layer` (read up to the first `INVALID`).
@@ -238,7 +247,16 @@ impl SearchState {
     /// Best-first beam of width `ef` on `layer` from `start`. `best` keeps the `ef` best
     /// *accepted* nodes so far; any node that would enter it (accepted or not) is expanded.
     #[allow(clippy::too_many_arguments)]
-    fn beam(&mut self, graph: &Graph, q: &Query, start: Scored, layer: usize, ef: usize, accept: impl Fn(u32) -> bool, budget: usize) -> Walk {
+    fn beam(
+        &mut self,
+        graph: &Graph,
+        q: &Query,
+        start: Scored,
+        layer: usize,
+        ef: usize,
+        accept: impl Fn(u32) -> bool,
+        budget: usize,
+    ) -> Walk {
         self.begin(graph.len());
         let mut best = TopK::new(ef);
         let mut scored = 1;

@@ -20,7 +20,10 @@ fn every_node_finds_itself_and_lists_respect_levels() {
         assert_eq!(found[0].0 as usize, i, "node {i} is reachable");
         assert!(found.windows(2).all(|w| w[0].1 >= w[1].1), "best first");
         for layer in 0..=graph.levels[i] as usize {
-            assert!(used(graph.slots(i as u32, layer)).all(|l| graph.levels[l as usize] as usize >= layer && l as usize != i));
+            assert!(
+                used(graph.slots(i as u32, layer))
+                    .all(|l| graph.levels[l as usize] as usize >= layer && l as usize != i)
+            );
         }
     }
 }
@@ -62,7 +65,10 @@ fn encode_decode_keeps_search_results_and_hostile_graphs_are_refused() {
     let back = Graph::decode(&bytes, &rows, HnswParams::default()).unwrap();
     assert_eq!(back.encode(), bytes);
     for i in [0, 7, 299] {
-        assert_eq!(graph.search(&rows, rows.row(i), |_| true, usize::MAX), back.search(&rows, rows.row(i), |_| true, usize::MAX));
+        assert_eq!(
+            graph.search(&rows, rows.row(i), |_| true, usize::MAX),
+            back.search(&rows, rows.row(i), |_| true, usize::MAX)
+        );
     }
     assert!(Graph::decode(&bytes[..bytes.len() - 1], &rows, HnswParams::default()).is_err());
     let fewer = Matrix::from_vec(16, rows.as_slice()[..299 * 16].to_vec());
@@ -89,4 +95,3 @@ fn levels_follow_the_geometric_law() {
     let upper = (0..100_000u32).filter(|n| insert::level_of(1, *n) > 0).count();
     assert!((2500..3800).contains(&upper), "about 1/32 of nodes above layer 0: {upper}");
 }
-

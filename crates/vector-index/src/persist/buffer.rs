@@ -8,9 +8,9 @@
 
 use std::collections::HashMap;
 
+use crate::Index;
 use crate::error::{DataFile, LoadError, Problem, Result};
 use crate::persist;
-use crate::Index;
 
 const MAGIC: &[u8; 8] = b"QVIXBUF1";
 
@@ -18,7 +18,8 @@ impl Index {
     /// The whole index as one self-describing buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
         let encoded = persist::encode(self);
-        let sections = std::iter::once((DataFile::IndexJson, &encoded.manifest)).chain(encoded.files.iter().map(|(f, b)| (*f, b)));
+        let sections =
+            std::iter::once((DataFile::IndexJson, &encoded.manifest)).chain(encoded.files.iter().map(|(f, b)| (*f, b)));
         let mut out = MAGIC.to_vec();
         out.extend_from_slice(&(1 + encoded.files.len() as u32).to_le_bytes());
         for (file, bytes) in sections {
@@ -33,7 +34,8 @@ impl Index {
     /// Reads a buffer made by [`Index::to_bytes`], with the same checks as [`Index::load`].
     pub fn from_bytes(bytes: &[u8]) -> Result<Index> {
         let sections = split(bytes)?;
-        let manifest = sections.get(DataFile::IndexJson.name()).ok_or(LoadError::new(DataFile::IndexJson, Problem::Missing))?;
+        let manifest =
+            sections.get(DataFile::IndexJson.name()).ok_or(LoadError::new(DataFile::IndexJson, Problem::Missing))?;
         persist::decode(manifest, |file, entry| {
             let bytes = sections.get(file.name()).ok_or(LoadError::new(file, Problem::Missing))?;
             if bytes.len() as u64 != entry.bytes {

@@ -31,10 +31,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::Index;
 use crate::error::{DataFile, Error, LoadError, Problem, Result};
 use crate::fs::{Fs, StdFs};
 use crate::persist::{self, FileEntry};
-use crate::Index;
 
 const DATA_FILES: [DataFile; 3] = [DataFile::Embeddings, DataFile::Ids, DataFile::Graph];
 
@@ -82,7 +82,8 @@ impl Index {
         let committed = staged(dir, DataFile::IndexJson.name());
         let pending = file_len(fs, &committed, DataFile::IndexJson)?.is_some();
         let manifest_path = if pending { committed } else { dir.join(DataFile::IndexJson.name()) };
-        let len = file_len(fs, &manifest_path, DataFile::IndexJson)?.ok_or(LoadError::new(DataFile::IndexJson, Problem::Missing))?;
+        let len = file_len(fs, &manifest_path, DataFile::IndexJson)?
+            .ok_or(LoadError::new(DataFile::IndexJson, Problem::Missing))?;
         if len > persist::MAX_MANIFEST_BYTES {
             let problem = Problem::TooLarge { limit: persist::MAX_MANIFEST_BYTES, found: len };
             return Err(LoadError::new(DataFile::IndexJson, problem).into());
@@ -97,7 +98,13 @@ fn file_len(fs: &dyn Fs, path: &Path, file: DataFile) -> Result<Option<u64>, Loa
 }
 
 /// Reads one data file, refusing it before reading if its size differs from `index.json`'s.
-fn read_data_file(dir: &Path, fs: &dyn Fs, file: DataFile, entry: &FileEntry, pending: bool) -> Result<Vec<u8>, LoadError> {
+fn read_data_file(
+    dir: &Path,
+    fs: &dyn Fs,
+    file: DataFile,
+    entry: &FileEntry,
+    pending: bool,
+) -> Result<Vec<u8>, LoadError> {
     let plain = dir.join(file.name());
     let mut path = plain.clone();
     let mut len = None;
@@ -111,7 +118,10 @@ fn read_data_file(dir: &Path, fs: &dyn Fs, file: DataFile, entry: &FileEntry, pe
     }
     let len = len.ok_or(LoadError::new(file, Problem::Missing))?;
     if len != entry.bytes {
-        return Err(LoadError::new(file, Problem::Invalid(format!("file is {len} bytes, index.json says {}", entry.bytes))));
+        return Err(LoadError::new(
+            file,
+            Problem::Invalid(format!("file is {len} bytes, index.json says {}", entry.bytes)),
+        ));
     }
     fs.read(&path).map_err(|e| LoadError::new(file, Problem::Io(e)))
 }

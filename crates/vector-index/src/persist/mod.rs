@@ -28,12 +28,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use crate::Index;
 use crate::error::{DataFile, Error, LoadError, Problem, Result};
 use crate::graph::Graph;
 use crate::index::{IndexConfig, MAX_DIM, check_id};
 use crate::matrix::Matrix;
 use crate::npy;
-use crate::Index;
 
 /// The `index.json` schema this build writes. It also reads every earlier one (only 1 so far).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -193,7 +193,10 @@ pub(crate) fn decode(
 ) -> Result<Index> {
     let manifest = parse_manifest(manifest)?;
     let mut load = |file: DataFile| -> Result<Vec<u8>> {
-        let entry = manifest.files.get(file.name()).ok_or(LoadError::new(DataFile::IndexJson, Problem::Invalid(format!("no entry for {file}"))))?;
+        let entry = manifest
+            .files
+            .get(file.name())
+            .ok_or(LoadError::new(DataFile::IndexJson, Problem::Invalid(format!("no entry for {file}"))))?;
         let bytes = fetch(file, entry)?;
         let found = sha256_hex(&bytes);
         if !found.eq_ignore_ascii_case(&entry.sha256) {
@@ -203,13 +206,18 @@ pub(crate) fn decode(
         Ok(bytes)
     };
     let (dim, count) = (manifest.embedding_dim, manifest.count);
-    let embeddings = npy::read_f32_matrix(&load(DataFile::Embeddings)?).map_err(|e| LoadError::new(DataFile::Embeddings, e.into()))?;
+    let embeddings = npy::read_f32_matrix(&load(DataFile::Embeddings)?)
+        .map_err(|e| LoadError::new(DataFile::Embeddings, e.into()))?;
     if embeddings.cols != dim {
         let problem = Problem::DimensionMismatch { expected: dim, found: embeddings.cols };
         return Err(LoadError::new(DataFile::Embeddings, problem).into());
     }
     if embeddings.rows != count {
-        return Err(LoadError::new(DataFile::Embeddings, Problem::CountMismatch { expected: count, found: embeddings.rows }).into());
+        return Err(LoadError::new(
+            DataFile::Embeddings,
+            Problem::CountMismatch { expected: count, found: embeddings.rows },
+        )
+        .into());
     }
     check_rows(&embeddings.data, dim, DataFile::Embeddings)?;
     let ids = parse_ids(&load(DataFile::Ids)?, &manifest.items)?;
@@ -252,7 +260,9 @@ fn parse_ids(bytes: &[u8], items: &[ItemEntry]) -> Result<Vec<String>> {
     };
     let ids: Vec<&str> = if text.is_empty() { Vec::new() } else { body.split('\n').collect() };
     if ids.len() != items.len() {
-        return Err(LoadError::new(DataFile::Ids, Problem::CountMismatch { expected: items.len(), found: ids.len() }).into());
+        return Err(
+            LoadError::new(DataFile::Ids, Problem::CountMismatch { expected: items.len(), found: ids.len() }).into()
+        );
     }
     let mut seen = std::collections::HashSet::with_capacity(ids.len());
     for (i, (id, item)) in ids.iter().zip(items).enumerate() {
@@ -308,8 +318,11 @@ fn place_with_graph(
     if positions.windows(2).any(|w| w[0] >= w[1]) || positions.last().is_some_and(|p| *p as usize >= snapshot_rows) {
         return Err(bad("removed-row positions are not ascending within the rows".into()));
     }
-    let dead_data: Vec<f32> =
-        r.take(dead_rows * dim * 4)?.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+    let dead_data: Vec<f32> = r
+        .take(dead_rows * dim * 4)?
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+        .collect();
     check_rows(&dead_data, dim, DataFile::Graph)?;
 
     let (mut all, mut dead, mut live_rows) = (Vec::with_capacity(snapshot_rows * dim), 0, 0);
@@ -335,7 +348,12 @@ fn place_with_graph(
     drop(data);
     let rows = Matrix::from_vec(dim, all);
     let graph = Graph::decode(&bytes[r.pos..], &rows, index.config.hnsw).map_err(bad)?;
-    index.by_id = slot_ids.iter().enumerate().filter(|(i, _)| live[*i]).map(|(i, id)| (id.clone(), i as u32)).collect::<HashMap<_, _>>();
+    index.by_id = slot_ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| live[*i])
+        .map(|(i, id)| (id.clone(), i as u32))
+        .collect::<HashMap<_, _>>();
     (index.ids, index.metadata, index.live) = (slot_ids, slot_meta, live);
     index.dead = dead_rows;
     index.rows = rows;

@@ -42,7 +42,11 @@ pub fn clustered_index(n: usize, dim: usize, strategy: Strategy, seed: u64) -> I
     let data = vector_index::synthetic::clustered(n, dim, (n / 50).max(2), 1.0, seed, seed + 1);
     let mut index = Index::new(config(dim, strategy)).unwrap();
     index
-        .add_batch(data.chunks_exact(dim).enumerate().map(|(i, v)| (format!("item-{i}"), v, json!({"i": i, "even": i % 2 == 0}))))
+        .add_batch(
+            data.chunks_exact(dim)
+                .enumerate()
+                .map(|(i, v)| (format!("item-{i}"), v, json!({"i": i, "even": i % 2 == 0}))),
+        )
         .unwrap();
     index
 }
