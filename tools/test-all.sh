@@ -52,11 +52,15 @@ else
   export WASM_PROFILE="${WASM_PROFILE:-dev}"
 fi
 
-# One dependency graph, built once: tests use the dev profile (dependencies at opt-level 2).
+status=0
+# One style (rustfmt.toml): seconds, and no build needed.
+step "cargo fmt --all --check"
+cargo fmt --all --check || status=$?
+
+# One dependency graph, built once, in the dev profile (see Cargo.toml).
 step "cargo build: every test binary (dev profile)"
 cargo test --workspace --no-run
 
-status=0
 step "cargo test --workspace$([ $full = 1 ] && echo ' (QWEN3_VL_FULL_MATRIX=1)' || true)"
 cargo test --workspace --no-fail-fast 2>&1 || status=$?
 
