@@ -11,7 +11,8 @@
 #              batch), and the npm package built in the dev profile.
 #   --full     the exhaustive device matrix: every reference case on wgpu and WebGPU, every
 #              CLI case on wgpu, the npm package built in its release profile. Run it before a
-#              release and after any change to kernels, shapes or device code (~1.5-2 hours).
+#              release and after any change to kernels, shapes or device code (not timed yet:
+#              expect well over an hour on 2 cores).
 #
 # Each step's time is printed at the end, so a slow step shows up in every run.
 set -euo pipefail

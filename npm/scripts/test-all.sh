@@ -43,7 +43,8 @@ npm ci --no-audit --no-fund
 if [ "${SKIP_BUILD:-0}" = 1 ] && [ -f dist/node.js ]; then
   step "reusing dist/ (SKIP_BUILD=1)"
 else
-  step "npm run build (cargo build --target wasm32-unknown-unknown --profile ${WASM_PROFILE:-release}, wasm-bindgen, wasm-opt)"
+  step "npm run build (cargo build --target wasm32-unknown-unknown --profile ${WASM_PROFILE:-release}, wasm-bindgen$(
+    [ "${WASM_OPT:-1}" = 0 ] && echo ', no wasm-opt' || echo ', wasm-opt'))"
   npm run build
 fi
 step "npm pack + install the tarball in an empty directory"
