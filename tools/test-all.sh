@@ -7,8 +7,9 @@
 #
 #   (default)  what CI runs, sized to finish in <= 45 minutes on 2 cores from a cold start:
 #              every test, with the software-GPU parity checks on a representative subset of
-#              the reference cases (text only, one image, text + image, two images, a padded
-#              batch), and the npm package built in the dev profile.
+#              the reference cases (tests/fixtures/reference/software_gpu_cases.txt: text only,
+#              one image, text + image, an odd patch grid, two images, a padded batch), and the
+#              npm package built in the dev profile without wasm-opt.
 #   --full     the exhaustive device matrix: every reference case on wgpu and WebGPU, every
 #              CLI case on wgpu, the npm package built in its release profile. Run it before a
 #              release and after any change to kernels, shapes or device code (not timed yet:
@@ -22,7 +23,7 @@ full=0
 for arg in "$@"; do
   case "$arg" in
     --full) full=1 ;;
-    -h | --help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "error: unknown argument '$arg' (usage: bash tools/test-all.sh [--full])" >&2; exit 2 ;;
   esac
 done
