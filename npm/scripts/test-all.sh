@@ -29,8 +29,6 @@ summary() {
 }
 trap summary EXIT
 swiftshader=/usr/lib/chromium/vk_swiftshader_icd.json
-# The representative subset (one list for the Rust and npm tests; see the file's comment).
-gpu_cases=$(grep -v '^#' "$root/tests/fixtures/reference/software_gpu_cases.txt" | paste -sd, -)
 
 # wasm-bindgen-cli at Cargo.lock's version, the wasm32 target, Chromium: installed when missing
 # (a no-op after tools/test-all.sh ran it).
@@ -74,14 +72,15 @@ if [ "$node_webgpu" = 1 ]; then
   npm install --no-audit --no-fund "webgpu@$(node -p "require('$here/package.json').devDependencies.webgpu")"
   # Dawn does not take Mesa 22's lavapipe; Chromium's SwiftShader Vulkan driver works.
   # SwiftShader compiles every kernel for every new shape on the CPU: a representative subset of
-  # the reference cases by default (QWEN3_VL_GPU_CASES='' runs all of them).
-  VK_ICD_FILENAMES="$swiftshader" QWEN3_VL_DEVICE=webgpu QWEN3_VL_CASES="${QWEN3_VL_GPU_CASES-$gpu_cases}" \
+  # the reference cases by default, read from software_gpu_cases.txt by test/helpers.js
+  # (QWEN3_VL_GPU_CASES='' runs all of them).
+  env VK_ICD_FILENAMES="$swiftshader" QWEN3_VL_DEVICE=webgpu ${QWEN3_VL_GPU_CASES+"QWEN3_VL_CASES=$QWEN3_VL_GPU_CASES"} \
     node --test --test-reporter=spec test/node.test.js
 fi
 
 if [ "${BROWSER:-1}" = 1 ]; then
   step "headless Chromium (WebGPU on SwiftShader, CPU, demo page)"
-  cd "$here" && QWEN3_VL_PACKAGE_DIR="$tmp/app/node_modules/qwen3-vl-embed" QWEN3_VL_GPU_CASES="${QWEN3_VL_GPU_CASES-$gpu_cases}" \
+  cd "$here" && QWEN3_VL_PACKAGE_DIR="$tmp/app/node_modules/qwen3-vl-embed" \
     node --test --test-reporter=spec test/browser.test.mjs
   step "headless Chromium: the example extension (web/extension/) loaded unpacked"
   QWEN3_VL_PACKAGE_DIR="$tmp/app/node_modules/qwen3-vl-embed" node --test --test-reporter=spec test/extension.test.mjs
