@@ -70,3 +70,26 @@ impl Fs for StdFs {
         fs::read(path)
     }
 }
+
+/// Replaces `path` with `bytes` atomically and durably: the bytes go to a synced temporary file
+/// beside it (`<name>.tmp`), which is renamed over `path`, and the directory is then fsynced so
+/// the rename survives a power cut. A reader sees the old file or the new one, never a mix.
+///
+/// ```
+/// let dir = std::env::temp_dir().join(format!("write-atomic-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// vector_index::fs::write_atomic(&dir.join("a.json"), b"{}")?;
+/// assert_eq!(std::fs::read(dir.join("a.json"))?, b"{}");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
+    let mut tmp_name = name.to_os_string();
+    tmp_name.push(".tmp");
+    let tmp = path.with_file_name(tmp_name);
+    StdFs.write_synced(&tmp, bytes)?;
+    StdFs.rename(&tmp, path)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    StdFs.sync_dir(dir)
+}
