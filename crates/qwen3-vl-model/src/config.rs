@@ -1,10 +1,8 @@
-//! Model configuration, read from a checkpoint's `config.json`.
-//!
-//! Two layouts exist in the wild: released Qwen3-VL checkpoints put `rope_theta` and
-//! `rope_scaling` (with `mrope_section`) in `text_config`; transformers 5.x writes a single
-//! `rope_parameters` object instead. Both parse to the same [`TextConfig`].
+//! Model configuration: what the forward pass needs to know about a checkpoint, and the
+//! invariants it relies on ([`Qwen3VlConfig::validate`]). `load/config_json.rs` reads it from a
+//! checkpoint's `config.json` ([`Qwen3VlConfig::from_json_str`]).
 
-use serde_json::Value;
+use qwen3_vl_constants::special_tokens::{IMAGE_PAD, VISION_START};
 
 use crate::error::{ModelError, Result};
 
@@ -71,6 +69,9 @@ pub struct Qwen3VlConfig {
     pub image_token_id: u32,
     /// `<|vision_start|>`.
     pub vision_start_token_id: u32,
+    /// Whether the LM head shares the token embedding's weights (`tie_word_embeddings`,
+    /// default true); the reranker reads its yes/no rows from whichever holds them.
+    pub tie_word_embeddings: bool,
 }
 
 impl VisionConfig {
@@ -93,22 +94,6 @@ impl VisionConfig {
 }
 
 impl Qwen3VlConfig {
-    /// Parses `config.json` text and checks every invariant the model relies on.
-    pub fn from_json_str(text: &str) -> Result<Self> {
-        let root: Value = serde_json::from_str(text)
-            .map_err(|e| ModelError::Config(format!("config.json is not valid JSON: {e}")))?;
-        let text_v = root.get("text_config").ok_or_else(|| missing("text_config"))?;
-        let vision_v = root.get("vision_config").ok_or_else(|| missing("vision_config"))?;
-        let config = Self {
-            text: parse_text(text_v)?,
-            vision: parse_vision(vision_v)?,
-            image_token_id: opt_u32(&root, "image_token_id")?.unwrap_or(151655),
-            vision_start_token_id: opt_u32(&root, "vision_start_token_id")?.unwrap_or(151652),
-        };
-        config.validate()?;
-        Ok(config)
-    }
-
     /// Qwen3-VL-Embedding-2B: the values of its released `config.json` (as transformers prints
     /// it in xorbitsai/inference issue #4592).
     pub fn qwen3_vl_embedding_2b() -> Self {
@@ -138,8 +123,9 @@ impl Qwen3VlConfig {
                 num_position_embeddings: 2304,
                 deepstack_visual_indexes: vec![5, 11, 17],
             },
-            image_token_id: 151655,
-            vision_start_token_id: 151652,
+            image_token_id: IMAGE_PAD,
+            vision_start_token_id: VISION_START,
+            tie_word_embeddings: true,
         }
     }
 
@@ -180,6 +166,14 @@ impl Qwen3VlConfig {
             check(value > 0, format!("{name} must be positive, found 0"))?;
         }
         check(
+            t.rms_norm_eps.is_finite() && t.rms_norm_eps > 0.0,
+            format!("text_config.rms_norm_eps must be a positive number, found {}", t.rms_norm_eps),
+        )?;
+        check(
+            t.rope_theta.is_finite() && t.rope_theta > 0.0,
+            format!("text_config.rope_theta must be a positive number, found {}", t.rope_theta),
+        )?;
+        check(
             t.num_heads % t.num_kv_heads == 0,
             format!("num_attention_heads {} is not a multiple of num_key_value_heads {}", t.num_heads, t.num_kv_heads),
         )?;
@@ -215,119 +209,6 @@ impl Qwen3VlConfig {
             format!("image_token_id {} is outside the vocabulary of {}", self.image_token_id, t.vocab_size),
         )
     }
-}
-
-fn missing(field: &str) -> ModelError {
-    ModelError::Config(format!("missing field {field}"))
-}
-
-fn req_usize(v: &Value, field: &str) -> Result<usize> {
-    opt_usize(v, field)?.ok_or_else(|| missing(field))
-}
-
-fn opt_usize(v: &Value, field: &str) -> Result<Option<usize>> {
-    match v.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(x) => x
-            .as_u64()
-            .map(|n| Some(n as usize))
-            .ok_or_else(|| ModelError::Config(format!("{field} must be a non-negative integer, found {x}"))),
-    }
-}
-
-fn opt_u32(v: &Value, field: &str) -> Result<Option<u32>> {
-    opt_usize(v, field)?
-        .map(|n| u32::try_from(n).map_err(|_| ModelError::Config(format!("{field} = {n} is too large"))))
-        .transpose()
-}
-
-fn opt_f64(v: &Value, field: &str) -> Result<Option<f64>> {
-    match v.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(x) => {
-            x.as_f64().map(Some).ok_or_else(|| ModelError::Config(format!("{field} must be a number, found {x}")))
-        }
-    }
-}
-
-fn parse_text(v: &Value) -> Result<TextConfig> {
-    let hidden_size = req_usize(v, "hidden_size")?;
-    let num_heads = req_usize(v, "num_attention_heads")?;
-    let head_dim = match opt_usize(v, "head_dim")? {
-        Some(d) => d,
-        None if num_heads > 0 => hidden_size / num_heads,
-        None => 0,
-    };
-    // Released layout: rope_theta + rope_scaling; transformers 5: rope_parameters.
-    let rope =
-        v.get("rope_parameters").filter(|r| r.is_object()).or_else(|| v.get("rope_scaling").filter(|r| r.is_object()));
-    let rope_theta = opt_f64(v, "rope_theta")?
-        .or(rope.map(|r| opt_f64(r, "rope_theta")).transpose()?.flatten())
-        .ok_or_else(|| missing("text_config.rope_theta"))?;
-    let rope = rope.ok_or_else(|| missing("text_config.rope_scaling (or rope_parameters)"))?;
-    if let Some(kind) = rope.get("rope_type").or_else(|| rope.get("type")).and_then(Value::as_str)
-        && kind != "default"
-    {
-        return Err(ModelError::Config(format!("rope_type {kind:?} is not supported (expected \"default\")")));
-    }
-    if rope.get("mrope_interleaved").and_then(Value::as_bool) == Some(false) {
-        return Err(ModelError::Config("mrope_interleaved = false (chunked MRoPE) is not supported".into()));
-    }
-    let section = rope.get("mrope_section").and_then(Value::as_array).ok_or_else(|| missing("mrope_section"))?;
-    let section: Vec<usize> = section.iter().filter_map(Value::as_u64).map(|n| n as usize).collect();
-    let mrope_section: [usize; 3] = section
-        .try_into()
-        .map_err(|s: Vec<usize>| ModelError::Config(format!("mrope_section must be 3 integers, found {s:?}")))?;
-    if let Some(act) = v.get("hidden_act").and_then(Value::as_str)
-        && act != "silu"
-    {
-        return Err(ModelError::Config(format!("text hidden_act {act:?} is not supported (expected \"silu\")")));
-    }
-    Ok(TextConfig {
-        hidden_size,
-        intermediate_size: req_usize(v, "intermediate_size")?,
-        num_layers: req_usize(v, "num_hidden_layers")?,
-        num_heads,
-        num_kv_heads: opt_usize(v, "num_key_value_heads")?.unwrap_or(num_heads),
-        head_dim,
-        vocab_size: req_usize(v, "vocab_size")?,
-        rms_norm_eps: opt_f64(v, "rms_norm_eps")?.unwrap_or(1e-6),
-        rope_theta,
-        mrope_section,
-    })
-}
-
-fn parse_vision(v: &Value) -> Result<VisionConfig> {
-    if let Some(act) = v.get("hidden_act").and_then(Value::as_str)
-        && act != "gelu_pytorch_tanh"
-    {
-        return Err(ModelError::Config(format!(
-            "vision hidden_act {act:?} is not supported (expected \"gelu_pytorch_tanh\")"
-        )));
-    }
-    let deepstack =
-        match v.get("deepstack_visual_indexes") {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items
-                .iter()
-                .map(|x| x.as_u64().map(|n| n as usize))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| ModelError::Config("deepstack_visual_indexes must be integers".into()))?,
-            Some(x) => return Err(ModelError::Config(format!("deepstack_visual_indexes must be a list, found {x}"))),
-        };
-    Ok(VisionConfig {
-        depth: req_usize(v, "depth")?,
-        hidden_size: req_usize(v, "hidden_size")?,
-        intermediate_size: req_usize(v, "intermediate_size")?,
-        num_heads: req_usize(v, "num_heads")?,
-        patch_size: opt_usize(v, "patch_size")?.unwrap_or(16),
-        temporal_patch_size: opt_usize(v, "temporal_patch_size")?.unwrap_or(2),
-        spatial_merge_size: opt_usize(v, "spatial_merge_size")?.unwrap_or(2),
-        in_channels: opt_usize(v, "in_channels")?.unwrap_or(3),
-        out_hidden_size: req_usize(v, "out_hidden_size")?,
-        num_position_embeddings: req_usize(v, "num_position_embeddings")?,
-        deepstack_visual_indexes: deepstack,
-    })
 }
 
 #[cfg(test)]
@@ -374,14 +255,21 @@ mod tests {
 
     #[test]
     fn bad_configs_name_the_problem() {
-        let cases = [
+        let cases: [(&str, &str); 11] = [
             ("not json", "not valid JSON"),
-            ("{}", "missing field text_config"),
+            ("{}", "missing field `text_config`"),
             (&legacy_2b_json().replace("[24,20,20]", "[24,20,21]") as &str, "mrope_section"),
             (&legacy_2b_json().replace("2304", "2300"), "perfect square"),
             (&legacy_2b_json().replace("[5,11,17]", "[5,11,40]"), "deepstack_visual_indexes"),
             (&legacy_2b_json().replace("\"num_key_value_heads\":8", "\"num_key_value_heads\":7"), "multiple"),
-            (&legacy_2b_json().replace("\"hidden_size\":2048", "\"hidden_size\":-1"), "non-negative integer"),
+            (&legacy_2b_json().replace("\"hidden_size\":2048", "\"hidden_size\":-1"), "text_config.hidden_size"),
+            (
+                &legacy_2b_json().replace("\"rms_norm_eps\":1e-6", "\"rms_norm_eps\":-1e-6"),
+                "rms_norm_eps must be a positive",
+            ),
+            (&legacy_2b_json().replace("\"rope_theta\":5000000", "\"rope_theta\":0"), "rope_theta must be a positive"),
+            (&legacy_2b_json().replace("[24,20,20]", "[24,20]"), "mrope_section"),
+            (&legacy_2b_json().replace("\"silu\"", "\"gelu\""), "hidden_act"),
         ];
         for (json, needle) in cases {
             let err = Qwen3VlConfig::from_json_str(json).unwrap_err().to_string();

@@ -1,7 +1,7 @@
 //! The few building blocks the model needs, as plain structs of tensors.
 //!
 //! Inference only, so no `Module`/`Param` machinery: a layer is its weights plus a
-//! `forward`. Each is built by [`WeightLoader`](crate::weights::WeightLoader) under its
+//! `forward`. Each is built by [`WeightLoader`](crate::load::weights::WeightLoader) under its
 //! checkpoint name.
 
 use burn::tensor::{DType, Tensor, activation, module};

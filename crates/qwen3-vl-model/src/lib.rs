@@ -23,26 +23,24 @@
 
 #![warn(missing_docs)]
 
-pub mod checkpoint;
-pub mod config;
-pub mod error;
-pub mod layers;
-pub mod model;
-pub mod positions;
-pub mod reranker;
-pub mod rope;
-pub mod safetensors;
-pub mod text;
-pub mod token_embedding;
-mod transient_buffers;
-pub mod transpose;
-pub mod vision;
-pub mod vision_layout;
-pub mod weights;
+mod config;
+mod error;
+mod layers;
+mod load;
+mod model;
+mod positions;
+mod reranker;
+mod rope;
+mod text;
+mod token_embedding;
+mod vision;
+mod vision_layout;
 
-pub use checkpoint::{Checkpoint, LoadProgress, ProgressFn};
 pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
 pub use error::{ModelError, Result};
+pub use load::checkpoint::{Checkpoint, LoadProgress, ProgressFn, shard_names};
+pub use load::safetensors::{ByteSource, FileSource, SafetensorsFile, SendSyncOnNative};
+pub use load::weights::{INT8_BLOCK, int8_weights};
 pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};
+pub use reranker::{NO_TOKEN_ID, Qwen3VlReranker, YES_TOKEN_ID};
 pub use vision::VisionOutput;
-pub use weights::int8_weights;

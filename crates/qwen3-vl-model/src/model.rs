@@ -4,17 +4,17 @@
 
 use burn::tensor::{DType, Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
-use crate::checkpoint::Checkpoint;
 use crate::config::Qwen3VlConfig;
 use crate::error::{ModelError, Result};
+use crate::load::checkpoint::Checkpoint;
+use crate::load::weights::WeightLoader;
 use crate::positions::{MergedGrid, mrope_position_ids};
 use crate::rope::{cos_sin, interleaved_axes, inv_freq};
 use crate::text::{DeepStackInjection, TextDecoder};
 use crate::vision::{VisionOutput, VisionTower};
-use crate::weights::WeightLoader;
 
 /// `<|endoftext|>`, the padding id of the reference.
-pub const PAD_TOKEN_ID: u32 = 151643;
+pub const PAD_TOKEN_ID: u32 = qwen3_vl_constants::special_tokens::ENDOFTEXT;
 
 /// One batch, as the preprocessor produces it.
 #[derive(Debug, Clone, Default)]
@@ -62,7 +62,7 @@ impl Qwen3VlModel {
     ///   all compute in f32 (devices with bf16 storage: the CPU). About half the memory of
     ///   `F32` and exactly its results for bf16 checkpoints, at the cost of a widening pass over
     ///   the weights in every forward pass.
-    /// - [`int8_weights`](crate::weights::int8_weights): the linear weights in int8 with one
+    /// - [`int8_weights`](crate::load::weights::int8_weights): the linear weights in int8 with one
     ///   scale per 32 values, the rest and all compute in f32 (every device): about a quarter of
     ///   the memory; embeddings within cosine 0.999 of f32 on the fixtures.
     ///
@@ -84,7 +84,7 @@ impl Qwen3VlModel {
         };
         let (compute, linear_dtype) = match dtype {
             DType::BF16 | DType::QFloat(_) => {
-                crate::transient_buffers::keep_freed_buffers_mapped();
+                crate::load::transient_buffers::keep_freed_buffers_mapped();
                 (DType::F32, dtype)
             }
             other => (other, other),

@@ -11,11 +11,10 @@
 //! casts to the model dtype).
 
 use burn::tensor::{DType, Device};
-use serde_json::Value;
 
-use crate::checkpoint::Checkpoint;
 use crate::config::Qwen3VlConfig;
 use crate::error::{ModelError, Result};
+use crate::load::checkpoint::Checkpoint;
 use crate::model::{ModelInput, Qwen3VlModel, read_f32};
 
 /// Token id of "yes" in the Qwen3 vocabulary.
@@ -33,17 +32,17 @@ pub struct Qwen3VlReranker {
 
 impl Qwen3VlReranker {
     /// Loads the backbone from `checkpoint` and the yes/no rows of its LM head:
-    /// `lm_head.weight` when the checkpoint has one, else the token embedding when
-    /// `config.json` says the embeddings are tied. An untied config without `lm_head.weight`
-    /// is [`ModelError::MissingTensor`].
-    pub fn load(checkpoint: &Checkpoint, config_json: &str, device: &Device, dtype: DType) -> Result<Self> {
-        let config = Qwen3VlConfig::from_json_str(config_json)?;
+    /// `lm_head.weight` when the checkpoint has one, else the token embedding when the config
+    /// says the embeddings are tied. An untied config without `lm_head.weight` is
+    /// [`ModelError::MissingTensor`].
+    pub fn load(checkpoint: &Checkpoint, config: Qwen3VlConfig, device: &Device, dtype: DType) -> Result<Self> {
+        let tied = config.tie_word_embeddings;
         let (vocab, hidden) = (config.text.vocab_size, config.text.hidden_size);
         if vocab <= YES_TOKEN_ID.max(NO_TOKEN_ID) {
             return Err(ModelError::Config(format!("vocab_size {vocab} has no rows for the yes/no tokens")));
         }
         let model = Qwen3VlModel::load(checkpoint, config, device, dtype)?;
-        let head = head_tensor_name(checkpoint, config_json)?;
+        let head = head_tensor_name(checkpoint, tied)?;
         let weights = checkpoint.take_f32(&head, &[vocab, hidden])?;
         let row = |t: usize| &weights[t * hidden..(t + 1) * hidden];
         let direction = row(YES_TOKEN_ID).iter().zip(row(NO_TOKEN_ID)).map(|(y, n)| y - n).collect();
@@ -64,13 +63,10 @@ impl Qwen3VlReranker {
 }
 
 /// Which tensor holds the LM head: `lm_head.weight` if present, else the tied embedding.
-fn head_tensor_name(checkpoint: &Checkpoint, config_json: &str) -> Result<String> {
+fn head_tensor_name(checkpoint: &Checkpoint, tied: bool) -> Result<String> {
     if checkpoint.contains("lm_head.weight") {
         return Ok("lm_head.weight".into());
     }
-    let root: Value = serde_json::from_str(config_json).map_err(|e| ModelError::Config(e.to_string()))?;
-    let flag = |v: &Value| v.get("tie_word_embeddings").and_then(Value::as_bool);
-    let tied = flag(&root).or_else(|| root.get("text_config").and_then(flag)).unwrap_or(true);
     if !tied {
         return Err(ModelError::MissingTensor { name: "lm_head.weight".into(), expected: Vec::new() });
     }

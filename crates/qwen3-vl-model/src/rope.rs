@@ -31,9 +31,9 @@ const VISION_36: [u32; 18] = [
 /// `1 / theta^(2i/dim)` for i in 0..dim/2, in torch's f32 arithmetic.
 pub fn inv_freq(theta: f64, dim: usize) -> Vec<f32> {
     let known: Option<&[u32]> = match (dim, theta) {
-        (128, t) if t == 5_000_000.0 => Some(&TEXT_128_THETA_5E6),
-        (32, t) if t == 10_000.0 => Some(&VISION_32),
-        (36, t) if t == 10_000.0 => Some(&VISION_36),
+        (128, 5_000_000.0) => Some(&TEXT_128_THETA_5E6),
+        (32, 10_000.0) => Some(&VISION_32),
+        (36, 10_000.0) => Some(&VISION_36),
         _ => None,
     };
     if let Some(bits) = known {

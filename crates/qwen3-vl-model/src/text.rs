@@ -8,8 +8,8 @@ use burn::tensor::{IndexingUpdateOp, Int, Tensor, activation};
 use crate::config::TextConfig;
 use crate::error::Result;
 use crate::layers::{Linear, RmsNorm, apply_rotary};
+use crate::load::weights::WeightLoader;
 use crate::token_embedding::TokenEmbedding;
-use crate::weights::WeightLoader;
 
 #[derive(Debug, Clone)]
 struct DecoderLayer {

@@ -8,9 +8,9 @@
 //!   instead of 1.24 GB for 2B), and widening bf16/f16 to f32 is exact, so a lookup returns
 //!   exactly the values a device-side f32 table would.
 
-use crate::checkpoint::Checkpoint;
 use crate::error::{ModelError, Result};
-use crate::safetensors::{StoredValues, half_to_f32};
+use crate::load::checkpoint::Checkpoint;
+use crate::load::safetensors::{StoredValues, half_to_f32};
 
 /// The `[vocab_size, hidden]` token table, on the host in its stored precision.
 #[derive(Debug, Clone)]
@@ -25,11 +25,6 @@ impl TokenEmbedding {
     pub fn load(checkpoint: &Checkpoint, name: &str, vocab_size: usize, hidden: usize) -> Result<Self> {
         let values = checkpoint.take_stored(name, &[vocab_size, hidden])?;
         Ok(Self { values, vocab_size, hidden })
-    }
-
-    /// Width of one row (the text hidden size).
-    pub fn hidden(&self) -> usize {
-        self.hidden
     }
 
     /// The rows of `ids`, concatenated, as f32 (`ids.len() * hidden` values).
@@ -57,7 +52,7 @@ impl TokenEmbedding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::safetensors::tests::build;
+    use crate::load::safetensors::tests::build;
 
     fn table(dtype: &str, bytes: Vec<u8>) -> TokenEmbedding {
         let file = build(&[("emb", dtype, vec![3, 2], bytes)]);

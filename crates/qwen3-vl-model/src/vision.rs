@@ -8,9 +8,9 @@ use burn::tensor::{Int, Tensor, TensorData};
 use crate::config::VisionConfig;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, apply_rotary, gelu_erf, gelu_tanh};
+use crate::load::weights::WeightLoader;
 use crate::rope::{cos_sin, inv_freq};
 use crate::vision_layout::PatchLayout;
-use crate::weights::WeightLoader;
 
 /// LayerNorm epsilon, hard-coded in the reference.
 const EPS: f64 = 1e-6;

@@ -6,16 +6,7 @@ use ::image::RgbImage;
 
 use crate::error::PreprocessError;
 
-/// Side of one vision patch, in pixels.
-pub const PATCH_SIZE: usize = 16;
-/// Patches per side of one merged vision token (2x2 patches -> 1 token).
-pub const MERGE_SIZE: usize = 2;
-/// Frames per temporal patch; a still image is duplicated to fill it.
-pub const TEMPORAL_PATCH_SIZE: usize = 2;
-/// The side an image must be a multiple of: patch size x merge size.
-pub const FACTOR: u32 = (PATCH_SIZE * MERGE_SIZE) as u32;
-/// Values in one row of `pixel_values`: 3 channels x 2 frames x 16 x 16.
-pub const PATCH_DIM: usize = 3 * TEMPORAL_PATCH_SIZE * PATCH_SIZE * PATCH_SIZE;
+pub use qwen3_vl_constants::patch_geometry::{FACTOR, MERGE_SIZE, PATCH_DIM, PATCH_SIZE};
 
 /// One image ready for the vision tower.
 #[derive(Debug, Clone, PartialEq)]

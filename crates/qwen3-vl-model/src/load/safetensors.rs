@@ -36,6 +36,10 @@ impl<T: ?Sized> SendSyncOnNative for T {}
 pub trait ByteSource: SendSyncOnNative {
     /// Total length in bytes.
     fn len(&self) -> u64;
+    /// Whether the source holds no bytes.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Fills `buf` with the bytes starting at `offset`.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
 }

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use half::bf16;
 
 use crate::error::{ModelError, Result};
-use crate::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, StoredValues};
-use crate::transpose::{bf16_transposed, widen_transposed};
+use crate::load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, StoredValues};
+use crate::load::transpose::{bf16_transposed, widen_transposed};
 
 /// Tensors a checkpoint may carry that the embedding model never uses.
 const IGNORED_TENSORS: &[&str] = &["lm_head.weight"];
@@ -103,7 +103,7 @@ impl Checkpoint {
     /// `model.safetensors`.
     #[cfg(not(target_family = "wasm"))]
     pub fn open_dir(dir: &std::path::Path) -> Result<Self> {
-        use crate::safetensors::FileSource;
+        use crate::load::safetensors::FileSource;
         let index_path = dir.join("model.safetensors.index.json");
         let names = if index_path.exists() {
             let text = std::fs::read_to_string(&index_path)
@@ -234,7 +234,7 @@ pub fn shard_names(index_json: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::safetensors::tests::build;
+    use crate::load::safetensors::tests::build;
 
     fn checkpoint(tensors: &[(&str, Vec<usize>)]) -> Checkpoint {
         let entries: Vec<_> =

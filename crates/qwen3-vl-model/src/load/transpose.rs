@@ -10,7 +10,7 @@
 
 use half::bf16;
 
-use crate::safetensors::{StoredDType, half_to_f32, widen_into};
+use crate::load::safetensors::{StoredDType, half_to_f32, widen_into};
 
 /// Side of the square tiles: 64 x 64 f32 values is 16 KiB, well inside L1 + L2.
 const TILE: usize = 64;

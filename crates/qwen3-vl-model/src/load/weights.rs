@@ -3,9 +3,9 @@
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use crate::checkpoint::Checkpoint;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, RmsNorm};
+use crate::load::checkpoint::Checkpoint;
 
 /// Values per int8 block that share one f32 scale: 32 consecutive values of a row of the
 /// `[in, out]` weight. 32 keeps the rounding error at ~0.5% of a weight's spread and the scales
@@ -52,7 +52,7 @@ impl WeightLoader<'_> {
     }
 
     /// A linear layer stored as `{name}.weight [out, in]` (+ `{name}.bias [out]`), held as
-    /// `[in, out]` (see [`crate::transpose`] for why).
+    /// `[in, out]` (see [`crate::load::transpose`] for why).
     pub fn linear(&self, name: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
         self.linear_shaped(name, &[d_out, d_in], bias)
     }
