@@ -16,7 +16,7 @@ use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use qwen3_vl_embedder::{DType, DeviceChoice, EmbedInput, Embedder, EmbedderOptions, start_device};
+use qwen3_vl_embedder::{DType, DeviceChoice, EmbedInput, Embedder, EmbedderOptions, Precision, start_device};
 use serde_json::{Value, json};
 
 struct Args {
@@ -37,15 +37,7 @@ fn parse_args() -> Result<Args, String> {
         match flag.as_str() {
             "--model" => model = Some(PathBuf::from(value()?)),
             "--device" => device = value()?.parse().map_err(|e| format!("{e}"))?,
-            "--dtype" => {
-                dtype = match value()?.as_str() {
-                    "f32" => DType::F32,
-                    "f16" => DType::F16,
-                    "bf16" => DType::BF16,
-                    "int8" => qwen3_vl_embedder::int8_weights(),
-                    other => return Err(format!("unknown dtype {other} (f32, f16, bf16, int8)")),
-                }
-            }
+            "--dtype" => dtype = value()?.parse::<Precision>().map_err(|e| format!("--dtype: {e}"))?.dtype(),
             "--batch-size" => batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?,
             other => return Err(format!("unknown argument {other}")),
         }

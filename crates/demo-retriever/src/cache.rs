@@ -119,7 +119,7 @@ impl EmbeddingCache {
         Ok(Self { entries, stats: CacheStats::default() })
     }
 
-    /// Writes the cache atomically (a temporary file renamed over the old one).
+    /// Writes the cache atomically and durably (`vector_index::fs::write_atomic`).
     pub fn save(&self, dir: &Path) -> Result<()> {
         let mut keys: Vec<&String> = self.entries.keys().collect();
         keys.sort();
@@ -129,7 +129,8 @@ impl EmbeddingCache {
             out.push_str(&serde_json::to_string(&line).expect("a cache line serialises"));
             out.push('\n');
         }
-        crate::store::write_atomic(&dir.join(CACHE_FILE), out.as_bytes())
+        let path = dir.join(CACHE_FILE);
+        vector_index::fs::write_atomic(&path, out.as_bytes()).map_err(RetrieverError::io(path))
     }
 }
 

@@ -145,6 +145,12 @@ fn check_demo_id(id: &str) -> Result<(), &'static str> {
 }
 
 impl Demo {
+    /// The bytes of this demo's `episodes/<demo_id>.json`: the whole demo, episode included
+    /// (its sha256 is stored in the index so a changed episode file is noticed at load).
+    pub fn episode_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a demo serialises")
+    }
+
     /// Builds a demo from one episode's JSON text. Relative screenshot paths resolve against
     /// `base_dir`; the screenshot must exist (it is read when the demo is embedded).
     pub fn from_episode_json(text: &str, base_dir: &Path) -> Result<Demo, DemoProblem> {

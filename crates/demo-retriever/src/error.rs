@@ -125,10 +125,6 @@ pub enum RetrieverError {
     /// Embedding a demo or a query failed.
     #[error(transparent)]
     Embed(#[from] qwen3_vl_embedder::EmbedError),
-
-    /// Loading or running the reranker model failed.
-    #[error(transparent)]
-    Model(#[from] qwen3_vl_model::ModelError),
 }
 
 impl RetrieverError {

@@ -14,7 +14,7 @@
 pub mod cache;
 pub mod demo;
 pub mod error;
-pub mod rerank;
+mod rerank;
 pub mod retriever;
 pub mod score;
 pub mod store;
@@ -22,7 +22,7 @@ pub mod store;
 pub use cache::{CacheStats, EmbeddingCache, cache_key};
 pub use demo::{Demo, DemoLibrary, read_library};
 pub use error::{DemoError, DemoProblem, Result, RetrieverError};
-pub use rerank::ModelReranker;
+pub use qwen3_vl_embedder::Reranker;
 pub use retriever::{
     BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, Progress, Query, Rerank,
     RetrievalResult, RetrieverSettings,

@@ -532,6 +532,6 @@ impl DemoRetriever {
 fn item_metadata(demo: &Demo, key: &str) -> Value {
     let mut meta = demo.summary();
     meta["embed_key"] = Value::String(key.to_owned());
-    meta["episode_sha256"] = Value::String(crate::cache::hex(&Sha256::digest(crate::store::episode_bytes(demo))));
+    meta["episode_sha256"] = Value::String(crate::cache::hex(&Sha256::digest(demo.episode_bytes())));
     meta
 }

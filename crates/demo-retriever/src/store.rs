@@ -31,18 +31,10 @@ pub const SETTINGS_FILE: &str = "retriever.json";
 /// The sub-directory of an index directory that holds one episode file per demo.
 pub const EPISODES_DIR: &str = "episodes";
 
-/// Writes `bytes` to `path` through a synced temporary file renamed over it.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&tmp).map_err(RetrieverError::io(&tmp))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(RetrieverError::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(RetrieverError::io(path))
-}
-
-/// The bytes of a demo's `episodes/<demo_id>.json`: the whole [`Demo`], episode included.
-pub(crate) fn episode_bytes(demo: &Demo) -> Vec<u8> {
-    serde_json::to_vec_pretty(demo).expect("a demo serialises")
+/// Replaces `path` with `bytes` atomically and durably (`vector_index::fs::write_atomic`: a
+/// synced temporary file renamed over it, then the directory fsynced).
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    vector_index::fs::write_atomic(path, bytes).map_err(RetrieverError::io(path))
 }
 
 fn episode_path(dir: &Path, demo_id: &str) -> PathBuf {
@@ -70,7 +62,7 @@ impl DemoRetriever {
         self.cache.save(dir)?;
         for demo in self.demos.values() {
             let path = episode_path(dir, &demo.demo_id);
-            let bytes = episode_bytes(demo);
+            let bytes = demo.episode_bytes();
             if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
                 write_atomic(&path, &bytes)?;
             }

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 use demo_retriever::DemoRetriever;
 
-use crate::retriever_cmd::{BuildArgs, CmdResult, build, load_embedder, read_demos};
+use crate::demo_build::{BuildArgs, build, read_demos};
+use crate::failure::CmdResult;
+use crate::model_load::load_embedder;
 
+/// The options of `add`.
 #[derive(Args)]
 pub struct AddArgs {
     /// The index directory written by `index`.
@@ -17,15 +20,11 @@ pub struct AddArgs {
     build: BuildArgs,
 }
 
+/// Runs `add`.
 pub fn run(args: AddArgs) -> CmdResult {
     let mut retriever = DemoRetriever::load(&args.index)?;
     let demos = read_demos(&args.demos, args.build.skip_bad)?;
-    let embedder = load_embedder(
-        &retriever.settings().model.clone(),
-        &args.build.device,
-        args.build.batch_size,
-        args.build.precision,
-    )?;
+    let embedder = load_embedder(&retriever.settings().model.clone(), &args.build.device, args.build.batch_size)?;
     let added = retriever.add_demos(demos)?;
     let report = build(&mut retriever, &embedder, args.build.batch_size)?;
     retriever.save(&args.index)?;

@@ -3,8 +3,12 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use qwen3_vl_embedder::{DeviceChoice, EmbedError, EmbedInput, EmbedderOptions, resolve_model_dir, start_device};
+use qwen3_vl_embedder::{EmbedError, EmbedInput};
 
+use crate::device_args::DeviceArgs;
+use crate::model_load::load_embedder;
+
+/// The options of `embed`.
 #[derive(Args)]
 pub struct EmbedArgs {
     /// Model directory, or a Hugging Face Hub id (downloaded into the HF cache).
@@ -22,20 +26,15 @@ pub struct EmbedArgs {
     /// Matryoshka dimension: keep the first N components (default: full width).
     #[arg(long)]
     dim: Option<usize>,
-    /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// How the weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU, half the memory) or
-    /// int8 (a quarter of the memory).
-    #[arg(long, value_enum, default_value_t)]
-    precision: crate::precision::Precision,
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Print one JSON object {"embedding": [...], "dim": N, "model": "..."}.
     #[arg(long)]
     json: bool,
 }
 
+/// Runs `embed`.
 pub fn run(args: EmbedArgs) -> Result<(), EmbedError> {
-    let choice: DeviceChoice = args.device.parse()?;
     let mut input = EmbedInput { text: args.text, instruction: args.instruction, ..Default::default() };
     if let Some(path) = &args.image {
         let bytes =
@@ -45,11 +44,7 @@ pub fn run(args: EmbedArgs) -> Result<(), EmbedError> {
     if input.is_empty() {
         return Err(EmbedError::EmptyInput);
     }
-    let dir = resolve_model_dir(&args.model)?;
-    let device = start_device(choice)?;
-    eprintln!("device: {}", device.name);
-    let options = EmbedderOptions { dtype: args.precision.dtype(), ..EmbedderOptions::default() };
-    let embedder = crate::load_bar::load_embedder_with_bar(&dir, &device.device, options)?;
+    let embedder = load_embedder(&args.model, &args.device, 1)?;
     let embedding = embedder.embed(&input, args.dim)?;
     if args.json {
         let out = serde_json::json!({ "embedding": embedding, "dim": embedding.len(), "model": args.model });

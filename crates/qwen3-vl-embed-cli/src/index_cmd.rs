@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 use demo_retriever::{DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, RetrieverSettings, is_index_dir};
 
-use crate::retriever_cmd::{BuildArgs, CmdResult, build, load_embedder, model_id, read_demos};
+use crate::demo_build::{BuildArgs, build, model_id, read_demos};
+use crate::failure::CmdResult;
+use crate::model_load::load_embedder;
 
+/// The options of `index`.
 #[derive(Args)]
 pub struct IndexArgs {
     /// A directory of episode JSON files, or a JSONL file with one episode per line.
@@ -32,6 +35,7 @@ pub struct IndexArgs {
     reembed: bool,
 }
 
+/// Runs `index`.
 pub fn run(args: IndexArgs) -> CmdResult {
     let demos = read_demos(&args.demos, args.build.skip_bad)?;
     let model = args.model.as_deref().map(model_id);
@@ -41,7 +45,7 @@ pub fn run(args: IndexArgs) -> CmdResult {
     }
     let old = existing.as_ref().map(|r| r.settings().clone());
     let model = model.or_else(|| old.as_ref().map(|s| s.model.clone())).unwrap_or_else(|| DEFAULT_MODEL.into());
-    let embedder = load_embedder(&model, &args.build.device, args.build.batch_size, args.build.precision)?;
+    let embedder = load_embedder(&model, &args.build.device, args.build.batch_size)?;
     let dim = args.dim.or(old.as_ref().map(|s| s.dim)).unwrap_or_else(|| DEFAULT_DIM.min(embedder.hidden_size()));
     let instruction = args.instruction.or(old.map(|s| s.instruction)).unwrap_or_else(|| DEFAULT_INSTRUCTION.into());
     let settings = RetrieverSettings::new(model, dim).with_instruction(instruction);

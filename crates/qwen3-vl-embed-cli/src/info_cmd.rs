@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use clap::Args;
 use demo_retriever::DemoRetriever;
 
-use crate::retriever_cmd::CmdResult;
+use crate::failure::CmdResult;
 
+/// The options of `info`.
 #[derive(Args)]
 pub struct InfoArgs {
     /// The index directory written by `index`.
@@ -17,6 +18,7 @@ pub struct InfoArgs {
     json: bool,
 }
 
+/// Runs `info`.
 pub fn run(args: InfoArgs) -> CmdResult {
     let r = DemoRetriever::load(&args.index)?;
     let s = r.settings();

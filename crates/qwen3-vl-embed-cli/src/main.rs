@@ -4,13 +4,14 @@
 //! download progress, errors) goes to stderr, so scripts can pipe stdout safely.
 
 mod add_cmd;
+mod demo_build;
+mod device_args;
 mod embed_cmd;
+mod failure;
 mod index_cmd;
 mod info_cmd;
-mod load_bar;
-mod precision;
+mod model_load;
 mod query_cmd;
-mod retriever_cmd;
 
 use std::process::ExitCode;
 
@@ -40,7 +41,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Embed(args) => embed_cmd::run(args).map_err(retriever_cmd::Failure::from),
+        Command::Embed(args) => embed_cmd::run(args).map_err(failure::Failure::from),
         Command::Index(args) => index_cmd::run(args),
         Command::Add(args) => add_cmd::run(args),
         Command::Info(args) => info_cmd::run(args),

@@ -7,8 +7,11 @@ use demo_retriever::{DemoRetriever, Query, RetrievalResult, RetrieverError};
 use qwen3_vl_embedder::EmbedError;
 use serde_json::json;
 
-use crate::retriever_cmd::{CmdResult, load_embedder, load_reranker};
+use crate::device_args::DeviceArgs;
+use crate::failure::CmdResult;
+use crate::model_load::{load_embedder, load_reranker};
 
+/// The options of `query`.
 #[derive(Args)]
 pub struct QueryArgs {
     /// The index directory written by `index`.
@@ -37,18 +40,15 @@ pub struct QueryArgs {
     /// Reranker model directory or Hub id (with --rerank).
     #[arg(long, default_value = "Qwen/Qwen3-VL-Reranker-2B")]
     reranker: String,
-    /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
-    #[arg(long, default_value = "auto")]
-    device: String,
-    /// How the embedding model's weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU,
-    /// half the memory) or int8 (a quarter of the memory).
-    #[arg(long, value_enum, default_value_t)]
-    precision: crate::precision::Precision,
+    /// Device and precision of the embedding model (the reranker runs in f32 on the same device).
+    #[command(flatten)]
+    device: DeviceArgs,
     /// Print one JSON object {"results": [...]}, best first.
     #[arg(long)]
     json: bool,
 }
 
+/// Runs `query`.
 pub fn run(args: QueryArgs) -> CmdResult {
     let retriever = DemoRetriever::load(&args.index)?;
     let mut query = Query::text(args.text.clone().unwrap_or_default()).top_k(args.top_k);
@@ -65,7 +65,7 @@ pub fn run(args: QueryArgs) -> CmdResult {
     query.domain_context = args.domain;
     query.instruction = args.instruction;
     query.rerank = args.rerank;
-    let embedder = load_embedder(&retriever.settings().model.clone(), &args.device, 8, args.precision)?;
+    let embedder = load_embedder(&retriever.settings().model.clone(), &args.device, 8)?;
     let reranker = if args.rerank { Some(load_reranker(&args.reranker, &args.device)?) } else { None };
     let results = retriever.retrieve(&embedder, &query, reranker.as_ref().map(|r| r as &dyn demo_retriever::Rerank))?;
     if args.json {

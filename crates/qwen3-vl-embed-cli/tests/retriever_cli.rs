@@ -269,7 +269,7 @@ fn bad_inputs_are_clear_errors_and_leave_the_index_intact() {
     fails(&["index", s(&episodes), "--out", i, "--instruction", "Other", "--device", "cpu"], 4, "instruction");
     fails(&["index", s(&bad.join("empty")), "--out", i, "--model", m, "--device", "cpu"], 3, "holds no episodes");
     fails(&["query", i, "--device", "cpu"], 2, "empty query");
-    fails(&["query", i, "--text", "x", "--device", "tpu"], 1, "unknown device");
+    fails(&["query", i, "--text", "x", "--device", "tpu"], 2, "unknown device");
     fails(&["query", s(&bad), "--text", "x", "--device", "cpu"], 4, "not a demo index");
     assert_eq!(snapshot(&idx), before, "failed commands changed the index");
 

@@ -1,12 +1,10 @@
 //! `WasmEmbedder`: load from in-memory files, embed inputs, resolve to `Float32Array`s.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
-use burn::tensor::{DType, Device};
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
-use qwen3_vl_embedder::{DeviceChoice, EmbedInput, Embedder, EmbedderOptions, start_device_async};
-use qwen3_vl_model::safetensors::{ByteSource, SafetensorsFile};
+use qwen3_vl_embedder::{DeviceChoice, EmbedInput, Embedder, EmbedderOptions, Precision, start_device_async};
+use qwen3_vl_model::{ByteSource, SafetensorsFile};
 use qwen3_vl_model::{Checkpoint, LoadProgress};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
@@ -14,11 +12,6 @@ use wasm_bindgen_futures::future_to_promise;
 use crate::error::{bad_argument, from_embed, from_model};
 use crate::input::parse_input;
 use crate::js_bytes::JsBytes;
-
-thread_local! {
-    /// The WebGPU runtime starts once per wasm instance; later loads share its device.
-    static WEBGPU: RefCell<Option<Device>> = const { RefCell::new(None) };
-}
 
 /// A loaded model. Methods that run it return Promises; the model stays alive while one of
 /// them is pending, even after `free()`.
@@ -42,21 +35,11 @@ fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
     }
     let get = |key: &str| Reflect::get(options, &key.into()).unwrap_or(JsValue::UNDEFINED);
     if let Some(device) = get("device").as_string() {
-        out.device = match device.as_str() {
-            "webgpu" | "wgpu" | "gpu" => DeviceChoice::Wgpu,
-            other => other.parse().map_err(from_embed)?,
-        };
+        out.device = device.parse().map_err(from_embed)?;
     }
     if let Some(dtype) = get("dtype").as_string() {
-        out.embedder.dtype = match dtype.as_str() {
-            "f32" | "float32" => DType::F32,
-            "f16" | "float16" => DType::F16,
-            "bf16" | "bfloat16" => DType::BF16,
-            "int8" => qwen3_vl_embedder::int8_weights(),
-            other => {
-                return Err(bad_argument(format!("dtype {other:?}: expected \"f32\", \"f16\", \"bf16\" or \"int8\"")));
-            }
-        };
+        let precision: Precision = dtype.parse().map_err(|e| bad_argument(format!("dtype: {e}")))?;
+        out.embedder.dtype = precision.dtype();
     }
     if let Some(n) = get("batchSize").as_f64() {
         out.embedder.batch_size = (n as usize).max(1);
@@ -86,20 +69,12 @@ fn report(on_progress: &Function, p: LoadProgress) {
     let _ = on_progress.call1(&JsValue::NULL, &event);
 }
 
-async fn start(choice: DeviceChoice) -> Result<(Device, &'static str), JsValue> {
-    if choice == DeviceChoice::Cpu {
-        return Ok((Device::flex(), "cpu"));
-    }
-    if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
-        return Ok((device, "webgpu"));
-    }
-    match start_device_async(choice).await.map_err(from_embed)? {
-        started if started.name == "wgpu" => {
-            WEBGPU.with(|d| *d.borrow_mut() = Some(started.device.clone()));
-            Ok((started.device, "webgpu"))
-        }
-        started => Ok((started.device, "cpu")),
-    }
+/// Starts the device (the embedder crate's one start-up; it shares one WebGPU device per
+/// instance) and names it as JS sees it: `"webgpu"` or `"cpu"`.
+async fn start(choice: DeviceChoice) -> Result<(qwen3_vl_embedder::Device, &'static str), JsValue> {
+    let started = start_device_async(choice).await.map_err(from_embed)?;
+    let name = if started.name == "wgpu" { "webgpu" } else { "cpu" };
+    Ok((started.device, name))
 }
 
 #[wasm_bindgen]

@@ -25,6 +25,7 @@ pub fn from_embed(e: EmbedError) -> JsValue {
         EmbedError::EmptyInput => "EMPTY_INPUT",
         EmbedError::BadDimension { .. } => "BAD_DIMENSION",
         EmbedError::UnknownDevice(_) => "UNKNOWN_DEVICE",
+        EmbedError::UnknownPrecision(_) => "BAD_ARGUMENT",
         EmbedError::DeviceInit { .. } => "DEVICE_INIT",
         EmbedError::ModelSource { .. } | EmbedError::Io { .. } => "MODEL_SOURCE",
         EmbedError::Preprocess(p) => preprocess_code(p),

@@ -7,7 +7,7 @@
 //! that tensor. Peak wasm memory is the host-side token table plus the largest other tensor.
 
 use js_sys::{Array, Uint8Array};
-use qwen3_vl_model::safetensors::ByteSource;
+use qwen3_vl_model::ByteSource;
 use wasm_bindgen::{JsCast, JsValue};
 
 use crate::error::bad_argument;

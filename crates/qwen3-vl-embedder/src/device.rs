@@ -25,7 +25,7 @@ impl FromStr for DeviceChoice {
     fn from_str(s: &str) -> Result<Self> {
         match s.to_ascii_lowercase().as_str() {
             "cpu" => Ok(Self::Cpu),
-            "wgpu" | "gpu" => Ok(Self::Wgpu),
+            "wgpu" | "webgpu" | "gpu" => Ok(Self::Wgpu),
             "auto" => Ok(Self::Auto),
             _ => Err(EmbedError::UnknownDevice(s.to_string())),
         }
@@ -69,15 +69,27 @@ pub fn start_device(choice: DeviceChoice) -> Result<StartedDevice> {
     }
 }
 
-/// Starts the chosen device without blocking (browsers require this for WebGPU).
+#[cfg(target_family = "wasm")]
+thread_local! {
+    /// The WebGPU runtime starts once per wasm instance; later loads share its device.
+    static WEBGPU: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Starts the chosen device without blocking (browsers require this for WebGPU). On wasm the
+/// WebGPU device is started once per instance and shared by every later call.
 pub async fn start_device_async(choice: DeviceChoice) -> Result<StartedDevice> {
     #[cfg(target_family = "wasm")]
     {
         let gpu = || async {
-            Device::wgpu_options()
+            if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
+                return Ok(device);
+            }
+            let device = Device::wgpu_options()
                 .init_async()
                 .await
-                .map_err(|e| EmbedError::DeviceInit { device: "webgpu".into(), reason: format!("{e:?}") })
+                .map_err(|e| EmbedError::DeviceInit { device: "webgpu".into(), reason: format!("{e:?}") })?;
+            WEBGPU.with(|d| *d.borrow_mut() = Some(device.clone()));
+            Ok(device)
         };
         match choice {
             DeviceChoice::Cpu => Ok(StartedDevice { device: Device::flex(), name: "cpu" }),
@@ -103,6 +115,6 @@ mod tests {
         assert_eq!("cpu".parse::<DeviceChoice>().unwrap(), DeviceChoice::Cpu);
         assert_eq!("WGPU".parse::<DeviceChoice>().unwrap(), DeviceChoice::Wgpu);
         let err = "tpu".parse::<DeviceChoice>().unwrap_err();
-        assert_eq!(err.to_string(), "unknown device \"tpu\": expected cpu, wgpu or auto");
+        assert_eq!(err.to_string(), "unknown device \"tpu\": expected cpu, wgpu (or webgpu, gpu) or auto");
     }
 }

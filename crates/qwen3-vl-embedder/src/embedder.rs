@@ -2,13 +2,15 @@
 
 use burn::tensor::{DType, Device};
 use qwen3_vl_model::{Checkpoint, ModelInput, Qwen3VlConfig, Qwen3VlModel, read_f32};
-use qwen3_vl_preprocess::image::{ImageOptions, prepare_image};
+use qwen3_vl_preprocess::image::ImageOptions;
 use qwen3_vl_preprocess::prompt::{normalize_instruction, render_prompt};
 use qwen3_vl_preprocess::tokenize::PromptTokenizer;
 
 use crate::error::{EmbedError, Result};
 use crate::input::EmbedInput;
-use crate::pooling::truncate_and_normalize;
+use crate::matryoshka::truncate_and_normalize;
+use crate::model_files::ModelFiles;
+use crate::prepare::push_images;
 
 /// How many batches' worth of inputs are prepared and sorted by length together.
 pub const SORT_WINDOW: usize = 4;
@@ -77,14 +79,9 @@ impl Embedder {
         options: EmbedderOptions,
         progress: impl qwen3_vl_model::ProgressFn + 'static,
     ) -> Result<Self> {
-        let read = |name: &str| {
-            let path = dir.join(name);
-            std::fs::read(&path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })
-        };
-        let config = String::from_utf8_lossy(&read("config.json")?).into_owned();
-        let tokenizer = read("tokenizer.json")?;
-        let checkpoint = Checkpoint::open_dir(dir)?.with_progress(progress);
-        Self::from_parts(&config, &tokenizer, &checkpoint, device, options)
+        let files = ModelFiles::read_dir(dir)?;
+        let checkpoint = files.checkpoint.with_progress(progress);
+        Self::from_parts(&files.config_json, &files.tokenizer_json, &checkpoint, device, options)
     }
 
     /// Builds an embedder from a config's text, tokenizer bytes and opened weights (the
@@ -97,6 +94,7 @@ impl Embedder {
         options: EmbedderOptions,
     ) -> Result<Self> {
         let config = Qwen3VlConfig::from_json_str(config_json)?;
+        crate::prepare::check_patch_geometry(&config)?;
         let tokenizer = PromptTokenizer::from_bytes(tokenizer_json)?;
         let model = Qwen3VlModel::load(checkpoint, config, device, options.dtype)?;
         Ok(Self { model, tokenizer, options })
@@ -128,14 +126,7 @@ impl Embedder {
         }
         let mut one = ModelInput::default();
         let instruction = normalize_instruction(input.instruction.as_deref());
-        let mut counts = Vec::with_capacity(input.images.len());
-        for bytes in &input.images {
-            let image = prepare_image(bytes, &self.options.image)?;
-            counts.push(image.num_tokens());
-            let [t, h, w] = image.grid_thw;
-            one.grids.push([t as usize, h as usize, w as usize]);
-            one.pixel_values.extend_from_slice(&image.pixel_values);
-        }
+        let counts = push_images(&input.images, &self.options.image, &mut one)?;
         let text = input.text.as_deref().filter(|t| !t.is_empty());
         let prompt = render_prompt(&instruction, input.images.len(), text);
         one.rows.push(self.tokenizer.encode(&prompt, &counts, self.options.max_length)?);

@@ -19,8 +19,12 @@ pub enum EmbedError {
     },
 
     /// `--device` (or the API's device choice) names no device we know.
-    #[error("unknown device {0:?}: expected cpu, wgpu or auto")]
+    #[error("unknown device {0:?}: expected cpu, wgpu (or webgpu, gpu) or auto")]
     UnknownDevice(String),
+
+    /// A precision name (`--precision`, the JS `dtype`) we do not know.
+    #[error("unknown precision {0:?}: expected f32, f16, bf16 or int8")]
+    UnknownPrecision(String),
 
     /// The device could not be started.
     #[error("cannot start the {device} device: {reason}")]

@@ -1,9 +1,11 @@
-//! Qwen3-VL-Embedding vectors for text, screenshots and both.
+//! Qwen3-VL-Embedding vectors for text, screenshots and both, and Qwen3-VL-Reranker scores.
 //!
-//! [`Embedder`] joins the preprocessor (prompt, tokenizer, Pillow-exact images) and the burn
-//! model, batches inputs, pools the last token, and returns L2-normalised vectors of any
-//! Matryoshka width. [`start_device`] is the only place that names concrete devices;
-//! [`resolve_model_dir`] finds a model on disk or on the Hugging Face Hub.
+//! [`Embedder`] joins the preprocessor (prompt, tokenizer, Pillow-exact PNG images) and the
+//! burn model, batches inputs, pools the last token, and returns L2-normalised vectors of any
+//! Matryoshka width. [`Reranker`] scores (query, document) pairs with the same preparation.
+//! [`start_device`] is the only place that names concrete devices; [`Precision`] the one
+//! list of precision names; [`resolve_model_dir`] finds a model on disk or on the Hugging
+//! Face Hub.
 
 #![warn(missing_docs)]
 
@@ -11,7 +13,11 @@ pub mod device;
 pub mod embedder;
 pub mod error;
 pub mod input;
-pub mod pooling;
+pub mod matryoshka;
+pub mod model_files;
+pub mod precision;
+mod prepare;
+pub mod reranker;
 pub mod source;
 
 /// The float type of [`EmbedderOptions::dtype`] and the device type, re-exported so callers
@@ -23,5 +29,8 @@ pub use device::{DeviceChoice, StartedDevice, start_device_async};
 pub use embedder::{Embedder, EmbedderOptions};
 pub use error::{EmbedError, Result};
 pub use input::EmbedInput;
-pub use qwen3_vl_model::{LoadProgress, ProgressFn, int8_weights};
+pub use model_files::ModelFiles;
+pub use precision::Precision;
+pub use qwen3_vl_model::{Checkpoint, LoadProgress, ModelInput, ProgressFn, int8_weights};
+pub use reranker::Reranker;
 pub use source::resolve_model_dir;

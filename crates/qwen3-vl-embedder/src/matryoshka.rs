@@ -1,4 +1,5 @@
-//! From pooled hidden state to embedding: Matryoshka truncation, then L2 normalisation.
+//! Matryoshka widths: keep a prefix of the pooled hidden state, then L2-normalise it. (The
+//! last-token pooling itself is in the model, `Qwen3VlModel::forward`.)
 
 /// Keeps the first `dim` components and L2-normalises them (`x / max(|x|, 1e-12)`, as
 /// `torch.nn.functional.normalize`). Normalising after truncating is what makes a Matryoshka

@@ -51,7 +51,9 @@ fn offline() -> bool {
 fn download(model: &str) -> Result<PathBuf> {
     let fail = |reason: String| EmbedError::ModelSource { model: model.into(), reason };
     // Every file of one revision lands in the same snapshot directory of the cache.
-    let fetch: Box<dyn Fn(&str) -> Result<PathBuf>> = if offline() {
+    /// Fetches one file of the model's snapshot, from the cache or the Hub.
+    type Fetch<'a> = Box<dyn Fn(&str) -> Result<PathBuf> + 'a>;
+    let fetch: Fetch = if offline() {
         let repo = hf_hub::Cache::from_env().model(model.to_string());
         Box::new(move |file: &str| {
             repo.get(file).ok_or_else(|| fail(format!("{file} is not in the local cache and HF_HUB_OFFLINE is set")))
@@ -71,8 +73,7 @@ fn download(model: &str) -> Result<PathBuf> {
         Ok(index) => {
             let text = std::fs::read_to_string(&index)
                 .map_err(|source| EmbedError::Io { path: index.display().to_string(), source })?;
-            let shards =
-                qwen3_vl_model::checkpoint::shard_names(&text).map_err(|r| fail(format!("bad shard index: {r}")))?;
+            let shards = qwen3_vl_model::shard_names(&text).map_err(|r| fail(format!("bad shard index: {r}")))?;
             for shard in shards {
                 fetch(&shard)?;
             }

@@ -1,9 +1,8 @@
 //! Reranker parity: prompts, token ids and scores against transformers
 //! (`tools/reference/make_reranker_fixtures.py`, a tiny random Qwen3-VL with tied embeddings).
 
-use demo_retriever::ModelReranker;
-use qwen3_vl_embedder::{DeviceChoice, EmbedInput, start_device};
-use qwen3_vl_model::ModelInput;
+use qwen3_vl_embedder::reranker::RERANK_DEFAULT_INSTRUCTION;
+use qwen3_vl_embedder::{DeviceChoice, EmbedInput, ModelInput, Reranker, start_device};
 use reference_fixtures::fixtures_dir;
 use serde::Deserialize;
 
@@ -36,11 +35,11 @@ fn input(side: &Side) -> EmbedInput {
 }
 
 /// The reference cases and the tiny reranker on the CPU.
-fn load() -> (Cases, ModelReranker) {
+fn load() -> (Cases, Reranker) {
     let dir = fixtures_dir().join("reranker");
     let cases: Cases = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
     let device = start_device(DeviceChoice::Cpu).unwrap();
-    (cases, ModelReranker::from_dir(&dir.join("tiny-reranker"), &device.device).unwrap())
+    (cases, Reranker::from_dir(&dir.join("tiny-reranker"), &device.device).unwrap())
 }
 
 #[test]
@@ -49,7 +48,7 @@ fn reranker_scores_equal_transformers() {
     let mut worst = 0f32;
     for case in &cases.cases {
         let (q, d) = (input(&case.query), input(&case.document));
-        let instruction = case.instruction.as_deref().unwrap_or(demo_retriever::rerank::RERANK_DEFAULT_INSTRUCTION);
+        let instruction = case.instruction.as_deref().unwrap_or(RERANK_DEFAULT_INSTRUCTION);
         let mut batch = ModelInput::default();
         reranker.prepare(instruction, &q, &d, &mut batch).unwrap();
         assert_eq!(batch.rows[0], case.input_ids, "{}: token ids", case.name);
@@ -89,7 +88,7 @@ fn an_untied_checkpoint_without_lm_head_is_a_typed_error() {
         .replace("\"tie_word_embeddings\": true", "\"tie_word_embeddings\": false");
     std::fs::write(dir.join("config.json"), config).unwrap();
     let device = start_device(DeviceChoice::Cpu).unwrap();
-    let err = ModelReranker::from_dir(&dir, &device.device).err().unwrap().to_string();
+    let err = Reranker::from_dir(&dir, &device.device).err().unwrap().to_string();
     assert!(err.contains("lm_head.weight"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
