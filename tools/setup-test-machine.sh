@@ -7,7 +7,7 @@
 #   apt-get:                 mesa-vulkan-drivers + libvulkan1 (Mesa lavapipe: the wgpu tests),
 #                            chromium (browser tests; its SwiftShader Vulkan driver also runs
 #                            Node's WebGPU tests), python3-venv when `python3 -m venv` fails
-#   rustup / cargo:          the wasm32-unknown-unknown target, rustfmt; wasm-bindgen-cli at the
+#   rustup / cargo:          the wasm32-unknown-unknown target, rustfmt, clippy; wasm-bindgen-cli at the
 #                            version Cargo.lock pins
 #   pip (in a venv):         numpy, at $PYENV_DIR (default target/test-python)
 #
@@ -71,6 +71,11 @@ if ! cargo fmt --version >/dev/null 2>&1; then
   command -v rustup >/dev/null || die "rustfmt is missing and there is no rustup to add it"
   echo "rustup component add rustfmt"
   rustup component add rustfmt || die "rustup component add rustfmt failed (see above)"
+fi
+if ! cargo clippy --version >/dev/null 2>&1; then
+  command -v rustup >/dev/null || die "clippy is missing and there is no rustup to add it"
+  echo "rustup component add clippy"
+  rustup component add clippy || die "rustup component add clippy failed (see above)"
 fi
 want_bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
 have_bindgen=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)

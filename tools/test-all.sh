@@ -61,12 +61,19 @@ status=0
 step "cargo fmt --all --check"
 cargo fmt --all --check || status=$?
 
-# One dependency graph, built once, in the dev profile (see Cargo.toml).
-step "cargo build: every test binary (dev profile)"
-cargo test --workspace --no-run
+# One dependency graph, built once, in the dev profile (see Cargo.toml), and clippy's lints on
+# every workspace target with warnings as errors, as `cargo clippy --workspace --all-targets --
+# -D warnings` checks them, inside that build: clippy-driver (rustc plus the lints) compiles the
+# workspace crates, rustc the dependencies. A separate `cargo clippy` would type-check every
+# dependency a second time, minutes on 2 cores, since check and build artifacts are not shared.
+# Both cargo commands get the same variables, so the second one rebuilds nothing.
+clippy_env=(RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)"
+  CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
+step "cargo build + clippy -D warnings: every target (dev profile)"
+env "${clippy_env[@]}" cargo test --workspace --no-run --all-targets
 
 step "cargo test --workspace$([ $full = 1 ] && echo ' (QWEN3_VL_FULL_MATRIX=1)' || true)"
-cargo test --workspace --no-fail-fast 2>&1 || status=$?
+env "${clippy_env[@]}" cargo test --workspace --no-fail-fast 2>&1 || status=$?
 
 # The npm package from the same checkout: wasm32 build, the packed tarball in an empty
 # directory, Node on the CPU and on WebGPU (Dawn on SwiftShader), headless Chromium on WebGPU
