@@ -40,7 +40,9 @@
 //!   (random level with `mult = 1 / ln M`, greedy descent, an `ef_construction` beam, hnswlib's
 //!   neighbour heuristic, links both ways with pruning). `add_batch` inserts its rows in
 //!   parallel natively, each node's link lists behind its own lock (the first 1024 nodes of a
-//!   graph go in serially, and everything does on wasm32).
+//!   graph go in serially, and everything does on wasm32). A parallel insert ends with a
+//!   repair pass (`graph/repair.rs`): a BFS over layer-0 links from the entry point, and new
+//!   in-links for every node it did not reach, so every item can be found again.
 //! * `remove` marks the row dead (a *tombstone*); replacing an id is a removal plus an add. A
 //!   dead row stays in the graph as a routing node (hnswlib's `markDelete`), so the graph stays
 //!   as connected as it was; every search path skips it, so removed items are never returned.

@@ -1,5 +1,6 @@
 //! The HNSW graph: built, extended and searched by this module (`insert.rs` adds nodes,
-//! `codec.rs` stores the graph), over the index's rows: node `i` is row `i`.
+//! `repair.rs` re-links nodes a parallel insert left unreachable, `codec.rs` stores the
+//! graph), over the index's rows: node `i` is row `i`.
 //!
 //! The graph grows one node at a time, as in the HNSW paper and hnswlib: a node draws a random
 //! level (`floor(-ln(u) / ln(M))`), descends greedily from the entry point to that level, and on
@@ -7,7 +8,8 @@
 //! with hnswlib's heuristic (`getNeighborsByHeuristic2`) and links both ways, pruning a
 //! neighbour's list with the same heuristic when it overflows. A bulk insert (`add_batch`, a
 //! rebuild) inserts its nodes in parallel natively (rayon; every node's link lists behind its
-//! own lock, as hnswlib and usearch do), serially on wasm32.
+//! own lock, as hnswlib and usearch do), serially on wasm32, and ends with a repair pass that
+//! makes every node reachable from the entry point on layer 0 again.
 //!
 //! Removed rows are *not* taken out of the graph: like hnswlib's `markDelete` they stay as
 //! routing nodes and the walk simply never returns them (the index's `live` flags). Repairing
@@ -30,6 +32,7 @@
 
 mod codec;
 mod insert;
+mod repair;
 
 use std::collections::BinaryHeap;
 use std::sync::Mutex;
