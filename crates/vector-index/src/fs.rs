@@ -3,6 +3,7 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
+use std::ops::Deref;
 use std::path::Path;
 
 /// File-system operations used by [`crate::Index::save_with`] and [`crate::Index::load_with`].
@@ -21,6 +22,37 @@ pub trait Fs {
     fn file_len(&self, path: &Path) -> io::Result<Option<u64>>;
     /// Reads a whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Maps a whole file read-only, for [`crate::Index::open`]; `None` (the default) means this
+    /// file system cannot map, and the file is read with [`Fs::read`] instead.
+    fn map(&self, path: &Path) -> io::Result<Option<Mapping>> {
+        let _ = path;
+        Ok(None)
+    }
+}
+
+/// The bytes of a whole file that stay valid while held: a read-only memory map natively
+/// ([`StdFs::map`]), or any other owner of bytes (a test's `Vec<u8>`).
+pub struct Mapping(Box<dyn Deref<Target = [u8]> + Send + Sync>);
+
+impl Mapping {
+    /// Wraps an owner of bytes (e.g. a `memmap2::Mmap`, or a `Vec<u8>`).
+    pub fn new(bytes: impl Deref<Target = [u8]> + Send + Sync + 'static) -> Self {
+        Self(Box::new(bytes))
+    }
+}
+
+impl Deref for Mapping {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Mapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mapping({} bytes)", self.len())
+    }
 }
 
 /// The real file system.
@@ -68,6 +100,29 @@ impl Fs for StdFs {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
+    }
+
+    /// Memory-maps the file natively (an empty file, which cannot be mapped, is read); wasm32
+    /// has no file system, so there it reads.
+    fn map(&self, path: &Path) -> io::Result<Option<Mapping>> {
+        #[cfg(not(target_family = "wasm"))]
+        {
+            let file = fs::File::open(path)?;
+            if file.metadata()?.len() == 0 {
+                return Ok(None);
+            }
+            // SAFETY: the map is read-only and private to this process. Its contents may change
+            // only if another process writes the file in place, which the save protocol never
+            // does (it writes new files and renames them over the old ones, whose pages stay
+            // mapped). The caller checks the length before viewing any part of it.
+            let map = unsafe { memmap2::Mmap::map(&file)? };
+            Ok(Some(Mapping::new(map)))
+        }
+        #[cfg(target_family = "wasm")]
+        {
+            let _ = path;
+            Ok(None)
+        }
     }
 }
 

@@ -90,6 +90,7 @@ mod matrix;
 pub mod npy;
 mod persist;
 mod quant;
+mod store;
 pub mod synthetic;
 
 pub use error::{DataFile, Error, LoadError, Problem, Result};

@@ -33,9 +33,18 @@ impl Graph {
 
     /// Decodes a graph over every row of `rows`, checking its structure: `M` is ours, levels are
     /// in range, the entry is a node of the top level, and every link on layer `l` names a node
-    /// that is on layer `l` (so a walk can never index past a node's slots).
-    pub(crate) fn decode(bytes: &[u8], rows: &Matrix, params: HnswParams) -> Result<Self, String> {
+    /// that is on layer `l` (so a walk can never index past a node's slots). `codes` are the
+    /// rows' int8 codes from `codes.bin` (one per row); without them they are derived.
+    pub(crate) fn decode(
+        bytes: &[u8],
+        rows: &Matrix,
+        params: HnswParams,
+        codes: Option<Codes>,
+    ) -> Result<Self, String> {
         let n = rows.rows();
+        if codes.as_ref().is_some_and(|c| c.len() != n) {
+            return Err(format!("codes file does not have one vector per row ({n} rows)"));
+        }
         let mut r = Reader { bytes, pos: 0 };
         let m = r.u32()?;
         if m as usize != M {
@@ -78,7 +87,7 @@ impl Graph {
             upper,
             entry,
             locks: (0..n).map(|_| Mutex::new(())).collect(),
-            codes: Codes::new(rows.dim(), (0..n).map(|i| rows.row(i))),
+            codes: codes.unwrap_or_else(|| Codes::new(rows.dim(), (0..n).map(|i| rows.row(i)))),
             scorer: Scorer::detect(),
             searches: Mutex::new(Vec::new()),
         })

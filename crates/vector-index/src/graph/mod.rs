@@ -91,7 +91,7 @@ pub(crate) struct Graph {
     /// Serialise writers of a node's link lists (all its layers) during parallel inserts.
     locks: Vec<Mutex<()>>,
     /// int8 codes of the rows, in node order: the walk scores with these and re-scores its
-    /// final candidates in f32 (see `quant.rs`). Derived from the rows; never stored.
+    /// final candidates in f32 (see `quant.rs`). Derived from the rows; saved as `codes.bin`.
     codes: Codes,
     scorer: Scorer,
     /// Reusable search states: each holds a visited set sized to the graph.
@@ -126,6 +126,11 @@ impl Graph {
         let mut graph = Self::new(rows.dim(), params);
         graph.extend(rows);
         graph
+    }
+
+    /// The int8 codes of the rows, in node order (saved as `codes.bin`).
+    pub(crate) fn codes(&self) -> &Codes {
+        &self.codes
     }
 
     /// Number of nodes.

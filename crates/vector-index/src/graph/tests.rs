@@ -62,7 +62,7 @@ fn encode_decode_keeps_search_results_and_hostile_graphs_are_refused() {
     let rows = unit_rows(300, 16);
     let graph = Graph::build(&rows, HnswParams::default());
     let bytes = graph.encode();
-    let back = Graph::decode(&bytes, &rows, HnswParams::default()).unwrap();
+    let back = Graph::decode(&bytes, &rows, HnswParams::default(), None).unwrap();
     assert_eq!(back.encode(), bytes);
     for i in [0, 7, 299] {
         assert_eq!(
@@ -70,13 +70,13 @@ fn encode_decode_keeps_search_results_and_hostile_graphs_are_refused() {
             back.search(&rows, rows.row(i), |_| true, usize::MAX)
         );
     }
-    assert!(Graph::decode(&bytes[..bytes.len() - 1], &rows, HnswParams::default()).is_err());
+    assert!(Graph::decode(&bytes[..bytes.len() - 1], &rows, HnswParams::default(), None).is_err());
     let fewer = Matrix::from_vec(16, rows.as_slice()[..299 * 16].to_vec());
-    assert!(Graph::decode(&bytes, &fewer, HnswParams::default()).is_err());
+    assert!(Graph::decode(&bytes, &fewer, HnswParams::default(), None).is_err());
     let zero_start = 4 + 8 + 8 + 300;
     let mut bad_link = bytes.clone();
     bad_link[zero_start..zero_start + 4].copy_from_slice(&1000u32.to_le_bytes());
-    assert!(Graph::decode(&bad_link, &rows, HnswParams::default()).err().unwrap().contains("not on layer"));
+    assert!(Graph::decode(&bad_link, &rows, HnswParams::default(), None).err().unwrap().contains("not on layer"));
     // A layer-1 link to a node that is only on layer 0 would let a walk index past its slots.
     let low = (0..300u32).find(|n| graph.levels[*n as usize] == 0).unwrap();
     let mut node_with_upper = zero_start + 4 * 300 * 2 * M;
@@ -84,10 +84,10 @@ fn encode_decode_keeps_search_results_and_hostile_graphs_are_refused() {
     node_with_upper += 4 * graph.levels[..high].iter().map(|l| *l as usize * M).sum::<usize>();
     let mut bad_level = bytes.clone();
     bad_level[node_with_upper..node_with_upper + 4].copy_from_slice(&low.to_le_bytes());
-    assert!(Graph::decode(&bad_level, &rows, HnswParams::default()).is_err());
+    assert!(Graph::decode(&bad_level, &rows, HnswParams::default(), None).is_err());
     let mut bad_entry = bytes.clone();
     bad_entry[12..20].copy_from_slice(&u64::from(low).to_le_bytes());
-    assert!(Graph::decode(&bad_entry, &rows, HnswParams::default()).is_err());
+    assert!(Graph::decode(&bad_entry, &rows, HnswParams::default(), None).is_err());
 }
 
 #[test]
