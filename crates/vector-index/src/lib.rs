@@ -88,11 +88,12 @@
 //!
 //! [`Index::open`] (native) maps `embeddings.npy` and `codes.bin` instead of reading them, so
 //! opening costs the manifest, the ids and the graph links: 100k x 2048 opens and answers its
-//! first query in well under 0.2 s (see `benches/index/README.md`). The trade-off: it checks
-//! sizes and headers (before mapping, so a short file is an error, not a fault) but not the
-//! sha256 of the mapped files nor that every vector is finite, since either would read them
-//! whole (over 1 GB at 100k x 2048: seconds, not milliseconds). [`Index::verify`] runs those
-//! checks when wanted. `embeddings.npy` stays a plain NumPy file (`numpy.load(..,
+//! first query in about 90 ms of CPU (see `benches/index/README.md`). The trade-off: it checks
+//! sizes, headers and the graph's structure (before viewing anything, so a short file is an
+//! error, not a fault) but not the sha256 of the mapped files (`hnsw.bin` too), nor that every
+//! vector is finite and every int8 code that of its vector, since that would read them whole
+//! (over 1 GB at 100k x 2048: 1.4 s on the bench machine, against 0.2 s). [`Index::verify`]
+//! runs those checks when wanted. `embeddings.npy` stays a plain NumPy file (`numpy.load(..,
 //! mmap_mode="r")` works on it as before).
 //!
 //! # Beyond one machine

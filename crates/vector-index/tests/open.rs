@@ -210,3 +210,24 @@ fn a_mapping_shorter_than_the_file_is_refused() {
     };
     assert!(matches!((e.file, &e.problem), (DataFile::Embeddings, Problem::Invalid(_))), "{e}");
 }
+
+#[test]
+fn the_graph_is_checked_link_by_link_at_open_and_by_checksum_in_verify() {
+    let dir = saved(false);
+    let good = std::fs::read(dir.join("hnsw.bin")).unwrap();
+    // hnsw.bin: a 32-byte header (no removed rows here), then M, node count, entry, one level
+    // byte per node, then 64 layer-0 slots per node.
+    let slot = |node: usize, i: usize| 32 + 4 + 8 + 8 + 1200 + 4 * (node * 64 + i);
+    let mut other_node = good.clone();
+    other_node[slot(5, 0)..slot(5, 0) + 4].copy_from_slice(&7u32.to_le_bytes());
+    std::fs::write(dir.join("hnsw.bin"), &other_node).unwrap();
+    let e = verify_err(&dir);
+    assert!(matches!((e.file, &e.problem), (DataFile::Graph, Problem::ChecksumMismatch { .. })), "{e}");
+    let mut no_node = good.clone();
+    no_node[slot(5, 0)..slot(5, 0) + 4].copy_from_slice(&5000u32.to_le_bytes());
+    std::fs::write(dir.join("hnsw.bin"), &no_node).unwrap();
+    let e = open_err(&dir);
+    assert!(matches!((e.file, &e.problem), (DataFile::Graph, Problem::Invalid(_))), "{e}");
+    std::fs::write(dir.join("hnsw.bin"), &good[..good.len() - 4]).unwrap();
+    assert!(matches!(open_err(&dir), LoadError { file: DataFile::Graph, problem: Problem::Invalid(_) }));
+}

@@ -85,12 +85,13 @@ impl Index {
 
     /// Opens an index saved by [`Index::save`] without reading all of it: natively the vectors
     /// (`embeddings.npy`) and the int8 codes the graph walk scores (`codes.bin`) are
-    /// memory-mapped, so opening costs about the manifest, the ids and the graph links, and
-    /// memory grows with the pages searches touch. Everything [`Index::load`] checks is checked
-    /// except two things that would read the mapped files whole: their sha256 and that every
-    /// vector is finite. Their sizes and headers are checked before anything is mapped or
-    /// viewed (a file shorter than `index.json` says is an error, never a fault).
-    /// [`Index::verify`] does the two deferred checks when the caller wants them.
+    /// memory-mapped, so opening costs about the manifest, the ids and the graph links (copied
+    /// from a map of `hnsw.bin`, checked link by link), and memory grows with the pages
+    /// searches touch. Everything [`Index::load`] checks is checked except what would read the
+    /// mapped files whole: the sha256 of `embeddings.npy`, `codes.bin` and `hnsw.bin`, that
+    /// every vector is finite, and that the codes are those of the vectors. Sizes and headers
+    /// are checked before anything is viewed (a file shorter than `index.json` says is an
+    /// error, never a fault). [`Index::verify`] does the deferred checks when wanted.
     ///
     /// Results equal [`Index::load`]'s. The first `add` copies the mapped vectors and codes into
     /// memory (the index then weighs what a loaded one does). The rows are viewed in place only
@@ -113,8 +114,10 @@ impl Index {
     }
 }
 
-/// Files worth mapping: the large ones whose content a search reads only in part.
-const MAPPED: [DataFile; 2] = [DataFile::Embeddings, DataFile::Codes];
+/// Files mapped by `open`: the vectors and codes, which a search reads only in part, and the
+/// graph, which is copied into memory from the map (so its sha256 can wait for `verify` too;
+/// its structure is checked link by link as it is copied).
+const MAPPED: [DataFile; 3] = [DataFile::Embeddings, DataFile::Codes, DataFile::Graph];
 
 fn load_dir(dir: &Path, fs: &dyn Fs, map: bool) -> Result<Index> {
     let committed = staged(dir, DataFile::IndexJson.name());

@@ -209,12 +209,18 @@ pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
     struct Version {
         schema_version: u64,
     }
-    let version: Version = serde_json::from_slice(bytes).map_err(json)?;
-    if !(1..=SCHEMA_VERSION as u64).contains(&version.schema_version) {
-        let problem = Problem::UnsupportedSchema { found: version.schema_version, supported: SCHEMA_VERSION };
+    // One parse when the manifest is well-formed; the version alone is parsed only to tell an
+    // unsupported schema (whose fields may differ) from a broken file.
+    let parsed: std::result::Result<Manifest, _> = serde_json::from_slice(bytes);
+    let version = match &parsed {
+        Ok(manifest) => u64::from(manifest.schema_version),
+        Err(_) => serde_json::from_slice::<Version>(bytes).map_err(json)?.schema_version,
+    };
+    if !(1..=SCHEMA_VERSION as u64).contains(&version) {
+        let problem = Problem::UnsupportedSchema { found: version, supported: SCHEMA_VERSION };
         return Err(LoadError::new(DataFile::IndexJson, problem).into());
     }
-    let mut manifest: Manifest = serde_json::from_slice(bytes).map_err(json)?;
+    let mut manifest = parsed.map_err(json)?;
     if manifest.count != manifest.items.len() {
         let problem = Problem::CountMismatch { expected: manifest.count, found: manifest.items.len() };
         return Err(LoadError::new(DataFile::IndexJson, problem).into());
@@ -276,7 +282,7 @@ pub(crate) fn decode(
         }
     };
     drop(embeddings);
-    let ids = parse_ids(&load(DataFile::Ids)?, &manifest.items)?;
+    check_ids(&load(DataFile::Ids)?, &manifest.items)?;
     // A schema-1 graph is not ours to read; it is rebuilt below from the stored vectors.
     let graph_bytes = match manifest.graph {
         Some(entry) if manifest.schema_version >= 2 => Some((entry, load(DataFile::Graph)?)),
@@ -291,11 +297,12 @@ pub(crate) fn decode(
         _ => None,
     };
     let migrate = manifest.schema_version < 2;
-    let metadata = manifest.items.into_iter().map(|item| item.metadata).collect();
+    // The ids file matched index.json line by line: keep index.json's strings.
+    let (ids, metadata): (Vec<String>, Vec<Value>) = manifest.items.into_iter().map(|i| (i.id, i.metadata)).unzip();
     let mut index = Index::new(manifest.config).map_err(|e| invalid(DataFile::IndexJson, e.to_string()))?;
     index.created_at = manifest.created_at;
     match graph_bytes {
-        None => place_without_graph(&mut index, data, ids, metadata),
+        None => place_without_graph(&mut index, data, ids, metadata)?,
         Some((entry, bytes)) => place_with_graph(&mut index, data, ids, metadata, entry, &bytes, codes)?,
     }
     index.unverified = unverified;
@@ -323,39 +330,48 @@ pub(super) fn check_rows(data: &[f32], dim: usize, file: DataFile) -> Result<()>
     Ok(())
 }
 
-/// `ids` must be UTF-8, one valid id per `\n`-terminated line, unique, equal to index.json's.
-fn parse_ids(bytes: &[u8], items: &[ItemEntry]) -> Result<Vec<String>> {
+/// `ids` must be UTF-8, one valid id per `\n`-terminated line, equal to index.json's (their
+/// uniqueness is checked as the id map is built: [`id_map`]).
+fn check_ids(bytes: &[u8], items: &[ItemEntry]) -> Result<()> {
     let text = std::str::from_utf8(bytes).map_err(|_| invalid(DataFile::Ids, "not UTF-8"))?;
     let body = match text.strip_suffix('\n') {
         Some(body) => body,
         None if text.is_empty() => "",
         None => return Err(invalid(DataFile::Ids, "last line is not terminated")),
     };
-    let ids: Vec<&str> = if text.is_empty() { Vec::new() } else { body.split('\n').collect() };
-    if ids.len() != items.len() {
+    let lines = if text.is_empty() { 0 } else { body.split('\n').count() };
+    if lines != items.len() {
         return Err(
-            LoadError::new(DataFile::Ids, Problem::CountMismatch { expected: items.len(), found: ids.len() }).into()
+            LoadError::new(DataFile::Ids, Problem::CountMismatch { expected: items.len(), found: lines }).into()
         );
     }
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    for (i, (id, item)) in ids.iter().zip(items).enumerate() {
+    for (i, (id, item)) in body.split('\n').zip(items).enumerate() {
         check_id(id).map_err(|e| invalid(DataFile::Ids, format!("line {}: {e}", i + 1)))?;
-        if *id != item.id {
+        if id != item.id {
             return Err(invalid(DataFile::Ids, format!("line {} is {id:?}, index.json says {:?}", i + 1, item.id)));
         }
-        if !seen.insert(*id) {
+    }
+    Ok(())
+}
+
+/// The id -> row map of the live rows, refusing an id that appears twice.
+fn id_map<'a>(live: impl Iterator<Item = (usize, &'a String)>, count: usize) -> Result<HashMap<String, u32>> {
+    let mut by_id = HashMap::with_capacity(count);
+    for (row, id) in live {
+        if by_id.insert(id.clone(), row as u32).is_some() {
             return Err(invalid(DataFile::Ids, format!("id {id:?} appears twice")));
         }
     }
-    Ok(ids.into_iter().map(str::to_string).collect())
+    Ok(by_id)
 }
 
-fn place_without_graph(index: &mut Index, data: Store<f32>, ids: Vec<String>, metadata: Vec<Value>) {
+fn place_without_graph(index: &mut Index, data: Store<f32>, ids: Vec<String>, metadata: Vec<Value>) -> Result<()> {
     let dim = index.embedding_dim();
-    index.by_id = ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+    index.by_id = id_map(ids.iter().enumerate(), ids.len())?;
     index.live = vec![true; ids.len()];
     (index.ids, index.metadata) = (ids, metadata);
     index.rows = Matrix::from_store(dim, data);
+    Ok(())
 }
 
 /// Restores the row layout the graph was built over: live rows from `embeddings.npy`
@@ -426,12 +442,7 @@ fn place_with_graph(
     }
     let rows = if dead_rows == 0 { Matrix::from_store(dim, data) } else { Matrix::from_vec(dim, all) };
     let graph = Graph::decode(&bytes[r.pos..], &rows, index.config.hnsw, codes).map_err(bad)?;
-    index.by_id = slot_ids
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| live[*i])
-        .map(|(i, id)| (id.clone(), i as u32))
-        .collect::<HashMap<_, _>>();
+    index.by_id = id_map(slot_ids.iter().enumerate().filter(|(i, _)| live[*i]), snapshot_rows - dead_rows)?;
     (index.ids, index.metadata, index.live) = (slot_ids, slot_meta, live);
     index.dead = dead_rows;
     index.rows = rows;
