@@ -88,7 +88,8 @@
 //!
 //! [`Index::open`] (native) maps `embeddings.npy` and `codes.bin` instead of reading them, so
 //! opening costs the manifest, the ids and the graph links: 100k x 2048 opens and answers its
-//! first query in about 90 ms of CPU (see `benches/index/README.md`). The trade-off: it checks
+//! first query in about 80 ms with its files in the page cache, 0.7 s from a cold disk (see
+//! `benches/index/README.md`). The trade-off: it checks
 //! sizes, headers and the graph's structure (before viewing anything, so a short file is an
 //! error, not a fault) but not the sha256 of the mapped files (`hnsw.bin` too), nor that every
 //! vector is finite and every int8 code that of its vector, since that would read them whole
