@@ -30,14 +30,20 @@ pub trait Fs {
     }
 }
 
-/// The bytes of a whole file that stay valid while held: a read-only memory map natively
-/// ([`StdFs::map`]), or any other owner of bytes (a test's `Vec<u8>`).
-pub struct Mapping(Box<dyn Deref<Target = [u8]> + Send + Sync>);
+/// The bytes of a whole file that stay valid, and in place, while held: a read-only memory map
+/// natively ([`StdFs::map`]), or bytes in memory (what a test's [`Fs`] may hand out).
+pub struct Mapping(Inner);
+
+enum Inner {
+    Bytes(Box<[u8]>),
+    #[cfg(not(target_family = "wasm"))]
+    Map(memmap2::Mmap),
+}
 
 impl Mapping {
-    /// Wraps an owner of bytes (e.g. a `memmap2::Mmap`, or a `Vec<u8>`).
-    pub fn new(bytes: impl Deref<Target = [u8]> + Send + Sync + 'static) -> Self {
-        Self(Box::new(bytes))
+    /// Bytes in memory standing for a mapped file.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Inner::Bytes(bytes.into_boxed_slice()))
     }
 }
 
@@ -45,7 +51,13 @@ impl Deref for Mapping {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        &self.0
+        // Both kinds keep their bytes at one address for as long as they live (the index keeps
+        // pointers into them: `store.rs`), which is why this is not any `Deref<Target = [u8]>`.
+        match &self.0 {
+            Inner::Bytes(b) => b,
+            #[cfg(not(target_family = "wasm"))]
+            Inner::Map(m) => m,
+        }
     }
 }
 
@@ -116,7 +128,7 @@ impl Fs for StdFs {
             // does (it writes new files and renames them over the old ones, whose pages stay
             // mapped). The caller checks the length before viewing any part of it.
             let map = unsafe { memmap2::Mmap::map(&file)? };
-            Ok(Some(Mapping::new(map)))
+            Ok(Some(Mapping(Inner::Map(map))))
         }
         #[cfg(target_family = "wasm")]
         {

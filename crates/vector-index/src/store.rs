@@ -3,6 +3,7 @@
 //! are read when a search touches them. The first write copies a mapped array into memory
 //! (copy on write, once), so every mutation path stays the plain `Vec` one.
 
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 use crate::fs::Mapping;
@@ -22,13 +23,21 @@ unsafe impl Plain for crate::quant::Line {}
 /// The elements, owned or mapped.
 pub(crate) enum Store<T: Plain> {
     Owned(Vec<T>),
-    /// `len` elements of `T` at byte `offset` of `map` (checked in bounds and aligned).
+    /// `len` elements of `T` at `ptr`, inside `map` (checked in bounds and aligned). The pointer
+    /// is kept so that reading a row costs no more than with a `Vec`.
     Mapped {
         map: Arc<Mapping>,
-        offset: usize,
+        ptr: NonNull<T>,
         len: usize,
     },
 }
+
+// SAFETY: a mapped store only reads through `ptr`, which points into the immutable bytes that
+// `map` owns (they never move: see `Mapping`), and `Mapping` is `Send + Sync`; so sharing or
+// sending it is like sharing or sending a `&[T]` with the `Arc` that keeps it alive.
+unsafe impl<T: Plain + Send + Sync> Send for Store<T> {}
+// SAFETY: as above.
+unsafe impl<T: Plain + Send + Sync> Sync for Store<T> {}
 
 impl<T: Plain> Store<T> {
     /// A view of `len` elements at byte `offset` of `map`, or `None` when that range is out of
@@ -37,7 +46,11 @@ impl<T: Plain> Store<T> {
         let bytes = len.checked_mul(std::mem::size_of::<T>())?;
         let region = map.get(offset..offset.checked_add(bytes)?)?;
         let aligned = region.as_ptr().align_offset(std::mem::align_of::<T>()) == 0;
-        (aligned && cfg!(target_endian = "little")).then_some(Store::Mapped { map, offset, len })
+        if !aligned || cfg!(target_endian = "big") {
+            return None;
+        }
+        let ptr = NonNull::new(region.as_ptr().cast_mut().cast::<T>())?;
+        Some(Store::Mapped { map, ptr, len })
     }
 
     /// The elements.
@@ -45,14 +58,13 @@ impl<T: Plain> Store<T> {
     pub(crate) fn as_slice(&self) -> &[T] {
         match self {
             Store::Owned(v) => v,
-            // SAFETY: `mapped` checked that the range is inside the mapping and aligned for
-            // `T`; `T: Plain` accepts any bytes; the mapping lives as long as `self` (the Arc)
-            // and is never written through. (A file truncated by another process while mapped
-            // would fault on access, as with any memory map; the save protocol never truncates
-            // a published file: it renames new files over old ones.)
-            Store::Mapped { map, offset, len } => unsafe {
-                std::slice::from_raw_parts(map.as_ptr().add(*offset).cast::<T>(), *len)
-            },
+            // SAFETY: `mapped` checked that the `len` elements at `ptr` are inside the mapping
+            // and aligned for `T`; `T: Plain` accepts any bytes; the mapping's bytes stay in
+            // place as long as `self` holds the Arc and are never written through. (A file
+            // truncated by another process while mapped would fault on access, as with any
+            // memory map; the save protocol never truncates a published file: it renames new
+            // files over old ones.)
+            Store::Mapped { ptr, len, .. } => unsafe { std::slice::from_raw_parts(ptr.as_ptr(), *len) },
         }
     }
 
@@ -83,7 +95,7 @@ impl<T: Plain> Clone for Store<T> {
     fn clone(&self) -> Self {
         match self {
             Store::Owned(v) => Store::Owned(v.clone()),
-            Store::Mapped { map, offset, len } => Store::Mapped { map: map.clone(), offset: *offset, len: *len },
+            Store::Mapped { map, ptr, len } => Store::Mapped { map: map.clone(), ptr: *ptr, len: *len },
         }
     }
 }

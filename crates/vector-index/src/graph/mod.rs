@@ -19,7 +19,7 @@
 //! rows, so they never dominate a walk (see `Index::rebuild`).
 //!
 //! The walk does not score the f32 rows: it scores an int8 copy of them kept in node order
-//! (`quant.rs`; about a quarter of the f32 bytes, extended on insert and rebuilt on load), and
+//! (`quant.rs`; about a quarter of the f32 bytes, extended on insert, saved as `codes.bin`), and
 //! re-scores its final candidates with exact f32 dot products. Scoring a quarter of the bytes is
 //! what made the walk faster than hnswlib's (which scores f32) once the rows no longer fit in
 //! cache; see `benches/index/README.md`. Construction walks the same int8 codes, then picks
