@@ -204,18 +204,18 @@ fn a_crash_at_any_step_of_an_insert_and_save_leaves_the_old_or_the_new_index() {
     let old_state = Expected::of(&old, &queries);
 
     // Open the saved index and grow it in place: 1100 nodes already linked, so the 580 rows of
-    // the batch go in parallel; then single inserts, a replacement and a removal.
-    let grow = |dir: &Path| {
-        let mut index = Index::load(dir).unwrap();
-        index.add_batch((1100..1680).map(item)).unwrap();
-        for i in 1680..1700 {
-            let (id, v, m) = item(i);
-            index.add(id, &v, m).unwrap();
-        }
-        index.add("item-3", &data[..DIM], json!("replaced")).unwrap();
-        index.remove("item-5").unwrap();
-        index
-    };
+    // the batch go in parallel; then single inserts, a replacement and a removal. Every crash
+    // below saves this same grown index over a fresh copy of the saved one.
+    let mut new = Index::load(&template.0).unwrap();
+    new.add_batch((1100..1680).map(item)).unwrap();
+    for i in 1680..1700 {
+        let (id, v, m) = item(i);
+        new.add(id, &v, m).unwrap();
+    }
+    new.add("item-3", &data[..DIM], json!("replaced")).unwrap();
+    new.remove("item-5").unwrap();
+    assert_eq!(new.len(), 1699);
+    let new_state = Expected::of(&new, &queries);
     let (mut crash_points, mut loaded_old) = (0, 0);
     for step in 0.. {
         let dir = TempDir::new("insert-crash");
@@ -223,9 +223,6 @@ fn a_crash_at_any_step_of_an_insert_and_save_leaves_the_old_or_the_new_index() {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), dir.0.join(entry.file_name())).unwrap();
         }
-        let new = grow(&dir.0);
-        assert_eq!(new.len(), 1699);
-        let new_state = Expected::of(&new, &queries);
         let fs = CrashingFs::new(step);
         let result = new.save_with(&dir.0, &fs);
         let loaded = Index::load(&dir.0).unwrap();
