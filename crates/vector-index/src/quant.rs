@@ -106,8 +106,11 @@ impl Codes {
         if field(12, 4) != dim as u64 || field(16, 8) != count as u64 || field(24, 4) != lines as u64 {
             return Err(format!("codes file does not describe {count} vectors of dimension {dim}"));
         }
+        // `count` comes from index.json: size everything with checked arithmetic, and compare
+        // with the file's real length before anything is allocated or viewed.
         let code_bytes = count.checked_mul(lines * LINE).ok_or("codes file is too large")?;
-        if bytes.len() as u64 != (LINE + code_bytes) as u64 + 4 * count as u64 {
+        let expected = code_bytes.checked_add(LINE).and_then(|n| n.checked_add(count.checked_mul(4)?));
+        if expected != Some(bytes.len()) {
             return Err("codes file has the wrong length".into());
         }
         let scales_at = LINE + code_bytes;
@@ -130,11 +133,6 @@ impl Codes {
     pub(crate) fn push(&mut self, v: &[f32]) {
         let scale = quantise(v, self.lines, self.codes.to_mut());
         self.scales.to_mut().push(scale);
-    }
-
-    /// Whether the codes are a view into a mapped `codes.bin`.
-    pub(crate) fn is_mapped(&self) -> bool {
-        self.codes.is_mapped()
     }
 
     /// Number of vectors.

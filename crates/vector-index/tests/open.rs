@@ -231,3 +231,21 @@ fn the_graph_is_checked_link_by_link_at_open_and_by_checksum_in_verify() {
     std::fs::write(dir.join("hnsw.bin"), &good[..good.len() - 4]).unwrap();
     assert!(matches!(open_err(&dir), LoadError { file: DataFile::Graph, problem: Problem::Invalid(_) }));
 }
+
+#[test]
+fn verify_still_checks_what_open_skipped_after_an_add_copied_it_into_memory() {
+    let dir = saved(false);
+    let bytes = std::fs::read(dir.join("embeddings.npy")).unwrap();
+    let mut nan = bytes.clone();
+    let at = bytes.len() - 100;
+    nan[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    write_resealed(&dir, "embeddings.npy", &nan);
+    let mut index = Index::open(&dir.0).unwrap();
+    index.add("new", &[1.0; DIM], Value::Null).unwrap();
+    assert!(!index.is_mapped());
+    let e = match index.verify() {
+        Err(Error::Load(e)) => e,
+        other => panic!("verify passed a NaN: {other:?}"),
+    };
+    assert!(matches!((e.file, &e.problem), (DataFile::Embeddings, Problem::Invalid(_))), "{e}");
+}

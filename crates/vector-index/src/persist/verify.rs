@@ -16,10 +16,13 @@ impl Index {
         for unverified in &self.unverified {
             check_sha256(unverified.file, &unverified.map, &unverified.entry)?;
         }
-        if self.rows.is_mapped() {
+        // Keyed on what `open` skipped, not on what is mapped now: an `add` since may have
+        // copied the mapped rows and codes into memory unchecked.
+        let skipped = |file: DataFile| self.unverified.iter().any(|u| u.file == file);
+        if skipped(DataFile::Embeddings) {
             check_rows(self.rows.as_slice(), self.embedding_dim(), DataFile::Embeddings)?;
         }
-        if let Some(graph) = self.graph.as_ref().filter(|g| g.codes().is_mapped()) {
+        if let Some(graph) = self.graph.as_ref().filter(|_| skipped(DataFile::Codes)) {
             let codes = graph.codes();
             if let Some(row) = (0..self.rows.rows()).find(|&r| !codes.matches(r, self.rows.row(r))) {
                 let why = format!("the codes of row {row} are not those of its vector");
