@@ -14,9 +14,10 @@
 //! | 2048 | 8,192 + 2,052 + 280 = 10.5 KB | ~760 k | 2.3 KB | ~3.4 M |
 //!
 //! Two other limits come first in practice: every [`Index::save`] rewrites every file (10 GB
-//! per million items at d = 2048, so a save takes minutes), and a bulk build of a million
-//! items takes on the order of an hour on a few cores (`benches/index/README.md`: 100k x 2048
-//! took minutes). So: past about **a million items at d = 2048 (a few million at d = 512)**,
+//! per million items at d = 2048, so a save takes minutes), and a bulk build grows a little
+//! faster than linearly (`benches/index/README.md`: 100k x 2048 took 102 s on two shared cores
+//! with `keep_pruned` off, about 5x that with the default graph), so a million items is a
+//! build of an hour or more, and a compaction ([`Index::rebuild`]) costs as much. So: past about **a million items at d = 2048 (a few million at d = 512)**,
 //! or as soon as you need more than one writer, replicas or search across machines, move the
 //! vectors to a vector database. Qdrant is one that takes them as they are: the same cosine
 //! scores, HNSW, payload filters (`metadata.app` here is a nested payload key), sharding and

@@ -6,7 +6,8 @@ use std::io::{self, Write};
 use std::ops::Deref;
 use std::path::Path;
 
-/// File-system operations used by [`crate::Index::save_with`] and [`crate::Index::load_with`].
+/// File-system operations used by [`crate::Index::save_with`], [`crate::Index::load_with`] and
+/// [`crate::Index::open_with`].
 pub trait Fs {
     /// Creates `dir` and any missing parents.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
