@@ -82,6 +82,9 @@ pub enum DataFile {
     Ids,
     /// `hnsw.bin`: the HNSW graph, so loading does not rebuild it.
     Graph,
+    /// `codes.bin`: the int8 copy of the rows the graph walk scores, so opening does not
+    /// derive it (directories only; absent from older directories, which derive it).
+    Codes,
     /// The framing of a `to_bytes` buffer.
     Buffer,
 }
@@ -94,6 +97,7 @@ impl DataFile {
             DataFile::Embeddings => "embeddings.npy",
             DataFile::Ids => "ids",
             DataFile::Graph => "hnsw.bin",
+            DataFile::Codes => "codes.bin",
             DataFile::Buffer => "<buffer>",
         }
     }

@@ -3,9 +3,11 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
+use std::ops::Deref;
 use std::path::Path;
 
-/// File-system operations used by [`crate::Index::save_with`] and [`crate::Index::load_with`].
+/// File-system operations used by [`crate::Index::save_with`], [`crate::Index::load_with`] and
+/// [`crate::Index::open_with`].
 pub trait Fs {
     /// Creates `dir` and any missing parents.
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
@@ -21,6 +23,49 @@ pub trait Fs {
     fn file_len(&self, path: &Path) -> io::Result<Option<u64>>;
     /// Reads a whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Maps a whole file read-only, for [`crate::Index::open`]; `None` (the default) means this
+    /// file system cannot map, and the file is read with [`Fs::read`] instead.
+    fn map(&self, path: &Path) -> io::Result<Option<Mapping>> {
+        let _ = path;
+        Ok(None)
+    }
+}
+
+/// The bytes of a whole file that stay valid, and in place, while held: a read-only memory map
+/// natively ([`StdFs::map`]), or bytes in memory (what a test's [`Fs`] may hand out).
+pub struct Mapping(Inner);
+
+enum Inner {
+    Bytes(Box<[u8]>),
+    #[cfg(not(target_family = "wasm"))]
+    Map(memmap2::Mmap),
+}
+
+impl Mapping {
+    /// Bytes in memory standing for a mapped file.
+    pub fn new(bytes: Vec<u8>) -> Self {
+        Self(Inner::Bytes(bytes.into_boxed_slice()))
+    }
+}
+
+impl Deref for Mapping {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // Both kinds keep their bytes at one address for as long as they live (the index keeps
+        // pointers into them: `store.rs`), which is why this is not any `Deref<Target = [u8]>`.
+        match &self.0 {
+            Inner::Bytes(b) => b,
+            #[cfg(not(target_family = "wasm"))]
+            Inner::Map(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Debug for Mapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Mapping({} bytes)", self.len())
+    }
 }
 
 /// The real file system.
@@ -68,6 +113,29 @@ impl Fs for StdFs {
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
         fs::read(path)
+    }
+
+    /// Memory-maps the file natively (an empty file, which cannot be mapped, is read); wasm32
+    /// has no file system, so there it reads.
+    fn map(&self, path: &Path) -> io::Result<Option<Mapping>> {
+        #[cfg(not(target_family = "wasm"))]
+        {
+            let file = fs::File::open(path)?;
+            if file.metadata()?.len() == 0 {
+                return Ok(None);
+            }
+            // SAFETY: the map is read-only and private to this process. Its contents may change
+            // only if another process writes the file in place, which the save protocol never
+            // does (it writes new files and renames them over the old ones, whose pages stay
+            // mapped). The caller checks the length before viewing any part of it.
+            let map = unsafe { memmap2::Mmap::map(&file)? };
+            Ok(Some(Mapping(Inner::Map(map))))
+        }
+        #[cfg(target_family = "wasm")]
+        {
+            let _ = path;
+            Ok(None)
+        }
     }
 }
 

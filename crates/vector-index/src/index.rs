@@ -117,6 +117,8 @@ pub struct Index {
     pub(crate) by_id: HashMap<String, u32>,
     /// HNSW over every row (dead ones included, as routing nodes).
     pub(crate) graph: Option<Graph>,
+    /// Files [`Index::open`] mapped without hashing them, for [`Index::verify`].
+    pub(crate) unverified: Vec<crate::persist::Unverified>,
 }
 
 impl Index {
@@ -134,6 +136,7 @@ impl Index {
             dead: 0,
             by_id: HashMap::new(),
             graph: None,
+            unverified: Vec::new(),
         })
     }
 
@@ -175,6 +178,12 @@ impl Index {
     /// Whether a live item has this id.
     pub fn contains(&self, id: &str) -> bool {
         self.by_id.contains_key(id)
+    }
+
+    /// Whether the vectors are viewed in a memory-mapped file ([`Index::open`]) rather than
+    /// held in memory; the first `add` copies them in.
+    pub fn is_mapped(&self) -> bool {
+        self.rows.is_mapped()
     }
 
     /// Whether searches currently go through an HNSW graph.

@@ -1,21 +1,33 @@
 //! Row-major storage for fixed-dimension vectors.
 
-/// A contiguous row-major `[rows, dim]` matrix of f32.
-#[derive(Debug, Clone, Default, PartialEq)]
+use crate::store::Store;
+
+/// A contiguous row-major `[rows, dim]` matrix of f32, in memory or mapped from a file.
+#[derive(Clone, Default)]
 pub(crate) struct Matrix {
     dim: usize,
-    data: Vec<f32>,
+    data: Store<f32>,
 }
 
 impl Matrix {
     pub(crate) fn new(dim: usize) -> Self {
-        Self { dim, data: Vec::new() }
+        Self { dim, data: Store::default() }
     }
 
     /// Wraps `data`, whose length must be a multiple of `dim`.
     pub(crate) fn from_vec(dim: usize, data: Vec<f32>) -> Self {
-        assert!(dim > 0 && data.len().is_multiple_of(dim), "matrix data is not a whole number of rows");
+        Self::from_store(dim, Store::Owned(data))
+    }
+
+    /// Wraps `data` (owned or mapped), whose length must be a multiple of `dim`.
+    pub(crate) fn from_store(dim: usize, data: Store<f32>) -> Self {
+        assert!(dim > 0 && data.as_slice().len().is_multiple_of(dim), "matrix data is not a whole number of rows");
         Self { dim, data }
+    }
+
+    /// Whether the rows are a view into a mapped file.
+    pub(crate) fn is_mapped(&self) -> bool {
+        self.data.is_mapped()
     }
 
     pub(crate) fn dim(&self) -> usize {
@@ -23,20 +35,22 @@ impl Matrix {
     }
 
     pub(crate) fn rows(&self) -> usize {
-        self.data.len() / self.dim
+        self.data.as_slice().len() / self.dim
     }
 
+    #[inline]
     pub(crate) fn row(&self, i: usize) -> &[f32] {
-        &self.data[i * self.dim..(i + 1) * self.dim]
+        &self.data.as_slice()[i * self.dim..(i + 1) * self.dim]
     }
 
+    /// Appends a row (a mapped matrix is copied into memory first).
     pub(crate) fn push(&mut self, row: &[f32]) {
         debug_assert_eq!(row.len(), self.dim);
-        self.data.extend_from_slice(row);
+        self.data.to_mut().extend_from_slice(row);
     }
 
     pub(crate) fn as_slice(&self) -> &[f32] {
-        &self.data
+        self.data.as_slice()
     }
 }
 

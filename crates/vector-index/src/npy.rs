@@ -84,6 +84,15 @@ pub struct Matrix2 {
 
 /// Decodes an `.npy` buffer holding a 2-D C-order little-endian float32 array.
 pub fn read_f32_matrix(bytes: &[u8]) -> Result<Matrix2, NpyError> {
+    let (rows, cols, offset) = f32_matrix_layout(bytes)?;
+    let data = bytes[offset..].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok(Matrix2 { rows, cols, data })
+}
+
+/// Checks an `.npy` buffer's header as [`read_f32_matrix`] does and returns `(rows, cols,
+/// offset of the data)` without decoding the data (which is exactly `rows * cols * 4` bytes
+/// from the offset to the end), so a memory-mapped file can be viewed in place.
+pub(crate) fn f32_matrix_layout(bytes: &[u8]) -> Result<(usize, usize, usize), NpyError> {
     let (header, data) = split_header(bytes)?;
     let fields = parse_header_dict(header)?;
     if fields.descr != "<f4" && !(fields.descr == "=f4" && cfg!(target_endian = "little")) {
@@ -101,8 +110,7 @@ pub fn read_f32_matrix(bytes: &[u8]) -> Result<Matrix2, NpyError> {
         return Err(NpyError::LengthMismatch { expected, found: data.len() as u64 });
     }
     let to_usize = |v: u64| usize::try_from(v).map_err(|_| NpyError::BadShape(fields.shape.clone()));
-    let data = data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    Ok(Matrix2 { rows: to_usize(rows)?, cols: to_usize(cols)?, data })
+    Ok((to_usize(rows)?, to_usize(cols)?, bytes.len() - data.len()))
 }
 
 /// Splits an `.npy` buffer into its header text and its data bytes.

@@ -18,12 +18,19 @@
 //! Rows are padded with zeros to whole 64-byte lines and stored 64-byte aligned, so a row is
 //! exactly `lines` cache lines (prefetchable line by line) and the kernels have no tail.
 //! Memory: `dim` rounded up to 64 bytes plus 4 bytes (the scale) per row, i.e. about a quarter of
-//! the f32 rows. It is derived from the rows whenever a graph is built, extended or loaded, never stored.
+//! the f32 rows. It is derived from the rows when a graph is built or extended, and saved
+//! beside the graph (`codes.bin`) so that [`crate::Index::open`] can map it instead of
+//! deriving it from every row (a directory without it, from before, derives it on load).
 //!
 //! Kernels: an AVX-512 VNNI one (`vpdpbusd`, 64 products per instruction) and an AVX2 one
 //! (`vpmaddubsw` + `vpmaddwd`, 32 per pair) are picked at run time on x86-64; a portable one
 //! (plain i32 sums that the compiler vectorises, including wasm SIMD128 when enabled) runs
 //! everywhere else.
+
+use std::sync::Arc;
+
+use crate::fs::Mapping;
+use crate::store::Store;
 
 /// Bytes per storage line: one cache line, one AVX-512 register.
 pub(crate) const LINE: usize = 64;
@@ -35,13 +42,20 @@ pub(crate) struct Line(pub(crate) [i8; LINE]);
 
 const ZERO_LINE: Line = Line([0; LINE]);
 
-/// The int8 codes of a set of vectors, in the order they were given.
+/// The int8 codes of a set of vectors, in the order they were given (in memory, or mapped
+/// from `codes.bin`; see [`Codes::encode`]).
 pub(crate) struct Codes {
     /// Lines per vector: `ceil(dim / 64)`.
     lines: usize,
-    codes: Vec<Line>,
-    scales: Vec<f32>,
+    codes: Store<Line>,
+    scales: Store<f32>,
 }
+
+/// `codes.bin`: magic, version, dimension, vector count, lines per vector, zero padding to
+/// [`LINE`] bytes (so the code lines that follow are 64-byte aligned in a mapped file), then
+/// `count * lines` lines of codes, then `count` little-endian f32 scales.
+const CODES_MAGIC: &[u8; 8] = b"QVIXCODE";
+const CODES_VERSION: u32 = 1;
 
 impl Codes {
     /// Quantises `vectors`, each of `dim` floats (finite: the index refuses anything else).
@@ -53,13 +67,77 @@ impl Codes {
             debug_assert_eq!(v.len(), dim);
             scales.push(quantise(v, lines, &mut codes));
         }
-        Self { lines, codes, scales }
+        Self { lines, codes: Store::Owned(codes), scales: Store::Owned(scales) }
     }
 
-    /// Appends the codes of one more vector (an insertion into the graph).
+    /// The stored form (`codes.bin`, see [`CODES_MAGIC`]).
+    pub(crate) fn encode(&self, dim: usize) -> Vec<u8> {
+        let (codes, scales) = (self.codes.as_slice(), self.scales.as_slice());
+        let mut out = Vec::with_capacity(LINE + codes.len() * LINE + scales.len() * 4);
+        out.extend_from_slice(CODES_MAGIC);
+        out.extend_from_slice(&CODES_VERSION.to_le_bytes());
+        out.extend_from_slice(&(dim as u32).to_le_bytes());
+        out.extend_from_slice(&(scales.len() as u64).to_le_bytes());
+        out.extend_from_slice(&(self.lines as u32).to_le_bytes());
+        out.resize(LINE, 0);
+        codes.iter().for_each(|line| out.extend(line.0.iter().map(|c| *c as u8)));
+        scales.iter().for_each(|s| out.extend_from_slice(&s.to_le_bytes()));
+        out
+    }
+
+    /// Reads `codes.bin` for `count` vectors of `dim` floats, viewing it in place when it is a
+    /// mapped file (and the target little-endian), copying otherwise. Checks the header and
+    /// the exact length, so nothing past the file's end is ever viewed; the codes themselves
+    /// can be any bytes (a wrong code only misguides the walk, whose results are re-scored
+    /// exactly).
+    pub(crate) fn decode(bytes: &[u8], map: Option<Arc<Mapping>>, dim: usize, count: usize) -> Result<Self, String> {
+        let lines = dim.div_ceil(LINE).max(1);
+        let header = bytes.get(..LINE).ok_or("codes file is truncated")?;
+        let field = |at: usize, len: usize| {
+            u64::from_le_bytes({
+                let mut b = [0u8; 8];
+                b[..len].copy_from_slice(&header[at..at + len]);
+                b
+            })
+        };
+        if &header[..8] != CODES_MAGIC || field(8, 4) != u64::from(CODES_VERSION) {
+            return Err("not a codes file of version 1 (bad magic bytes or version)".into());
+        }
+        if field(12, 4) != dim as u64 || field(16, 8) != count as u64 || field(24, 4) != lines as u64 {
+            return Err(format!("codes file does not describe {count} vectors of dimension {dim}"));
+        }
+        // `count` comes from index.json: size everything with checked arithmetic, and compare
+        // with the file's real length before anything is allocated or viewed.
+        let code_bytes = count.checked_mul(lines * LINE).ok_or("codes file is too large")?;
+        let expected = code_bytes.checked_add(LINE).and_then(|n| n.checked_add(count.checked_mul(4)?));
+        if expected != Some(bytes.len()) {
+            return Err("codes file has the wrong length".into());
+        }
+        let scales_at = LINE + code_bytes;
+        if let Some(map) = map {
+            let codes = Store::mapped(map.clone(), LINE, count * lines);
+            let scales = Store::mapped(map, scales_at, count);
+            if let (Some(codes), Some(scales)) = (codes, scales) {
+                return Ok(Self { lines, codes, scales });
+            }
+        }
+        let codes =
+            bytes[LINE..scales_at].chunks_exact(LINE).map(|c| Line(std::array::from_fn(|i| c[i] as i8))).collect();
+        let scales =
+            bytes[scales_at..].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+        Ok(Self { lines, codes: Store::Owned(codes), scales: Store::Owned(scales) })
+    }
+
+    /// Appends the codes of one more vector (an insertion into the graph; mapped codes are
+    /// copied into memory first).
     pub(crate) fn push(&mut self, v: &[f32]) {
-        let scale = quantise(v, self.lines, &mut self.codes);
-        self.scales.push(scale);
+        let scale = quantise(v, self.lines, self.codes.to_mut());
+        self.scales.to_mut().push(scale);
+    }
+
+    /// Number of vectors.
+    pub(crate) fn len(&self) -> usize {
+        self.scales.as_slice().len()
     }
 
     /// Lines per vector.
@@ -71,19 +149,26 @@ impl Codes {
     /// The code lines of vector `i`.
     #[inline]
     pub(crate) fn code(&self, i: usize) -> &[Line] {
-        &self.codes[i * self.lines..(i + 1) * self.lines]
+        &self.codes.as_slice()[i * self.lines..(i + 1) * self.lines]
     }
 
     /// The scale of vector `i`.
     #[inline]
     pub(crate) fn scale(&self, i: usize) -> f32 {
-        self.scales[i]
+        self.scales.as_slice()[i]
+    }
+
+    /// Whether vector `i`'s codes and scale are what quantising `v` gives (for `verify`).
+    pub(crate) fn matches(&self, i: usize, v: &[f32]) -> bool {
+        let mut fresh = Vec::with_capacity(self.lines);
+        let scale = quantise(v, self.lines, &mut fresh);
+        scale.to_bits() == self.scale(i).to_bits() && fresh.iter().zip(self.code(i)).all(|(a, b)| a.0 == b.0)
     }
 
     /// Heap bytes held (the figure the crate docs quote).
     #[cfg(test)]
     pub(crate) fn bytes(&self) -> usize {
-        self.codes.len() * LINE + self.scales.len() * 4
+        self.codes.as_slice().len() * LINE + self.scales.as_slice().len() * 4
     }
 }
 

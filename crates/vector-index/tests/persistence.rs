@@ -1,16 +1,13 @@
-//! Save/load and to_bytes/from_bytes round trips, NumPy interoperability, crash safety and
-//! corrupt-file handling.
+//! Save/load and to_bytes/from_bytes round trips, NumPy interoperability and corrupt-file
+//! handling (crash safety is in `crash.rs`).
 
 mod common;
 
-use std::cell::Cell;
-use std::io;
 use std::path::Path;
 use std::process::Command;
 
-use common::{TempDir, clustered_index, config, snapshot};
+use common::{TempDir, clustered_index, config, small_index, snapshot};
 use serde_json::{Value, json};
-use vector_index::fs::{Fs, StdFs};
 use vector_index::npy::{self, NpyError};
 use vector_index::synthetic::Rng;
 use vector_index::{DataFile, Error, Index, LoadError, Problem, Strategy};
@@ -134,119 +131,6 @@ a.tofile(f"{d}/raw.f32")
         let m = npy::read_f32_matrix(&std::fs::read(dir.join(name)).unwrap()).unwrap();
         assert_eq!((m.rows, m.cols, &m.data), (7, 5, &raw), "{name}");
     }
-}
-
-/// A file system that "crashes" at its `fail_at`-th mutating operation: that operation fails
-/// (a write leaves a torn half-written file) and so does every later one.
-struct CrashingFs {
-    fail_at: usize,
-    ops: Cell<usize>,
-}
-
-impl CrashingFs {
-    fn new(fail_at: usize) -> Self {
-        Self { fail_at, ops: Cell::new(0) }
-    }
-
-    /// Counts one mutating operation; `Err` once the crash point is reached.
-    fn step(&self) -> io::Result<()> {
-        let n = self.ops.get();
-        self.ops.set(n + 1);
-        if n >= self.fail_at { Err(io::Error::other("injected crash")) } else { Ok(()) }
-    }
-
-    fn crashed(&self) -> bool {
-        self.ops.get() > self.fail_at
-    }
-}
-
-impl Fs for CrashingFs {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.step()?;
-        StdFs.create_dir_all(dir)
-    }
-
-    fn write_synced(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        if self.ops.get() == self.fail_at {
-            let _ = StdFs.write_synced(path, &bytes[..bytes.len() / 2]);
-        }
-        self.step()?;
-        StdFs.write_synced(path, bytes)
-    }
-
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.step()?;
-        StdFs.rename(from, to)
-    }
-
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.step()?;
-        StdFs.sync_dir(dir)
-    }
-
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.step()?;
-        StdFs.remove_file(path)
-    }
-
-    fn file_len(&self, path: &Path) -> io::Result<Option<u64>> {
-        StdFs.file_len(path)
-    }
-
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        StdFs.read(path)
-    }
-}
-
-fn small_index(n: usize, tag: &str, strategy: Strategy) -> Index {
-    let mut index = Index::new(config(4, strategy)).unwrap();
-    for i in 0..n {
-        index.add(format!("{tag}-{i}"), &[1.0, i as f32, 0.5, -(i as f32)], json!(tag)).unwrap();
-    }
-    index
-}
-
-/// Crash a save at every step, then crash the *next* save at every step as well (its recovery
-/// of the first one included): a load always yields one of the indexes saved, whole.
-#[test]
-fn a_crash_at_any_step_of_a_save_leaves_the_old_or_the_new_index() {
-    let old = small_index(5, "old", Strategy::Exact);
-    let new = small_index(8, "new", Strategy::Hnsw); // has hnsw.bin, `old` does not
-    let newer = small_index(3, "newer", Strategy::Exact);
-    let states = [snapshot(&old), snapshot(&new), snapshot(&newer)];
-    let mut crash_points = 0;
-    for first in 0.. {
-        let dir = TempDir::new("crash");
-        old.save(&dir.0).unwrap();
-        let fs = CrashingFs::new(first);
-        let result = new.save_with(&dir.0, &fs);
-        if !fs.crashed() {
-            result.unwrap();
-            assert_eq!(snapshot(&Index::load(&dir.0).unwrap()), states[1]);
-            break;
-        }
-        assert!(matches!(result, Err(Error::Save { .. })));
-        crash_points += 1;
-        let after_first = snapshot(&Index::load(&dir.0).unwrap());
-        assert!(after_first == states[0] || after_first == states[1], "crash at step {first} mixed the indexes");
-        for second in 0.. {
-            let copy = TempDir::new("crash2");
-            for entry in std::fs::read_dir(&dir.0).unwrap() {
-                let entry = entry.unwrap();
-                std::fs::copy(entry.path(), copy.join(entry.file_name().to_str().unwrap())).unwrap();
-            }
-            let fs = CrashingFs::new(second);
-            let result = newer.save_with(&copy.0, &fs);
-            let loaded = snapshot(&Index::load(&copy.0).unwrap());
-            if !fs.crashed() {
-                result.unwrap();
-                assert_eq!(loaded, states[2]);
-                break;
-            }
-            assert!(loaded == after_first || loaded == states[2], "crash at steps {first}/{second} mixed the indexes");
-        }
-    }
-    assert!(crash_points >= 8, "the save protocol has at least 8 crash points, saw {crash_points}");
 }
 
 /// A saved directory to corrupt, and a helper that checks which typed error a load gives.

@@ -33,9 +33,18 @@ impl Graph {
 
     /// Decodes a graph over every row of `rows`, checking its structure: `M` is ours, levels are
     /// in range, the entry is a node of the top level, and every link on layer `l` names a node
-    /// that is on layer `l` (so a walk can never index past a node's slots).
-    pub(crate) fn decode(bytes: &[u8], rows: &Matrix, params: HnswParams) -> Result<Self, String> {
+    /// that is on layer `l` (so a walk can never index past a node's slots). `codes` are the
+    /// rows' int8 codes from `codes.bin` (one per row); without them they are derived.
+    pub(crate) fn decode(
+        bytes: &[u8],
+        rows: &Matrix,
+        params: HnswParams,
+        codes: Option<Codes>,
+    ) -> Result<Self, String> {
         let n = rows.rows();
+        if codes.as_ref().is_some_and(|c| c.len() != n) {
+            return Err(format!("codes file does not have one vector per row ({n} rows)"));
+        }
         let mut r = Reader { bytes, pos: 0 };
         let m = r.u32()?;
         if m as usize != M {
@@ -59,6 +68,23 @@ impl Graph {
         if bytes.len() - r.pos != 4 * (n * 2 * M + upper_slots) {
             return Err("graph links have the wrong length".into());
         }
+        // Layer 0 is nearly all of the links (every node is on it, so a link there only has to
+        // name a node): one tight pass that converts and checks, instead of `link` per slot,
+        // which was the largest part of `Index::open`'s time.
+        let mut beyond = false;
+        let zero: Vec<AtomicU32> = r
+            .take(4 * n * 2 * M)?
+            .chunks_exact(4)
+            .map(|c| {
+                let l = u32::from_le_bytes(c.try_into().expect("4 bytes"));
+                beyond |= l != INVALID && l as usize >= n;
+                AtomicU32::new(l)
+            })
+            .collect();
+        if beyond {
+            let l = zero.iter().map(|l| l.load(Relaxed)).find(|l| *l != INVALID && *l as usize >= n);
+            return Err(format!("link to node {}, which is not on layer 0", l.unwrap_or_default()));
+        }
         let mut link = |layer: usize| -> Result<AtomicU32, String> {
             let l = r.u32()?;
             if l != INVALID && levels.get(l as usize).is_none_or(|level| (*level as usize) < layer) {
@@ -66,7 +92,6 @@ impl Graph {
             }
             Ok(AtomicU32::new(l))
         };
-        let zero = (0..n * 2 * M).map(|_| link(0)).collect::<Result<Vec<_>, _>>()?;
         let upper = levels
             .iter()
             .map(|level| (0..*level as usize * M).map(|i| link(1 + i / M)).collect::<Result<Box<[_]>, _>>())
@@ -78,7 +103,7 @@ impl Graph {
             upper,
             entry,
             locks: (0..n).map(|_| Mutex::new(())).collect(),
-            codes: Codes::new(rows.dim(), (0..n).map(|i| rows.row(i))),
+            codes: codes.unwrap_or_else(|| Codes::new(rows.dim(), (0..n).map(|i| rows.row(i)))),
             scorer: Scorer::detect(),
             searches: Mutex::new(Vec::new()),
         })

@@ -14,16 +14,24 @@ use crate::quant::Query;
 
 impl Graph {
     /// Adds rows `self.len()..rows.rows()` of `rows` as nodes: one at a time on wasm32 or for a
-    /// single row, in parallel (rayon) otherwise.
+    /// single row, in parallel (rayon) otherwise. A parallel insert ends with the reachability
+    /// repair (`repair.rs`), so afterwards every node is reachable from the entry point.
+    pub(crate) fn extend(&mut self, rows: &Matrix) {
+        if self.insert_rows(rows) {
+            self.repair(rows);
+        }
+    }
+
+    /// The inserts of [`Graph::extend`], without the repair; whether some ran in parallel.
     ///
     /// Storage for every new node (link slots, lock, codes) is allocated first, so the inserts
     /// themselves only need `&self`. The entry point never moves during the parallel phase:
     /// the new node of the highest level, if it beats the current entry, is inserted alone
     /// first and becomes the entry; every other new node has a level no higher than it.
-    pub(crate) fn extend(&mut self, rows: &Matrix) {
+    pub(super) fn insert_rows(&mut self, rows: &Matrix) -> bool {
         let (start, end) = (self.len(), rows.rows());
         if start >= end {
-            return;
+            return false;
         }
         for node in start..end {
             let level = level_of(self.params.seed, node as u32);
@@ -60,6 +68,7 @@ impl Graph {
                 .par_iter()
                 .for_each_init(SearchState::default, |state, &node| this.insert(rows, node, state));
         }
+        serial < rest.len()
     }
 
     /// Links `node` (whose storage exists) into the graph: greedy descent to its level, then on
@@ -97,7 +106,7 @@ impl Graph {
 
     /// Adds `node` to `neighbour`'s list on `layer`; when the list is full, re-selects it from
     /// its links plus `node` with the heuristic (hnswlib's pruning).
-    fn connect(&self, rows: &Matrix, neighbour: u32, node: u32, layer: usize) {
+    pub(super) fn connect(&self, rows: &Matrix, neighbour: u32, node: u32, layer: usize) {
         let _lock = self.locks[neighbour as usize].lock().unwrap_or_else(|e| e.into_inner());
         let slots = self.slots(neighbour, layer);
         let links: Vec<u32> = used(slots).collect();
@@ -120,7 +129,7 @@ impl Graph {
     /// With the heuristic, a candidate is skipped when it is more similar to an already chosen
     /// one than to the base (it is reachable through that one), which keeps links spread over
     /// directions and clusters connected; `keep_pruned` refills with skipped ones up to `max`.
-    fn select(&self, candidates: &[(u32, f32)], max: usize) -> Vec<u32> {
+    pub(super) fn select(&self, candidates: &[(u32, f32)], max: usize) -> Vec<u32> {
         if !self.params.heuristic || candidates.len() <= max {
             return candidates.iter().take(max).map(|c| c.0).collect();
         }
@@ -156,7 +165,7 @@ impl Graph {
 }
 
 /// Stores `links` (at most `slots.len()`) and marks the remaining slots unused.
-fn write(slots: &[AtomicU32], links: &[u32]) {
+pub(super) fn write(slots: &[AtomicU32], links: &[u32]) {
     for (i, slot) in slots.iter().enumerate() {
         slot.store(links.get(i).copied().unwrap_or(INVALID), Relaxed);
     }

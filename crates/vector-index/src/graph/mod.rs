@@ -1,5 +1,6 @@
 //! The HNSW graph: built, extended and searched by this module (`insert.rs` adds nodes,
-//! `codec.rs` stores the graph), over the index's rows: node `i` is row `i`.
+//! `repair.rs` re-links nodes a parallel insert left unreachable, `codec.rs` stores the
+//! graph), over the index's rows: node `i` is row `i`.
 //!
 //! The graph grows one node at a time, as in the HNSW paper and hnswlib: a node draws a random
 //! level (`floor(-ln(u) / ln(M))`), descends greedily from the entry point to that level, and on
@@ -7,7 +8,8 @@
 //! with hnswlib's heuristic (`getNeighborsByHeuristic2`) and links both ways, pruning a
 //! neighbour's list with the same heuristic when it overflows. A bulk insert (`add_batch`, a
 //! rebuild) inserts its nodes in parallel natively (rayon; every node's link lists behind its
-//! own lock, as hnswlib and usearch do), serially on wasm32.
+//! own lock, as hnswlib and usearch do), serially on wasm32, and ends with a repair pass that
+//! makes every node reachable from the entry point on layer 0 again.
 //!
 //! Removed rows are *not* taken out of the graph: like hnswlib's `markDelete` they stay as
 //! routing nodes and the walk simply never returns them (the index's `live` flags). Repairing
@@ -17,7 +19,7 @@
 //! rows, so they never dominate a walk (see `Index::rebuild`).
 //!
 //! The walk does not score the f32 rows: it scores an int8 copy of them kept in node order
-//! (`quant.rs`; about a quarter of the f32 bytes, extended on insert and rebuilt on load), and
+//! (`quant.rs`; about a quarter of the f32 bytes, extended on insert, saved as `codes.bin`), and
 //! re-scores its final candidates with exact f32 dot products. Scoring a quarter of the bytes is
 //! what made the walk faster than hnswlib's (which scores f32) once the rows no longer fit in
 //! cache; see `benches/index/README.md`. Construction walks the same int8 codes, then picks
@@ -30,6 +32,7 @@
 
 mod codec;
 mod insert;
+mod repair;
 
 use std::collections::BinaryHeap;
 use std::sync::Mutex;
@@ -88,7 +91,7 @@ pub(crate) struct Graph {
     /// Serialise writers of a node's link lists (all its layers) during parallel inserts.
     locks: Vec<Mutex<()>>,
     /// int8 codes of the rows, in node order: the walk scores with these and re-scores its
-    /// final candidates in f32 (see `quant.rs`). Derived from the rows; never stored.
+    /// final candidates in f32 (see `quant.rs`). Derived from the rows; saved as `codes.bin`.
     codes: Codes,
     scorer: Scorer,
     /// Reusable search states: each holds a visited set sized to the graph.
@@ -123,6 +126,11 @@ impl Graph {
         let mut graph = Self::new(rows.dim(), params);
         graph.extend(rows);
         graph
+    }
+
+    /// The int8 codes of the rows, in node order (saved as `codes.bin`).
+    pub(crate) fn codes(&self) -> &Codes {
+        &self.codes
     }
 
     /// Number of nodes.

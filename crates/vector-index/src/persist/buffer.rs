@@ -17,7 +17,7 @@ const MAGIC: &[u8; 8] = b"QVIXBUF1";
 impl Index {
     /// The whole index as one self-describing buffer.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let encoded = persist::encode(self);
+        let encoded = persist::encode(self, false);
         let sections =
             std::iter::once((DataFile::IndexJson, &encoded.manifest)).chain(encoded.files.iter().map(|(f, b)| (*f, b)));
         let mut out = MAGIC.to_vec();
@@ -42,7 +42,7 @@ impl Index {
                 let why = format!("section is {} bytes, index.json says {}", bytes.len(), entry.bytes);
                 return Err(LoadError::new(file, Problem::Invalid(why)));
             }
-            Ok(bytes.to_vec())
+            Ok(persist::Bytes::Read(bytes.to_vec()))
         })
     }
 }

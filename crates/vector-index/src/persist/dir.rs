@@ -1,7 +1,7 @@
 //! Saving to and loading from a directory, crash-safely.
 //!
 //! # Layout
-//! `index.json`, `embeddings.npy`, `ids` and (with a graph) `hnsw.bin`, under these fixed names
+//! `index.json`, `embeddings.npy`, `ids` and (with a graph) `hnsw.bin` and `codes.bin`, under these fixed names
 //! whenever no save is in progress, so `numpy.load("dir/embeddings.npy")` just works.
 //!
 //! # Protocol
@@ -30,13 +30,14 @@
 //! order the renames on file systems that would otherwise reorder them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::Index;
 use crate::error::{DataFile, Error, LoadError, Problem, Result};
 use crate::fs::{Fs, StdFs};
-use crate::persist::{self, FileEntry};
+use crate::persist::{self, Bytes, FileEntry};
 
-const DATA_FILES: [DataFile; 3] = [DataFile::Embeddings, DataFile::Ids, DataFile::Graph];
+const DATA_FILES: [DataFile; 4] = [DataFile::Embeddings, DataFile::Ids, DataFile::Graph, DataFile::Codes];
 
 fn staged(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("{name}.new"))
@@ -57,7 +58,7 @@ impl Index {
     pub fn save_with(&self, dir: &Path, fs: &dyn Fs) -> Result<()> {
         fs.create_dir_all(dir).map_err(io_err(dir))?;
         recover(dir, fs)?;
-        let encoded = persist::encode(self);
+        let encoded = persist::encode(self, true);
         for (file, bytes) in &encoded.files {
             let path = staged(dir, file.name());
             fs.write_synced(&path, bytes).map_err(io_err(&path))?;
@@ -79,32 +80,75 @@ impl Index {
 
     /// [`Index::load`] through a given [`Fs`].
     pub fn load_with(dir: &Path, fs: &dyn Fs) -> Result<Index> {
-        let committed = staged(dir, DataFile::IndexJson.name());
-        let pending = file_len(fs, &committed, DataFile::IndexJson)?.is_some();
-        let manifest_path = if pending { committed } else { dir.join(DataFile::IndexJson.name()) };
-        let len = file_len(fs, &manifest_path, DataFile::IndexJson)?
-            .ok_or(LoadError::new(DataFile::IndexJson, Problem::Missing))?;
-        if len > persist::MAX_MANIFEST_BYTES {
-            let problem = Problem::TooLarge { limit: persist::MAX_MANIFEST_BYTES, found: len };
-            return Err(LoadError::new(DataFile::IndexJson, problem).into());
-        }
-        let manifest = fs.read(&manifest_path).map_err(|e| LoadError::new(DataFile::IndexJson, Problem::Io(e)))?;
-        persist::decode(&manifest, |file, entry| read_data_file(dir, fs, file, entry, pending))
+        load_dir(dir, fs, false)
     }
+
+    /// Opens an index saved by [`Index::save`] without reading all of it: natively the vectors
+    /// (`embeddings.npy`) and the int8 codes the graph walk scores (`codes.bin`) are
+    /// memory-mapped, so opening costs about the manifest, the ids and the graph links (copied
+    /// from a map of `hnsw.bin`, checked link by link), and memory grows with the pages
+    /// searches touch. Everything [`Index::load`] checks is checked except what would read the
+    /// mapped files whole: the sha256 of `embeddings.npy`, `codes.bin` and `hnsw.bin`, that
+    /// every vector is finite, and that the codes are those of the vectors. Sizes and headers
+    /// are checked before anything is viewed (a file shorter than `index.json` says is an
+    /// error, never a fault). [`Index::verify`] does the deferred checks when wanted.
+    ///
+    /// Results equal [`Index::load`]'s. The first `add` copies the mapped vectors and codes into
+    /// memory (the index then weighs what a loaded one does). The rows are viewed in place only
+    /// when no removed rows are stored (`hnsw.bin` carries those, so the row layout is rebuilt
+    /// in memory); [`Index::rebuild`] before saving makes an index fully mappable. A directory
+    /// saved before `codes.bin` existed opens too, deriving the codes from every row (as slow
+    /// as a load; saving it again writes `codes.bin`). On wasm32 this is [`Index::load`].
+    ///
+    /// Do not modify the files of an open index in place (a mapped file that shrinks underneath
+    /// faults on access, as with any memory map); saving to the same directory is safe, because
+    /// a save renames new files over the old ones. On Windows that rename fails while a file is
+    /// mapped, so save elsewhere or drop the opened index first.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Index> {
+        Self::open_with(dir.as_ref(), &StdFs)
+    }
+
+    /// [`Index::open`] through a given [`Fs`] (files it cannot [`Fs::map`] are read).
+    pub fn open_with(dir: &Path, fs: &dyn Fs) -> Result<Index> {
+        load_dir(dir, fs, true)
+    }
+}
+
+/// Files mapped by `open`: the vectors and codes, which a search reads only in part, and the
+/// graph, which is copied into memory from the map (so its sha256 can wait for `verify` too;
+/// its structure is checked link by link as it is copied).
+const MAPPED: [DataFile; 3] = [DataFile::Embeddings, DataFile::Codes, DataFile::Graph];
+
+fn load_dir(dir: &Path, fs: &dyn Fs, map: bool) -> Result<Index> {
+    let committed = staged(dir, DataFile::IndexJson.name());
+    let pending = file_len(fs, &committed, DataFile::IndexJson)?.is_some();
+    let manifest_path = if pending { committed } else { dir.join(DataFile::IndexJson.name()) };
+    let len = file_len(fs, &manifest_path, DataFile::IndexJson)?
+        .ok_or(LoadError::new(DataFile::IndexJson, Problem::Missing))?;
+    if len > persist::MAX_MANIFEST_BYTES {
+        let problem = Problem::TooLarge { limit: persist::MAX_MANIFEST_BYTES, found: len };
+        return Err(LoadError::new(DataFile::IndexJson, problem).into());
+    }
+    let manifest = fs.read(&manifest_path).map_err(|e| LoadError::new(DataFile::IndexJson, Problem::Io(e)))?;
+    persist::decode(&manifest, |file, entry| {
+        read_data_file(dir, fs, file, entry, pending, map && MAPPED.contains(&file))
+    })
 }
 
 fn file_len(fs: &dyn Fs, path: &Path, file: DataFile) -> Result<Option<u64>, LoadError> {
     fs.file_len(path).map_err(|e| LoadError::new(file, Problem::Io(e)))
 }
 
-/// Reads one data file, refusing it before reading if its size differs from `index.json`'s.
+/// Reads (or with `map`, maps) one data file, refusing it before reading or mapping if its size
+/// differs from `index.json`'s.
 fn read_data_file(
     dir: &Path,
     fs: &dyn Fs,
     file: DataFile,
     entry: &FileEntry,
     pending: bool,
-) -> Result<Vec<u8>, LoadError> {
+    map: bool,
+) -> Result<Bytes, LoadError> {
     let plain = dir.join(file.name());
     let mut path = plain.clone();
     let mut len = None;
@@ -123,7 +167,16 @@ fn read_data_file(
             Problem::Invalid(format!("file is {len} bytes, index.json says {}", entry.bytes)),
         ));
     }
-    fs.read(&path).map_err(|e| LoadError::new(file, Problem::Io(e)))
+    let io = |e| LoadError::new(file, Problem::Io(e));
+    if map && let Some(mapping) = fs.map(&path).map_err(io)? {
+        // The file may have changed between the size check and the map: check the map itself.
+        if mapping.len() as u64 != entry.bytes {
+            let why = format!("file is {} bytes, index.json says {}", mapping.len(), entry.bytes);
+            return Err(LoadError::new(file, Problem::Invalid(why)));
+        }
+        return Ok(Bytes::Mapped(Arc::new(mapping)));
+    }
+    fs.read(&path).map(Bytes::Read).map_err(io)
 }
 
 /// Finishes a save that committed (`index.json.new` exists) but did not publish.

@@ -21,8 +21,10 @@
 
 pub(crate) mod buffer;
 pub(crate) mod dir;
+mod verify;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,10 +32,13 @@ use sha2::{Digest, Sha256};
 
 use crate::Index;
 use crate::error::{DataFile, Error, LoadError, Problem, Result};
+use crate::fs::Mapping;
 use crate::graph::Graph;
 use crate::index::{IndexConfig, MAX_DIM, check_id};
 use crate::matrix::Matrix;
 use crate::npy;
+use crate::quant::Codes;
+use crate::store::Store;
 
 /// The `index.json` schema this build writes. It also reads every earlier one (only 1 so far).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -82,6 +87,39 @@ pub(crate) struct ItemEntry {
     pub metadata: Value,
 }
 
+/// A data file's bytes as fetched: read into memory, or mapped (by [`Index::open`]).
+pub(crate) enum Bytes {
+    Read(Vec<u8>),
+    Mapped(Arc<Mapping>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Read(v) => v,
+            Bytes::Mapped(m) => m,
+        }
+    }
+}
+
+impl Bytes {
+    fn map(&self) -> Option<Arc<Mapping>> {
+        match self {
+            Bytes::Read(_) => None,
+            Bytes::Mapped(m) => Some(m.clone()),
+        }
+    }
+}
+
+/// A mapped data file whose sha256 a load did not check (see [`Index::verify`]).
+pub(crate) struct Unverified {
+    pub file: DataFile,
+    pub entry: FileEntry,
+    pub map: Arc<Mapping>,
+}
+
 /// An index in stored form: `index.json` bytes plus the data files it describes.
 pub(crate) struct Encoded {
     pub manifest: Vec<u8>,
@@ -92,8 +130,9 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Serialises `index` into its stored parts.
-pub(crate) fn encode(index: &Index) -> Encoded {
+/// Serialises `index` into its stored parts; `with_codes` adds `codes.bin` when there is a
+/// graph (directories carry it so [`Index::open`] can map it; buffers derive it on load).
+pub(crate) fn encode(index: &Index, with_codes: bool) -> Encoded {
     let dim = index.embedding_dim();
     let live_rows: Vec<usize> = (0..index.live.len()).filter(|r| index.live[*r]).collect();
     let mut matrix = Vec::with_capacity(live_rows.len() * dim);
@@ -113,6 +152,9 @@ pub(crate) fn encode(index: &Index) -> Encoded {
     let graph = index.graph.as_ref().map(|graph| {
         let entry = GraphEntry { snapshot_rows: index.rows.rows(), dead_rows: index.dead };
         files.push((DataFile::Graph, encode_graph(index, graph)));
+        if with_codes {
+            files.push((DataFile::Codes, graph.codes().encode(dim)));
+        }
         entry
     });
     let manifest = Manifest {
@@ -167,12 +209,18 @@ pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
     struct Version {
         schema_version: u64,
     }
-    let version: Version = serde_json::from_slice(bytes).map_err(json)?;
-    if !(1..=SCHEMA_VERSION as u64).contains(&version.schema_version) {
-        let problem = Problem::UnsupportedSchema { found: version.schema_version, supported: SCHEMA_VERSION };
+    // One parse when the manifest is well-formed; the version alone is parsed only to tell an
+    // unsupported schema (whose fields may differ) from a broken file.
+    let parsed: std::result::Result<Manifest, _> = serde_json::from_slice(bytes);
+    let version = match &parsed {
+        Ok(manifest) => u64::from(manifest.schema_version),
+        Err(_) => serde_json::from_slice::<Version>(bytes).map_err(json)?.schema_version,
+    };
+    if !(1..=SCHEMA_VERSION as u64).contains(&version) {
+        let problem = Problem::UnsupportedSchema { found: version, supported: SCHEMA_VERSION };
         return Err(LoadError::new(DataFile::IndexJson, problem).into());
     }
-    let mut manifest: Manifest = serde_json::from_slice(bytes).map_err(json)?;
+    let mut manifest = parsed.map_err(json)?;
     if manifest.count != manifest.items.len() {
         let problem = Problem::CountMismatch { expected: manifest.count, found: manifest.items.len() };
         return Err(LoadError::new(DataFile::IndexJson, problem).into());
@@ -186,62 +234,94 @@ pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest> {
 }
 
 /// Rebuilds an index from `index.json` bytes, fetching each data file through `fetch`
-/// (which returns its bytes after checking the size `index.json` records).
+/// (which returns its bytes after checking the size `index.json` records). A file fetched
+/// mapped is checked for structure but neither hashed nor scanned for non-finite values here:
+/// that would read it all; [`Index::verify`] does it later.
 pub(crate) fn decode(
     manifest: &[u8],
-    mut fetch: impl FnMut(DataFile, &FileEntry) -> Result<Vec<u8>, LoadError>,
+    mut fetch: impl FnMut(DataFile, &FileEntry) -> Result<Bytes, LoadError>,
 ) -> Result<Index> {
     let manifest = parse_manifest(manifest)?;
-    let mut load = |file: DataFile| -> Result<Vec<u8>> {
+    let mut unverified = Vec::new();
+    let mut load = |file: DataFile| -> Result<Bytes> {
         let entry = manifest
             .files
             .get(file.name())
             .ok_or(LoadError::new(DataFile::IndexJson, Problem::Invalid(format!("no entry for {file}"))))?;
         let bytes = fetch(file, entry)?;
-        let found = sha256_hex(&bytes);
-        if !found.eq_ignore_ascii_case(&entry.sha256) {
-            let problem = Problem::ChecksumMismatch { expected: entry.sha256.clone(), found };
-            return Err(LoadError::new(file, problem).into());
+        if let Some(map) = bytes.map() {
+            unverified.push(Unverified { file, entry: entry.clone(), map });
+            return Ok(bytes);
         }
+        check_sha256(file, &bytes, entry)?;
         Ok(bytes)
     };
     let (dim, count) = (manifest.embedding_dim, manifest.count);
-    let embeddings = npy::read_f32_matrix(&load(DataFile::Embeddings)?)
-        .map_err(|e| LoadError::new(DataFile::Embeddings, e.into()))?;
-    if embeddings.cols != dim {
-        let problem = Problem::DimensionMismatch { expected: dim, found: embeddings.cols };
+    let embeddings = load(DataFile::Embeddings)?;
+    let npy_error = |e: npy::NpyError| LoadError::new(DataFile::Embeddings, e.into());
+    let (rows, cols, offset) = npy::f32_matrix_layout(&embeddings).map_err(npy_error)?;
+    if cols != dim {
+        let problem = Problem::DimensionMismatch { expected: dim, found: cols };
         return Err(LoadError::new(DataFile::Embeddings, problem).into());
     }
-    if embeddings.rows != count {
-        return Err(LoadError::new(
-            DataFile::Embeddings,
-            Problem::CountMismatch { expected: count, found: embeddings.rows },
-        )
-        .into());
+    if rows != count {
+        return Err(
+            LoadError::new(DataFile::Embeddings, Problem::CountMismatch { expected: count, found: rows }).into()
+        );
     }
-    check_rows(&embeddings.data, dim, DataFile::Embeddings)?;
-    let ids = parse_ids(&load(DataFile::Ids)?, &manifest.items)?;
+    let mapped = embeddings.map().and_then(|map| Store::mapped(map, offset, rows * cols));
+    let data = match mapped {
+        Some(store) => store,
+        None => {
+            let data: Vec<f32> = embeddings[offset..]
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                .collect();
+            check_rows(&data, dim, DataFile::Embeddings)?;
+            Store::Owned(data)
+        }
+    };
+    drop(embeddings);
+    check_ids(&load(DataFile::Ids)?, &manifest.items)?;
     // A schema-1 graph is not ours to read; it is rebuilt below from the stored vectors.
     let graph_bytes = match manifest.graph {
         Some(entry) if manifest.schema_version >= 2 => Some((entry, load(DataFile::Graph)?)),
         _ => None,
     };
+    let codes = match &graph_bytes {
+        Some((entry, _)) if manifest.files.contains_key(DataFile::Codes.name()) => {
+            let bytes = load(DataFile::Codes)?;
+            let codes = Codes::decode(&bytes, bytes.map(), dim, entry.snapshot_rows);
+            Some(codes.map_err(|why| invalid(DataFile::Codes, why))?)
+        }
+        _ => None,
+    };
     let migrate = manifest.schema_version < 2;
-    let metadata = manifest.items.into_iter().map(|item| item.metadata).collect();
+    // The ids file matched index.json line by line: keep index.json's strings.
+    let (ids, metadata): (Vec<String>, Vec<Value>) = manifest.items.into_iter().map(|i| (i.id, i.metadata)).unzip();
     let mut index = Index::new(manifest.config).map_err(|e| invalid(DataFile::IndexJson, e.to_string()))?;
     index.created_at = manifest.created_at;
     match graph_bytes {
-        None => place_without_graph(&mut index, embeddings.data, ids, metadata),
-        Some((entry, bytes)) => place_with_graph(&mut index, embeddings.data, ids, metadata, entry, &bytes)?,
+        None => place_without_graph(&mut index, data, ids, metadata)?,
+        Some((entry, bytes)) => place_with_graph(&mut index, data, ids, metadata, entry, &bytes, codes)?,
     }
+    index.unverified = unverified;
     if migrate {
         index.rebuild(); // builds the graph the strategy wants (a no-op without one)
     }
     Ok(index)
 }
 
+pub(super) fn check_sha256(file: DataFile, bytes: &[u8], entry: &FileEntry) -> Result<(), LoadError> {
+    let found = sha256_hex(bytes);
+    if !found.eq_ignore_ascii_case(&entry.sha256) {
+        return Err(LoadError::new(file, Problem::ChecksumMismatch { expected: entry.sha256.clone(), found }));
+    }
+    Ok(())
+}
+
 /// Every stored vector must be finite and non-zero (the rest of the crate relies on it).
-fn check_rows(data: &[f32], dim: usize, file: DataFile) -> Result<()> {
+pub(super) fn check_rows(data: &[f32], dim: usize, file: DataFile) -> Result<()> {
     for (r, row) in data.chunks_exact(dim).enumerate() {
         if row.iter().any(|x| !x.is_finite()) || row.iter().all(|x| *x == 0.0) {
             return Err(invalid(file, format!("row {r} is not a finite non-zero vector")));
@@ -250,50 +330,61 @@ fn check_rows(data: &[f32], dim: usize, file: DataFile) -> Result<()> {
     Ok(())
 }
 
-/// `ids` must be UTF-8, one valid id per `\n`-terminated line, unique, equal to index.json's.
-fn parse_ids(bytes: &[u8], items: &[ItemEntry]) -> Result<Vec<String>> {
+/// `ids` must be UTF-8, one valid id per `\n`-terminated line, equal to index.json's (their
+/// uniqueness is checked as the id map is built: [`id_map`]).
+fn check_ids(bytes: &[u8], items: &[ItemEntry]) -> Result<()> {
     let text = std::str::from_utf8(bytes).map_err(|_| invalid(DataFile::Ids, "not UTF-8"))?;
     let body = match text.strip_suffix('\n') {
         Some(body) => body,
         None if text.is_empty() => "",
         None => return Err(invalid(DataFile::Ids, "last line is not terminated")),
     };
-    let ids: Vec<&str> = if text.is_empty() { Vec::new() } else { body.split('\n').collect() };
-    if ids.len() != items.len() {
+    let lines = if text.is_empty() { 0 } else { body.split('\n').count() };
+    if lines != items.len() {
         return Err(
-            LoadError::new(DataFile::Ids, Problem::CountMismatch { expected: items.len(), found: ids.len() }).into()
+            LoadError::new(DataFile::Ids, Problem::CountMismatch { expected: items.len(), found: lines }).into()
         );
     }
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    for (i, (id, item)) in ids.iter().zip(items).enumerate() {
+    for (i, (id, item)) in body.split('\n').zip(items).enumerate() {
         check_id(id).map_err(|e| invalid(DataFile::Ids, format!("line {}: {e}", i + 1)))?;
-        if *id != item.id {
+        if id != item.id {
             return Err(invalid(DataFile::Ids, format!("line {} is {id:?}, index.json says {:?}", i + 1, item.id)));
         }
-        if !seen.insert(*id) {
+    }
+    Ok(())
+}
+
+/// The id -> row map of the live rows, refusing an id that appears twice.
+fn id_map<'a>(live: impl Iterator<Item = (usize, &'a String)>, count: usize) -> Result<HashMap<String, u32>> {
+    let mut by_id = HashMap::with_capacity(count);
+    for (row, id) in live {
+        if by_id.insert(id.clone(), row as u32).is_some() {
             return Err(invalid(DataFile::Ids, format!("id {id:?} appears twice")));
         }
     }
-    Ok(ids.into_iter().map(str::to_string).collect())
+    Ok(by_id)
 }
 
-fn place_without_graph(index: &mut Index, data: Vec<f32>, ids: Vec<String>, metadata: Vec<Value>) {
+fn place_without_graph(index: &mut Index, data: Store<f32>, ids: Vec<String>, metadata: Vec<Value>) -> Result<()> {
     let dim = index.embedding_dim();
-    index.by_id = ids.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect();
+    index.by_id = id_map(ids.iter().enumerate(), ids.len())?;
     index.live = vec![true; ids.len()];
     (index.ids, index.metadata) = (ids, metadata);
-    index.rows = Matrix::from_vec(dim, data);
+    index.rows = Matrix::from_store(dim, data);
+    Ok(())
 }
 
 /// Restores the row layout the graph was built over: live rows from `embeddings.npy`
-/// interleaved with the removed rows `hnsw.bin` carries.
+/// interleaved with the removed rows `hnsw.bin` carries (with none, the rows are
+/// `embeddings.npy`'s as they are, mapped if they were).
 fn place_with_graph(
     index: &mut Index,
-    data: Vec<f32>,
+    data: Store<f32>,
     ids: Vec<String>,
     metadata: Vec<Value>,
     entry: GraphEntry,
     bytes: &[u8],
+    codes: Option<Codes>,
 ) -> Result<()> {
     let dim = index.embedding_dim();
     let bad = |why: String| invalid(DataFile::Graph, why);
@@ -325,15 +416,19 @@ fn place_with_graph(
         .collect();
     check_rows(&dead_data, dim, DataFile::Graph)?;
 
-    let (mut all, mut dead, mut live_rows) = (Vec::with_capacity(snapshot_rows * dim), 0, 0);
+    let (mut all, mut dead, mut live_rows) =
+        (Vec::with_capacity(if dead_rows == 0 { 0 } else { snapshot_rows * dim }), 0, 0);
+    let data_slice = data.as_slice();
     let mut live = Vec::with_capacity(ids.len() + dead_rows);
     let mut slot_ids = Vec::with_capacity(ids.len() + dead_rows);
     let mut slot_meta = Vec::with_capacity(ids.len() + dead_rows);
     let (mut ids, mut metadata) = (ids.into_iter(), metadata.into_iter());
     for pos in 0..snapshot_rows {
         let removed = positions.get(dead).is_some_and(|p| *p as usize == pos);
-        let (src, row) = if removed { (&dead_data, dead) } else { (&data, live_rows) };
-        all.extend_from_slice(&src[row * dim..(row + 1) * dim]);
+        if dead_rows > 0 {
+            let (src, row) = if removed { (&dead_data[..], dead) } else { (data_slice, live_rows) };
+            all.extend_from_slice(&src[row * dim..(row + 1) * dim]);
+        }
         live.push(!removed);
         if removed {
             dead += 1;
@@ -345,15 +440,9 @@ fn place_with_graph(
             slot_meta.push(metadata.next().expect("one metadata entry per id"));
         }
     }
-    drop(data);
-    let rows = Matrix::from_vec(dim, all);
-    let graph = Graph::decode(&bytes[r.pos..], &rows, index.config.hnsw).map_err(bad)?;
-    index.by_id = slot_ids
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| live[*i])
-        .map(|(i, id)| (id.clone(), i as u32))
-        .collect::<HashMap<_, _>>();
+    let rows = if dead_rows == 0 { Matrix::from_store(dim, data) } else { Matrix::from_vec(dim, all) };
+    let graph = Graph::decode(&bytes[r.pos..], &rows, index.config.hnsw, codes).map_err(bad)?;
+    index.by_id = id_map(slot_ids.iter().enumerate().filter(|(i, _)| live[*i]), snapshot_rows - dead_rows)?;
     (index.ids, index.metadata, index.live) = (slot_ids, slot_meta, live);
     index.dead = dead_rows;
     index.rows = rows;

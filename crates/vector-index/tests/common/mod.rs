@@ -62,3 +62,12 @@ pub fn snapshot(index: &Index) -> Observed {
     items.sort();
     (index.embedding_model().to_string(), index.embedding_dim(), items)
 }
+
+/// `n` items `<tag>-<i>` of dimension 4 with metadata `tag`, added one at a time.
+pub fn small_index(n: usize, tag: &str, strategy: Strategy) -> Index {
+    let mut index = Index::new(config(4, strategy)).unwrap();
+    for i in 0..n {
+        index.add(format!("{tag}-{i}"), &[1.0, i as f32, 0.5, -(i as f32)], json!(tag)).unwrap();
+    }
+    index
+}
