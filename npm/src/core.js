@@ -196,9 +196,14 @@ export class Index {
   get(id) {
     return this.#wasm.get(id);
   }
-  /** `[{ id, score, metadata }]`, best first; score is the cosine similarity. */
-  search(query, k = 10) {
-    return this.#wasm.search(toF32(query), k);
+  /**
+   * `[{ id, score, metadata }]`, best first; score is the cosine similarity. `filter`:
+   * `{ field: value }`, only items whose metadata field equals the value (strings ignore ASCII
+   * case; an array field needs one equal element; all fields must match), applied inside the
+   * search, so `k` items come back whenever that many match.
+   */
+  search(query, k = 10, filter = undefined) {
+    return this.#wasm.search(toF32(query), k, filter);
   }
   get size() {
     return this.#wasm.size;

@@ -117,7 +117,12 @@ export declare class Index<M = unknown> {
   remove(id: string): void;
   has(id: string): boolean;
   get(id: string): { id: string; vector: Float32Array; metadata: M };
-  search(query: Float32Array | number[], k?: number): SearchHit<M>[];
+  /**
+   * The `k` nearest items, best first. `filter`: only items whose metadata field equals the
+   * value (strings ignoring ASCII case; an array field needs one equal element), every field at
+   * once; applied inside the search, so `k` items come back whenever that many match.
+   */
+  search(query: Float32Array | number[], k?: number, filter?: Record<string, unknown>): SearchHit<M>[];
   readonly size: number;
   readonly dim: number;
   readonly model: string;

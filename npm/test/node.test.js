@@ -159,6 +159,16 @@ test('index: add, search, remove, toBytes/fromBytes round trip, npy and JSON exp
   assert.ok(Math.abs(hits[0].score - 1) < 1e-5);
   assert.deepEqual(hits[0].metadata, { title: 'Empty the trash', n: 2 });
 
+  // A filter against a brute-force one: the unfiltered ranking of every item, then the
+  // matching ones (metadata n is even; titles compared ignoring case).
+  const all = index.search(vectors[0], 4);
+  const even = all.filter((h) => h.metadata.n % 2 === 0);
+  assert.deepEqual(index.search(vectors[0], 4, { n: 0 }), even.filter((h) => h.metadata.n === 0));
+  for (const n of [0, 2]) assert.deepEqual(index.search(vectors[0], 1, { n }), all.filter((h) => h.metadata.n === n));
+  assert.deepEqual(index.search(vectors[0], 4, { title: 'EMPTY THE TRASH' }), all.filter((h) => h.metadata.n === 2));
+  assert.deepEqual(index.search(vectors[0], 4, { title: 'nothing' }), []);
+  assert.throws(() => index.search(vectors[0], 4, 'app=x'), { code: 'BAD_ARGUMENT' });
+
   index.remove('demo-1');
   assert.equal(index.has('demo-1'), false);
   const bytes = index.toBytes();

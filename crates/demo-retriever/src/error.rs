@@ -92,6 +92,15 @@ pub enum RetrieverError {
     #[error("{0} demo(s) are not embedded yet: call build_index first")]
     NotBuilt(usize),
 
+    /// A `--filter` (or API filter) that is not `field=value` with a known field.
+    #[error("bad filter {filter:?}: {reason}")]
+    BadFilter {
+        /// The filter as given.
+        filter: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// A query with neither text nor screenshot.
     #[error("empty query: give a task text, a screenshot, or both")]
     EmptyQuery,

@@ -11,6 +11,7 @@ use vector_index::{Index, IndexConfig};
 use crate::cache::{EmbeddingCache, cache_key};
 use crate::demo::Demo;
 use crate::error::{DemoError, DemoProblem, Result, RetrieverError};
+use crate::filter::Filter;
 use crate::score::{Bonuses, Context, Scored, app_matches, bonus, domain_matches, rank};
 
 /// The instruction (system prompt) demos and queries are embedded with unless told otherwise.
@@ -99,6 +100,9 @@ pub struct Query {
     pub instruction: Option<String>,
     /// Rescore the best `rerank_top_n` candidates with the reranker.
     pub rerank: bool,
+    /// Conditions every returned demo meets (all of them), applied inside the index's search,
+    /// so `top_k` demos come back whenever that many match.
+    pub filters: Vec<Filter>,
 }
 
 impl Query {
@@ -112,6 +116,7 @@ impl Query {
             domain_context: None,
             instruction: None,
             rerank: false,
+            filters: Vec::new(),
         }
     }
 
@@ -482,17 +487,24 @@ impl DemoRetriever {
         let n = if query.rerank { query.top_k.max(self.settings.rerank_top_n) } else { query.top_k };
         let ctx = Context { app: query.app_context.as_deref(), domain: query.domain_context.as_deref() };
         let meta_str = |m: &Value, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
-        let mut found: HashMap<String, f32> = self.index.search(vector, n)?.into_iter().collect();
+        let filters = &query.filters;
+        let mut found: HashMap<String, f32> = if filters.is_empty() {
+            self.index.search(vector, n)?.into_iter().collect()
+        } else {
+            self.index.search_filtered(vector, n, |_, m| Filter::all_match(filters, m))?.into_iter().collect()
+        };
+        // The bonus candidates: the nearest demos of the query's app and of its domain, so a
+        // bonus can lift a demo that the plain top-n missed.
         if ctx.app.is_some() {
-            let hits = self
-                .index
-                .search_filtered(vector, n, |_, m| app_matches(ctx.app, meta_str(m, "app_name").as_deref()))?;
+            let hits = self.index.search_filtered(vector, n, |_, m| {
+                app_matches(ctx.app, meta_str(m, "app_name").as_deref()) && Filter::all_match(filters, m)
+            })?;
             found.extend(hits);
         }
         if ctx.domain.is_some() {
-            let hits = self
-                .index
-                .search_filtered(vector, n, |_, m| domain_matches(ctx.domain, meta_str(m, "domain").as_deref()))?;
+            let hits = self.index.search_filtered(vector, n, |_, m| {
+                domain_matches(ctx.domain, meta_str(m, "domain").as_deref()) && Filter::all_match(filters, m)
+            })?;
             found.extend(hits);
         }
         Ok(found

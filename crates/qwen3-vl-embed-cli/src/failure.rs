@@ -47,7 +47,7 @@ impl Failure {
         use RetrieverError as R;
         match self {
             Self::Embed(_) => 1,
-            Self::Retriever(R::EmptyQuery) => 2,
+            Self::Retriever(R::EmptyQuery | R::BadFilter { .. }) => 2,
             Self::Retriever(R::BadDemos(_) | R::EmptyLibrary(_)) => 3,
             Self::Retriever(
                 R::BadIndexDir { .. }

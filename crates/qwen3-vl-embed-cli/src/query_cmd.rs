@@ -31,6 +31,11 @@ pub struct QueryArgs {
     /// The site the user is on: its demos get the domain bonus.
     #[arg(long)]
     domain: Option<String>,
+    /// Only demos that meet this condition, `field=value` with field app, domain, platform, tag
+    /// or id (ASCII case ignored; repeat for several, all must hold). Applied inside the index
+    /// search, so --top-k demos come back whenever that many match.
+    #[arg(long = "filter", value_name = "FIELD=VALUE")]
+    filters: Vec<demo_retriever::Filter>,
     /// Instruction for the query embedding [default: the index's].
     #[arg(long)]
     instruction: Option<String>,
@@ -65,6 +70,7 @@ pub fn run(args: QueryArgs) -> CmdResult {
     query.domain_context = args.domain;
     query.instruction = args.instruction;
     query.rerank = args.rerank;
+    query.filters = args.filters;
     let embedder = load_embedder(&retriever.settings().model.clone(), &args.device, 8)?;
     let reranker = if args.rerank { Some(load_reranker(&args.reranker, &args.device)?) } else { None };
     let results = retriever.retrieve(&embedder, &query, reranker.as_ref().map(|r| r as &dyn demo_retriever::Rerank))?;

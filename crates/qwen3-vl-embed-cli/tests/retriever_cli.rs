@@ -176,6 +176,15 @@ fn index_info_and_query_match_brute_force_cosine_plus_bonuses() {
         &expected(&lib, Some("send mail"), Some(&shot), Some("safari"), Some("mail.google.com"), 5),
         "text+image with bonuses",
     );
+    // --filter: the brute-force ranking over only the matching demos (2 of the 5 are web
+    // demos, so asking for 5 gives exactly those 2).
+    let web: Vec<Demo> = lib.iter().filter(|d| d.platform == "web").cloned().collect();
+    assert_eq!(web.len(), 2);
+    check(
+        &query_json(&out, &["--text", "send mail", "--filter", "Platform=WEB", "--top-k", "5"]),
+        &expected(&web, Some("send mail"), None, None, None, 5),
+        "text filtered to platform=web",
+    );
     let human = ok(&["query", s(&out), "--text", "Turn off Night Shift", "--device", "cpu"]).0;
     assert!(human.contains(" 1. ") && human.contains("score"), "{human}");
 }
@@ -270,6 +279,7 @@ fn bad_inputs_are_clear_errors_and_leave_the_index_intact() {
     fails(&["index", s(&bad.join("empty")), "--out", i, "--model", m, "--device", "cpu"], 3, "holds no episodes");
     fails(&["query", i, "--device", "cpu"], 2, "empty query");
     fails(&["query", i, "--text", "x", "--device", "tpu"], 2, "unknown device");
+    fails(&["query", i, "--text", "x", "--filter", "colour=red"], 2, "bad filter");
     fails(&["query", s(&bad), "--text", "x", "--device", "cpu"], 4, "not a demo index");
     assert_eq!(snapshot(&idx), before, "failed commands changed the index");
 

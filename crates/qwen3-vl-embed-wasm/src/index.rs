@@ -3,7 +3,7 @@
 
 use js_sys::{Array, Float32Array, Object, Reflect, Uint8Array};
 use serde::Serialize;
-use vector_index::{Index, IndexConfig, Strategy};
+use vector_index::{FieldEquals, Index, IndexConfig, Strategy};
 use wasm_bindgen::prelude::*;
 
 use crate::error::{bad_argument, from_index};
@@ -72,8 +72,18 @@ impl WasmIndex {
     }
 
     /// The `k` nearest items as `[{ id, score, metadata }]`, best first (score = cosine).
-    pub fn search(&self, query: &Float32Array, k: usize) -> Result<Array, JsValue> {
-        let hits = self.inner.search(&query.to_vec(), k).map_err(from_index)?;
+    /// `filter` (optional): `{ key: value, ... }`, only items whose metadata field `key` equals
+    /// `value` (strings ignoring ASCII case; an array field needs one equal element), all keys
+    /// at once; applied inside the search, so `k` items come back whenever that many match.
+    pub fn search(&self, query: &Float32Array, k: usize, filter: JsValue) -> Result<Array, JsValue> {
+        let conditions = read_filter(&filter)?;
+        let query = query.to_vec();
+        let hits = if conditions.is_empty() {
+            self.inner.search(&query, k)
+        } else {
+            self.inner.search_filtered(&query, k, |_, m| FieldEquals::all_match(&conditions, m))
+        }
+        .map_err(from_index)?;
         let out = Array::new();
         for (id, score) in hits {
             let hit = Object::new();
@@ -153,4 +163,17 @@ fn now_rfc3339() -> String {
         Some((seconds, _)) => format!("{seconds}Z"),
         None => iso,
     }
+}
+
+/// The conditions of a `search` filter object (`undefined`/`null`: none).
+fn read_filter(filter: &JsValue) -> Result<Vec<FieldEquals>, JsValue> {
+    if filter.is_undefined() || filter.is_null() {
+        return Ok(Vec::new());
+    }
+    let value: serde_json::Value = serde_wasm_bindgen::from_value(filter.clone())
+        .map_err(|e| bad_argument(format!("search filter: expected an object of field: value, {e}")))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(bad_argument("search filter: expected an object of field: value"));
+    };
+    Ok(map.into_iter().map(|(key, value)| FieldEquals::new(key, value)).collect())
 }

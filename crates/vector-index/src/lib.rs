@@ -111,6 +111,7 @@
 
 mod error;
 pub mod export;
+mod field_filter;
 pub mod fs;
 mod graph;
 mod index;
@@ -123,6 +124,7 @@ mod store;
 pub mod synthetic;
 
 pub use error::{DataFile, Error, LoadError, Problem, Result};
+pub use field_filter::FieldEquals;
 pub use graph::HnswParams;
 pub use index::{Index, IndexConfig, ItemRef, MAX_DIM, Predicate, Strategy};
 pub use kernel::{dot, dot_block, dot_rows};
