@@ -31,6 +31,6 @@ pub use error::{EmbedError, Result};
 pub use input::EmbedInput;
 pub use model_files::ModelFiles;
 pub use precision::Precision;
-pub use qwen3_vl_model::{Checkpoint, LoadProgress, ModelInput, ProgressFn, int8_weights};
+pub use qwen3_vl_model::{Checkpoint, CpuKernels, LoadProgress, ModelInput, ProgressFn, cpu_kernels, int8_weights};
 pub use reranker::Reranker;
 pub use source::resolve_model_dir;

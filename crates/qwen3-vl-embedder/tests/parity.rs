@@ -184,18 +184,30 @@ fn half_precision_stays_close_on_wgpu() {
 }
 
 /// bf16 linear weights under f32 compute, the CPU's low-memory mode. The fixture checkpoint
-/// is bf16, so every weight is kept exactly and every case must meet the f32 tolerances.
+/// is bf16, so every weight is kept exactly: with a kernel that multiplies exact f32
+/// activations every case must meet the f32 tolerances; with AVX-512 BF16 (activations rounded
+/// to bf16 inside each product, as PyTorch's bf16) every embedding is held to cosine 0.9999.
+/// `tools/test-all.sh` runs this test again at `QWEN3_VL_CPU_KERNELS=avx2` and `scalar`.
 #[test]
 fn bf16_weights_on_cpu_match_the_reference() {
     use burn::tensor::DType;
+    let kernels = qwen3_vl_embedder::cpu_kernels().unwrap();
     let device = start_device(DeviceChoice::Cpu).unwrap();
     let options = EmbedderOptions { dtype: DType::BF16, ..EmbedderOptions::default() };
-    check_embeddings(
-        &Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap(),
-        "cpu bf16 weights",
-        cases(),
-        usize::MAX,
-    );
+    let e = Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap();
+    let what = format!("cpu bf16 weights ({} kernel)", kernels.bf16);
+    if kernels.bf16_rounds_activations {
+        // Every case but the one the embedder refuses (empty input, checked elsewhere).
+        let names: Vec<String> =
+            cases().into_iter().filter(|c| !inputs(c).iter().any(EmbedInput::is_empty)).map(|c| c.name).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        println!(
+            "{what} rounds activations to bf16: cosine >= 0.9999 (the exact check runs at QWEN3_VL_CPU_KERNELS=avx2)"
+        );
+        worst_cosine(&e, &names, 0.9999, &what);
+    } else {
+        check_embeddings(&e, &what, cases(), usize::MAX);
+    }
 }
 
 /// The same mode on an f32 checkpoint rounds its weights to bf16: each embedding stays within

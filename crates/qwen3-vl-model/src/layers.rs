@@ -4,7 +4,11 @@
 //! `forward`. Each is built by [`WeightLoader`](crate::load::weights::WeightLoader) under its
 //! checkpoint name.
 
+use std::sync::Arc;
+
 use burn::tensor::{DType, Tensor, activation, module};
+
+use crate::cpu_linear::PackedWeight;
 
 /// `y = x W + b`, with `W` stored `[in, out]`: transposed from the checkpoint's `[out, in]`
 /// once, at load time, so every forward is a plain row-major matmul. (Multiplying by a
@@ -12,29 +16,48 @@ use burn::tensor::{DType, Tensor, activation, module};
 /// small-row path wants the right operand row-major.)
 ///
 /// `W` may be kept in a narrower dtype than `x` (bf16 or int8 weights under f32 compute, the
-/// low-memory modes). bf16 is widened for each product, exactly, and dropped after; int8 goes
-/// to burn's quantized matmul, which dequantizes inside the kernel on wgpu and into a
-/// transient f32 copy on the CPU.
+/// low-memory modes). On the CPU device those weights are packed for our own kernels
+/// ([`LinearWeight::Packed`], `cpu_linear.rs`); on every other device bf16 is widened for each
+/// product, exactly, and dropped after, and int8 goes to burn's quantized matmul, which
+/// dequantizes inside the kernel on wgpu.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    /// `[in, out]`, in the compute dtype, bf16, or int8 (quantized).
-    pub weight: Tensor<2>,
+    /// `[in, out]`.
+    pub weight: LinearWeight,
     /// `[out]`, when the layer has one.
     pub bias: Option<Tensor<1>>,
 }
 
+/// Where and how a linear layer's weight is held.
+// A model has a few hundred linear layers: the 256-byte tensor handle inline costs nothing
+// worth a box (and an extra pointer chase per forward).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum LinearWeight {
+    /// A burn tensor on the device: the compute dtype, bf16, or int8 (quantized).
+    Tensor(Tensor<2>),
+    /// Packed on the host for the CPU kernels (the CPU device with bf16 or int8 weights).
+    Packed(Arc<PackedWeight>),
+}
+
 impl Linear {
-    /// `x W + b`, widening a bf16 weight to `x`'s dtype first.
+    /// `x W + b`: the CPU kernels for a packed weight; otherwise burn's matmul, widening a
+    /// bf16 weight to `x`'s dtype first.
     ///
     /// # Shapes
     /// `x: [rows, in]` -> `[rows, out]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        let weight = match (self.weight.dtype(), x.dtype()) {
-            (DType::QFloat(_), _) => self.weight.clone(),
-            (stored, compute) if stored == compute => self.weight.clone(),
-            (_, compute) => self.weight.clone().cast(compute),
+        let y = match &self.weight {
+            LinearWeight::Packed(packed) => packed.forward(x),
+            LinearWeight::Tensor(weight) => {
+                let weight = match (weight.dtype(), x.dtype()) {
+                    (DType::QFloat(_), _) => weight.clone(),
+                    (stored, compute) if stored == compute => weight.clone(),
+                    (_, compute) => weight.clone().cast(compute),
+                };
+                x.matmul(weight)
+            }
         };
-        let y = x.matmul(weight);
         match &self.bias {
             Some(b) => y + b.clone().unsqueeze::<2>(),
             None => y,

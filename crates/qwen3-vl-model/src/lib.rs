@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod cpu_linear;
 mod error;
 mod layers;
 mod load;
@@ -37,6 +38,7 @@ mod vision;
 mod vision_layout;
 
 pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
+pub use cpu_linear::{CpuKernels, cpu_kernels};
 pub use error::{ModelError, Result};
 pub use load::checkpoint::{Checkpoint, LoadProgress, ProgressFn, shard_names};
 pub use load::safetensors::{ByteSource, FileSource, SafetensorsFile, SendSyncOnNative};

@@ -1,10 +1,13 @@
 //! Builds layers from a [`Checkpoint`] under their checkpoint names.
 
+use std::sync::Arc;
+
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
+use crate::cpu_linear::PackedWeight;
 use crate::error::Result;
-use crate::layers::{LayerNorm, Linear, RmsNorm};
+use crate::layers::{LayerNorm, Linear, LinearWeight, RmsNorm};
 use crate::load::checkpoint::Checkpoint;
 
 /// Values per int8 block that share one f32 scale: 32 consecutive values of a row of the
@@ -66,7 +69,17 @@ impl WeightLoader<'_> {
     fn linear_shaped(&self, name: &str, shape: &[usize], bias: bool) -> Result<Linear> {
         let (d_out, d_in) = (shape[0], shape[1..].iter().product());
         let weight_name = format!("{name}.weight");
+        let cpu = crate::cpu_linear::applies(self.device, self.linear_dtype);
         let weight = match self.linear_dtype {
+            // The CPU device: packed once for our kernels; the stored copy is dropped here.
+            DType::BF16 if cpu => {
+                let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
+                return self.packed(name, PackedWeight::bf16(&values, d_in, d_out)?, d_out, bias);
+            }
+            DType::QFloat(_) if cpu => {
+                let values = self.checkpoint.take_f32(&weight_name, shape)?;
+                return self.packed(name, PackedWeight::q8(&values, d_out, d_in)?, d_out, bias);
+            }
             DType::BF16 => {
                 let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
                 Tensor::from_data(TensorData::new(values, [d_in, d_out]), (self.device, DType::BF16))
@@ -79,7 +92,12 @@ impl WeightLoader<'_> {
             _ => self.upload(self.checkpoint.take_f32_transposed(&weight_name, shape)?, [d_in, d_out]),
         };
         let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
-        Ok(Linear { weight, bias })
+        Ok(Linear { weight: LinearWeight::Tensor(weight), bias })
+    }
+
+    fn packed(&self, name: &str, weight: PackedWeight, d_out: usize, bias: bool) -> Result<Linear> {
+        let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
+        Ok(Linear { weight: LinearWeight::Packed(Arc::new(weight)), bias })
     }
 
     /// A LayerNorm stored as `{name}.weight [dim]` and `{name}.bias [dim]`.

@@ -1,0 +1,172 @@
+//! The CPU device's linear layers with low-precision weights: the one place the model knows
+//! about CPU kernels (crate `linear-kernels`). Every other device, and f32/f16 weights on the
+//! CPU, keep burn's matmul (`Linear::forward`'s generic path).
+//!
+//! Why: burn's CPU backend widens a bf16 weight to f32 and dequantizes an int8 weight into an
+//! f32 copy before every product, so a 32-token query streams ~7 GB of widened 2B weights per
+//! forward pass. Here the weights are packed once, at load, into the layout the kernels read
+//! (bf16 panels; int8 with one f32 scale per 32 inputs of each output), and every product reads
+//! them as they are: AVX-512 BF16 / VNNI where the CPU has them, else AVX-512F / AVX2 or
+//! portable Rust, chosen at load (`QWEN3_VL_CPU_KERNELS` caps the level, so each path can be
+//! tested on any CPU; see `linear_kernels::Level`).
+//!
+//! Accuracy: bf16 weights meet f32 activations exactly (f32 accumulation) except with the
+//! AVX-512 BF16 kernel, which rounds activations to bf16 inside the product, as PyTorch's bf16
+//! matmul does; int8 quantizes activations per row and block of 32 on the fly. The tests hold
+//! both to the project's bounds (bf16 cosine >= 0.9999, int8 >= 0.999 to f32).
+
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use linear_kernels::{Bf16Kernel, PackedBf16, PackedQ8, Q8Kernel};
+
+use crate::error::{ModelError, Result};
+
+/// A weight packed for the CPU kernels, with the kernel chosen for it at load.
+#[derive(Debug)]
+pub enum PackedWeight {
+    /// bf16 weights (`[in, out]` packed in column panels).
+    Bf16(PackedBf16, Bf16Kernel),
+    /// int8 weights with one f32 scale per 32 inputs of each output.
+    Q8(PackedQ8, Q8Kernel),
+}
+
+/// Whether linear layers of `dtype` on `device` use the CPU kernels: the CPU device (flex)
+/// with bf16 weights or [`int8_weights`](crate::int8_weights), natively.
+pub fn applies(device: &Device, linear_dtype: DType) -> bool {
+    cfg!(not(target_family = "wasm"))
+        && matches!(linear_dtype, DType::BF16 | DType::QFloat(_))
+        && *device == Device::flex()
+}
+
+fn kernel_error(e: linear_kernels::Error) -> ModelError {
+    ModelError::Config(format!("CPU kernels: {e}"))
+}
+
+impl PackedWeight {
+    /// Packs a bf16 weight stored `[k, n]` (inputs x outputs, row-major).
+    pub fn bf16(values: &[half::bf16], k: usize, n: usize) -> Result<Self> {
+        let kernel = Bf16Kernel::select().map_err(kernel_error)?;
+        Ok(Self::Bf16(PackedBf16::from_kn(values, k, n).map_err(kernel_error)?, kernel))
+    }
+
+    /// Quantizes and packs an f32 weight in the checkpoint's layout, `[n, k]` (outputs x
+    /// inputs, row-major), into int8 blocks: one pass, no transposed copy.
+    pub fn q8(values: &[f32], n: usize, k: usize) -> Result<Self> {
+        let kernel = Q8Kernel::select().map_err(kernel_error)?;
+        Ok(Self::Q8(PackedQ8::from_nk(values, n, k).map_err(kernel_error)?, kernel))
+    }
+
+    /// `[in, out]`.
+    pub fn shape(&self) -> [usize; 2] {
+        match self {
+            Self::Bf16(w, _) => [w.k(), w.n()],
+            Self::Q8(w, _) => [w.k(), w.n()],
+        }
+    }
+
+    /// `x W` on the host, back on `x`'s device.
+    ///
+    /// # Shapes
+    /// `x: [rows, in]` (f32) -> `[rows, out]`
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let device = x.device();
+        let [m, k] = x.dims();
+        let [wk, n] = self.shape();
+        assert_eq!(k, wk, "linear input width {k} does not match the packed weight's {wk}");
+        // The model computes in f32 whenever weights are bf16 or int8 (`Qwen3VlModel::load`).
+        let x = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
+        let mut y = vec![0f32; m * n];
+        // Lengths are right by construction (checked above), and the kernel was checked
+        // against the CPU at load, so neither call can fail.
+        match self {
+            Self::Bf16(w, kernel) => linear_kernels::matmul_bf16_with(*kernel, &x, m, w, &mut y),
+            Self::Q8(w, kernel) => linear_kernels::matmul_q8_with(*kernel, &x, m, w, &mut y),
+        }
+        .expect("shapes and kernel checked");
+        Tensor::from_data(TensorData::new(y, [m, n]), (&device, DType::F32))
+    }
+}
+
+/// Which CPU kernels bf16 and int8 linear layers run with on this machine, after
+/// `QWEN3_VL_CPU_KERNELS` (for logs, benchmarks, and tests that pick their bound).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuKernels {
+    /// The bf16 kernel: `scalar`, `avx2`, `avx512` or `avx512bf16`.
+    pub bf16: &'static str,
+    /// The int8 kernel: `scalar`, `avx2` or `vnni`.
+    pub int8: &'static str,
+    /// Whether the bf16 kernel rounds activations to bf16 (`avx512bf16`); the others multiply
+    /// exact f32 activations, so bf16 checkpoints give f32's results.
+    pub bf16_rounds_activations: bool,
+}
+
+/// The kernels [`PackedWeight`]s are created with: the fastest the CPU has, capped by
+/// `QWEN3_VL_CPU_KERNELS`; a typed error for a forced level the CPU lacks or a bad value.
+pub fn cpu_kernels() -> Result<CpuKernels> {
+    let bf16 = Bf16Kernel::select().map_err(kernel_error)?;
+    let int8 = Q8Kernel::select().map_err(kernel_error)?;
+    Ok(CpuKernels { bf16: bf16.name(), int8: int8.name(), bf16_rounds_activations: bf16 == Bf16Kernel::Avx512Bf16 })
+}
+
+#[cfg(test)]
+mod speed {
+    use std::time::Instant;
+
+    use burn::tensor::{DType, Device, Tensor, TensorData};
+    use half::bf16;
+
+    use super::PackedWeight;
+
+    /// Best of `reps` wall-clock milliseconds of `f` (after one warm-up run).
+    fn best_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+        f();
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// One 2B-sized linear layer (the MLP's 2048 -> 6144) on the CPU device, burn's path as
+    /// `Linear` used it before these kernels (bf16 widened to f32 per product; int8 through
+    /// burn's quantized matmul) against the packed weights, with f32 for scale. A measurement,
+    /// not a check; numbers are recorded in `benches/model/README.md`. Run it with
+    /// `cargo test --workspace --lib cpu_linear_speed -- --ignored --nocapture` (dev profile:
+    /// burn-flex, gemm and linear-kernels are built at opt-level 2 there).
+    #[test]
+    #[ignore = "a measurement: run by hand"]
+    fn cpu_linear_speed() {
+        let device = Device::flex();
+        let (k, n): (usize, usize) = (2048, 6144);
+        // Deterministic weights of transformers' init scale (N(0, 0.02)-like spread).
+        let w_kn: Vec<f32> =
+            (0..k * n).map(|i| ((i.wrapping_mul(2_654_435_761) % 1000) as f32 / 1000.0 - 0.5) * 0.07).collect();
+        let w_nk: Vec<f32> = (0..n * k).map(|i| w_kn[(i % k) * n + i / k]).collect();
+        let w_bf16: Vec<bf16> = w_kn.iter().map(|&v| bf16::from_f32(v)).collect();
+        let f32_weight = Tensor::<2>::from_data(TensorData::new(w_kn.clone(), [k, n]), (&device, DType::F32));
+        let bf16_weight = Tensor::<2>::from_data(TensorData::new(w_bf16.clone(), [k, n]), (&device, DType::BF16));
+        let DType::QFloat(scheme) = crate::int8_weights() else { unreachable!() };
+        let q8_weight = f32_weight.clone().quantize_dynamic(&scheme);
+        let packed_bf16 = PackedWeight::bf16(&w_bf16, k, n).unwrap();
+        let packed_q8 = PackedWeight::q8(&w_nk, n, k).unwrap();
+        let kernels = super::cpu_kernels().unwrap();
+        println!("kernels: bf16 {}, int8 {}; threads: rayon default", kernels.bf16, kernels.int8);
+        println!("| M | f32 burn | bf16 burn (widen + f32) | bf16 packed | int8 burn | int8 packed |");
+        println!("|---|---|---|---|---|---|");
+        for m in [1usize, 32, 280] {
+            let xs: Vec<f32> = (0..m * k).map(|i| ((i * 7919 % 997) as f32 / 997.0 - 0.5) * 2.0).collect();
+            let x = || Tensor::<2>::from_data(TensorData::new(xs.clone(), [m, k]), (&device, DType::F32));
+            let sync = |y: Tensor<2>| drop(y.into_data());
+            let reps = if m == 280 { 3 } else { 10 };
+            let f32_ms = best_ms(reps, || sync(x().matmul(f32_weight.clone())));
+            let bf16_burn = best_ms(reps, || sync(x().matmul(bf16_weight.clone().cast(DType::F32))));
+            let bf16_packed = best_ms(reps, || sync(packed_bf16.forward(x())));
+            let q8_burn = best_ms(reps, || sync(x().matmul(q8_weight.clone())));
+            let q8_packed = best_ms(reps, || sync(packed_q8.forward(x())));
+            println!(
+                "| {m} | {f32_ms:.1} ms | {bf16_burn:.1} ms | {bf16_packed:.1} ms | {q8_burn:.1} ms | {q8_packed:.1} ms |"
+            );
+        }
+    }
+}
