@@ -89,5 +89,6 @@ done
 # and the CPU, the demo page and the example extension. Its own steps' times follow the summary.
 step "npm package: npm/scripts/test-all.sh (wasm build profile: $WASM_PROFILE)"
 rm -f "$npm_timings"
-TIMINGS="$npm_timings" bash npm/scripts/test-all.sh || status=$?
+# The wasm32 build gets the same clippy lints (-D warnings) on the wasm-only code paths.
+env "${clippy_env[@]}" TIMINGS="$npm_timings" bash npm/scripts/test-all.sh || status=$?
 exit $status

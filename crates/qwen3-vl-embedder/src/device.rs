@@ -82,7 +82,7 @@ pub async fn start_device_async(choice: DeviceChoice) -> Result<StartedDevice> {
     {
         let gpu = || async {
             if let Some(device) = WEBGPU.with(|d| d.borrow().clone()) {
-                return Ok(device);
+                return Ok::<Device, EmbedError>(device);
             }
             let device = Device::wgpu_options()
                 .init_async()

@@ -9,6 +9,7 @@ use qwen3_vl_preprocess::tokenize::PromptTokenizer;
 use crate::error::{EmbedError, Result};
 use crate::input::EmbedInput;
 use crate::matryoshka::truncate_and_normalize;
+#[cfg(not(target_family = "wasm"))]
 use crate::model_files::ModelFiles;
 use crate::prepare::push_images;
 

@@ -3,6 +3,7 @@
 
 use qwen3_vl_model::Checkpoint;
 
+#[cfg(not(target_family = "wasm"))]
 use crate::error::{EmbedError, Result};
 
 /// A model's files, read (config, tokenizer) or opened (weights) but not yet loaded onto a

@@ -12,6 +12,7 @@ use qwen3_vl_preprocess::tokenize::{PromptTokenizer, expand_image_pads};
 
 use crate::error::Result;
 use crate::input::EmbedInput;
+#[cfg(not(target_family = "wasm"))]
 use crate::model_files::ModelFiles;
 use crate::prepare::push_images;
 

@@ -41,7 +41,9 @@ pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
 pub use cpu_linear::{CpuKernels, cpu_kernels};
 pub use error::{ModelError, Result};
 pub use load::checkpoint::{Checkpoint, LoadProgress, ProgressFn, shard_names};
-pub use load::safetensors::{ByteSource, FileSource, SafetensorsFile, SendSyncOnNative};
+#[cfg(not(target_family = "wasm"))]
+pub use load::safetensors::FileSource;
+pub use load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative};
 pub use load::weights::{INT8_BLOCK, int8_weights};
 pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};
 pub use reranker::{NO_TOKEN_ID, Qwen3VlReranker, YES_TOKEN_ID};
