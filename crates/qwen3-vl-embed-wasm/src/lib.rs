@@ -4,12 +4,12 @@
 //! (`Embedder.load({ modelUrl, device, onProgress })`, fetching, the Cache API, canvases and
 //! `ImageBitmap`s) lives in the npm package's JavaScript (`npm/src/`), which calls:
 //!
-//! * [`WasmEmbedder`] (`WasmEmbedder.load(config, tokenizer, weights, options)`, `embed`,
+//! * `WasmEmbedder` (`WasmEmbedder.load(config, tokenizer, weights, options)`, `embed`,
 //!   `embedBatch`): every method that touches the device returns a `Promise`, and readback is
 //!   always asynchronous (browsers forbid blocking on the GPU).
-//! * [`WasmIndex`]: `vector-index` with `toBytes`/`fromBytes`, `.npy` and JSON export.
+//! * `WasmIndex`: `vector-index` with `toBytes`/`fromBytes`, `.npy` and JSON export.
 //!
-//! Errors reach JS as `Error` objects with a stable `code` (see [`error`]).
+//! Errors reach JS as `Error` objects with a stable `code` (see `error.rs`).
 //!
 //! Natively this crate is empty, so a native workspace build compiles nothing extra.
 #![cfg(target_arch = "wasm32")]

@@ -99,7 +99,7 @@ pub struct CpuKernels {
     pub bf16_rounds_activations: bool,
 }
 
-/// The kernels [`PackedWeight`]s are created with: the fastest the CPU has, capped by
+/// The kernels packed weights are created with: the fastest the CPU has, capped by
 /// `QWEN3_VL_CPU_KERNELS`; a typed error for a forced level the CPU lacks or a bad value.
 pub fn cpu_kernels() -> Result<CpuKernels> {
     let bf16 = Bf16Kernel::select().map_err(kernel_error)?;

@@ -161,3 +161,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     StdFs.sync_dir(dir)
 }
+
+/// A mapped data file whose sha256 an [`Index::open`](crate::Index::open) did not check yet
+/// ([`Index::verify`](crate::Index::verify) does).
+pub(crate) struct Unverified {
+    /// Which file.
+    pub file: crate::DataFile,
+    /// Its sha256 as `index.json` records it (hex).
+    pub sha256: String,
+    /// The mapped bytes.
+    pub map: std::sync::Arc<Mapping>,
+}

@@ -118,7 +118,7 @@ pub struct Index {
     /// HNSW over every row (dead ones included, as routing nodes).
     pub(crate) graph: Option<Graph>,
     /// Files [`Index::open`] mapped without hashing them, for [`Index::verify`].
-    pub(crate) unverified: Vec<crate::persist::Unverified>,
+    pub(crate) unverified: Vec<crate::fs::Unverified>,
 }
 
 impl Index {

@@ -40,6 +40,9 @@ pub(crate) const LINE: usize = 64;
 #[repr(C, align(64))]
 pub(crate) struct Line(pub(crate) [i8; LINE]);
 
+// SAFETY: `Line` is 64 `i8`s (`repr(C, align(64))`, size 64): no padding, any bits valid.
+unsafe impl crate::store::Plain for Line {}
+
 const ZERO_LINE: Line = Line([0; LINE]);
 
 /// The int8 codes of a set of vectors, in the order they were given (in memory, or mapped

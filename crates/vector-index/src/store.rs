@@ -17,8 +17,6 @@ pub(crate) unsafe trait Plain: Copy {}
 
 // SAFETY: f32 is 4 plain bytes; every bit pattern is some f32 (NaNs included).
 unsafe impl Plain for f32 {}
-// SAFETY: `Line` is 64 `i8`s (`repr(C, align(64))`, size 64): no padding, any bits valid.
-unsafe impl Plain for crate::quant::Line {}
 
 /// The elements, owned or mapped.
 pub(crate) enum Store<T: Plain> {

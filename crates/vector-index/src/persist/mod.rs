@@ -32,7 +32,7 @@ use sha2::{Digest, Sha256};
 
 use crate::Index;
 use crate::error::{DataFile, Error, LoadError, Problem, Result};
-use crate::fs::Mapping;
+use crate::fs::{Mapping, Unverified};
 use crate::graph::Graph;
 use crate::index::{IndexConfig, MAX_DIM, check_id};
 use crate::matrix::Matrix;
@@ -111,13 +111,6 @@ impl Bytes {
             Bytes::Mapped(m) => Some(m.clone()),
         }
     }
-}
-
-/// A mapped data file whose sha256 a load did not check (see [`Index::verify`]).
-pub(crate) struct Unverified {
-    pub file: DataFile,
-    pub entry: FileEntry,
-    pub map: Arc<Mapping>,
 }
 
 /// An index in stored form: `index.json` bytes plus the data files it describes.
@@ -250,10 +243,10 @@ pub(crate) fn decode(
             .ok_or(LoadError::new(DataFile::IndexJson, Problem::Invalid(format!("no entry for {file}"))))?;
         let bytes = fetch(file, entry)?;
         if let Some(map) = bytes.map() {
-            unverified.push(Unverified { file, entry: entry.clone(), map });
+            unverified.push(Unverified { file, sha256: entry.sha256.clone(), map });
             return Ok(bytes);
         }
-        check_sha256(file, &bytes, entry)?;
+        check_sha256(file, &bytes, &entry.sha256)?;
         Ok(bytes)
     };
     let (dim, count) = (manifest.embedding_dim, manifest.count);
@@ -312,10 +305,10 @@ pub(crate) fn decode(
     Ok(index)
 }
 
-pub(super) fn check_sha256(file: DataFile, bytes: &[u8], entry: &FileEntry) -> Result<(), LoadError> {
+pub(super) fn check_sha256(file: DataFile, bytes: &[u8], expected: &str) -> Result<(), LoadError> {
     let found = sha256_hex(bytes);
-    if !found.eq_ignore_ascii_case(&entry.sha256) {
-        return Err(LoadError::new(file, Problem::ChecksumMismatch { expected: entry.sha256.clone(), found }));
+    if !found.eq_ignore_ascii_case(expected) {
+        return Err(LoadError::new(file, Problem::ChecksumMismatch { expected: expected.to_owned(), found }));
     }
     Ok(())
 }

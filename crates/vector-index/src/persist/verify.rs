@@ -14,7 +14,7 @@ impl Index {
     /// An error names the file, as a load's would; the index should then be dropped.
     pub fn verify(&self) -> Result<()> {
         for unverified in &self.unverified {
-            check_sha256(unverified.file, &unverified.map, &unverified.entry)?;
+            check_sha256(unverified.file, &unverified.map, &unverified.sha256)?;
         }
         // Keyed on what `open` skipped, not on what is mapped now: an `add` since may have
         // copied the mapped rows and codes into memory unchecked.
