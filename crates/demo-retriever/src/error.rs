@@ -109,6 +109,29 @@ pub enum RetrieverError {
         reason: String,
     },
 
+    /// Another command holds the index directory's writer lock (see [`crate::lock`]).
+    #[error(
+        "another command is writing this index (it holds {}); nothing was changed: try again when it has finished",
+        path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+
+    /// `index --out` names a directory that holds other files and no index: writing there
+    /// would mix an index into (or, on a later save, delete from) the user's own files.
+    #[error(
+        "refusing to write an index into {}: it {reason}; choose a new or empty directory, or an existing index",
+        path.display()
+    )]
+    NotAnIndexDir {
+        /// The directory asked for.
+        path: PathBuf,
+        /// What is there instead (e.g. "is not empty and holds no index (found \"a.json\")").
+        reason: String,
+    },
+
     /// Reading or writing a file of the index directory failed.
     #[error("{}: {source}", path.display())]
     Io {

@@ -14,6 +14,7 @@
 pub mod cache;
 pub mod demo;
 pub mod error;
+pub mod lock;
 mod rerank;
 pub mod retriever;
 pub mod score;
@@ -22,10 +23,11 @@ pub mod store;
 pub use cache::{CacheStats, EmbeddingCache, cache_key};
 pub use demo::{Demo, DemoLibrary, read_library};
 pub use error::{DemoError, DemoProblem, Result, RetrieverError};
+pub use lock::IndexLock;
 pub use qwen3_vl_embedder::Reranker;
 pub use retriever::{
     BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, Progress, Query, Rerank,
     RetrievalResult, RetrieverSettings,
 };
 pub use score::Bonuses;
-pub use store::is_index_dir;
+pub use store::{check_out_dir, is_index_dir};

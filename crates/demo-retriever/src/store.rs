@@ -24,6 +24,7 @@ use vector_index::Index;
 use crate::cache::{EmbeddingCache, hex};
 use crate::demo::Demo;
 use crate::error::{Result, RetrieverError};
+use crate::lock::LOCK_FILE;
 use crate::retriever::{DemoRetriever, RetrieverSettings};
 
 /// The [`RetrieverSettings`] file of an index directory.
@@ -48,6 +49,32 @@ fn bad_dir(path: &Path, reason: impl Into<String>) -> RetrieverError {
 /// True when `dir` holds a saved demo index.
 pub fn is_index_dir(dir: &Path) -> bool {
     dir.join(SETTINGS_FILE).is_file()
+}
+
+/// Checks that an index may be written to `dir`: it does not exist, is an empty directory
+/// (a leftover [`LOCK_FILE`] counts as empty) or holds an index. Anything else is the user's
+/// own data, which a save would mix with index files and whose stale `episodes/` a save
+/// would delete: [`RetrieverError::NotAnIndexDir`], before anything is written.
+pub fn check_out_dir(dir: &Path) -> Result<()> {
+    let refuse = |reason: String| RetrieverError::NotAnIndexDir { path: dir.to_path_buf(), reason };
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(RetrieverError::io(dir)(e)),
+    };
+    if !meta.is_dir() {
+        return Err(refuse("exists and is not a directory".into()));
+    }
+    if is_index_dir(dir) {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir).map_err(RetrieverError::io(dir))? {
+        let name = entry.map_err(RetrieverError::io(dir))?.file_name();
+        if name != LOCK_FILE {
+            return Err(refuse(format!("is not empty and holds no index (found {:?})", name.to_string_lossy())));
+        }
+    }
+    Ok(())
 }
 
 impl DemoRetriever {

@@ -47,7 +47,7 @@ impl Failure {
         use RetrieverError as R;
         match self {
             Self::Embed(_) => 1,
-            Self::Retriever(R::EmptyQuery) => 2,
+            Self::Retriever(R::EmptyQuery | R::NotAnIndexDir { .. }) => 2,
             Self::Retriever(R::BadDemos(_) | R::EmptyLibrary(_)) => 3,
             Self::Retriever(
                 R::BadIndexDir { .. }
@@ -56,6 +56,7 @@ impl Failure {
                 | R::DimMismatch { .. }
                 | R::InstructionMismatch { .. },
             ) => 4,
+            Self::Retriever(R::Locked { .. }) => 5,
             Self::Retriever(_) => 1,
         }
     }
