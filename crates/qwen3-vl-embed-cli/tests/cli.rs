@@ -14,15 +14,19 @@ fn bin() -> Command {
 }
 
 /// A fresh copy of the tiny released-layout checkpoint, so nothing can be cached by path.
+/// Made once per process: tests run in parallel, and one that found the directory while
+/// another was still copying into it read a half-copied checkpoint.
 fn unseen_model_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qwen3-vl-embed-cli-{}", std::process::id()));
-    if !dir.exists() {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("qwen3-vl-embed-cli-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         for f in ["config.json", "model.safetensors", "tokenizer.json"] {
             std::fs::copy(tiny_model_dir().join(f), dir.join(f)).unwrap();
         }
-    }
-    dir
+        dir
+    })
+    .clone()
 }
 
 fn embed_json(model: &Path, args: &[&str]) -> (serde_json::Value, String) {
