@@ -43,6 +43,22 @@ pub enum DemoProblem {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The screenshot cannot be embedded: unreadable, not a regular file, over the size limit
+    /// (`qwen3_vl_embedder::MAX_IMAGE_FILE_BYTES`), or not a decodable image.
+    #[error("screenshot {} cannot be embedded: {source}", path.display())]
+    Screenshot {
+        /// The resolved screenshot path.
+        path: PathBuf,
+        /// Why not.
+        source: qwen3_vl_embedder::EmbedError,
+    },
+    /// The demo's input cannot be embedded (e.g. its text cannot be tokenised).
+    #[error("cannot be embedded: {0}")]
+    Unembeddable(qwen3_vl_embedder::EmbedError),
+    /// The screenshot's resolved path is not valid UTF-8, so the index (JSON text) cannot
+    /// record it.
+    #[error("screenshot path {} is not valid UTF-8: the index stores paths as JSON text (rename it)", .0.display())]
+    NonUtf8Path(PathBuf),
     /// Another demo of the library already has this id.
     #[error("demo id {0:?} appears more than once in the library")]
     Duplicate(String),

@@ -20,14 +20,14 @@ pub mod retriever;
 pub mod score;
 pub mod store;
 
-pub use cache::{CacheStats, EmbeddingCache, cache_key};
+pub use cache::{CacheStats, DroppedEntry, EmbeddingCache, cache_key};
 pub use demo::{Demo, DemoLibrary, read_library};
 pub use error::{DemoError, DemoProblem, Result, RetrieverError};
 pub use lock::IndexLock;
 pub use qwen3_vl_embedder::Reranker;
 pub use retriever::{
-    BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, Progress, Query, Rerank,
-    RetrievalResult, RetrieverSettings,
+    BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, OnBadDemo, Progress,
+    Query, Rerank, RetrievalResult, RetrieverSettings,
 };
 pub use score::Bonuses;
 pub use store::{check_out_dir, is_index_dir};

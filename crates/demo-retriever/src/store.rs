@@ -139,7 +139,7 @@ impl DemoRetriever {
             demos.insert(item.id.to_owned(), read_episode(dir, item.id, item.metadata)?);
         }
         let cache = EmbeddingCache::load(dir)?;
-        Ok(Self { settings, demos, pending: Default::default(), index, cache })
+        Ok(Self { settings, demos, pending: Default::default(), replaced: Default::default(), index, cache })
     }
 }
 

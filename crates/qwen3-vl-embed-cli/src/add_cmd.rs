@@ -33,14 +33,13 @@ pub fn run(args: AddArgs) -> CmdResult {
     let mut retriever = DemoRetriever::load(&args.index)?;
     let embedder = load_embedder(&retriever.settings().model.clone(), &args.build.device, args.build.batch_size)?;
     let added = retriever.add_demos(demos)?;
-    let report = build(&mut retriever, &embedder, args.build.batch_size)?;
+    let report = build(&mut retriever, &embedder, args.build.batch_size, args.build.skip_bad)?;
     retriever.save(&args.index)?;
-    println!(
+    crate::output::print_line(format_args!(
         "added {added} demos to {} (embedded {}, reused {}); it now holds {}",
         args.index.display(),
         report.embedded,
         report.reused,
         retriever.len()
-    );
-    Ok(())
+    ))
 }

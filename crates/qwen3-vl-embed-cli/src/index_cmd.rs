@@ -25,7 +25,7 @@ pub struct IndexArgs {
     #[arg(long)]
     model: Option<String>,
     /// Matryoshka dimension [default: the existing index's, else 512 capped at the model's width].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::positive)]
     dim: Option<usize>,
     /// Instruction demos and queries are embedded with [default: the existing index's, else
     /// "Retrieve the GUI demonstration that shows how to complete the user's task."].
@@ -74,10 +74,14 @@ pub fn run(args: IndexArgs) -> CmdResult {
         None => DemoRetriever::new(settings)?,
     };
     retriever.add_demos(demos)?;
-    let report = build(&mut retriever, &embedder, args.build.batch_size)?;
+    let report = build(&mut retriever, &embedder, args.build.batch_size, args.build.skip_bad)?;
+    if retriever.is_empty() {
+        // Every demo was skipped: an empty index is never what was asked for.
+        return Err(RetrieverError::EmptyLibrary(args.demos.display().to_string()).into());
+    }
     retriever.save(&args.out)?;
     let s = retriever.settings();
-    println!(
+    crate::output::print_line(format_args!(
         "indexed {} demos into {} (embedded {}, reused {}); model {}, dim {}",
         retriever.len(),
         args.out.display(),
@@ -85,6 +89,5 @@ pub fn run(args: IndexArgs) -> CmdResult {
         report.reused,
         s.model,
         s.dim
-    );
-    Ok(())
+    ))
 }
