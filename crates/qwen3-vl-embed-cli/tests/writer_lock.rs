@@ -41,10 +41,36 @@ fn concurrent_adds(idx: &std::path::Path, round: &str, n: usize) -> Vec<String> 
         }
     }
     assert!(!added.is_empty(), "{round}: no add succeeded");
+    println!("{round}: {} of {n} adds succeeded, the others got the lock error", added.len());
     for lib in libs {
         std::fs::remove_dir_all(lib).unwrap();
     }
     added
+}
+
+/// `n` writers at once, each retrying after the lock error until it succeeds, as a script
+/// would: all `n` demos end up in the index (without the lock, saves overwrote each other).
+fn adds_retrying_on_the_lock_error(idx: &std::path::Path, n: usize) -> Vec<String> {
+    let ids: Vec<String> = (0..n).map(|i| format!("retry_{i}")).collect();
+    std::thread::scope(|scope| {
+        for id in &ids {
+            scope.spawn(move || {
+                let lib = tmp(&format!("lib-{id}"));
+                text_library(&lib, &[id]);
+                for _ in 0..100 {
+                    let out = bin().args(["add", s(idx), s(&lib), "--device", "cpu"]).output().unwrap();
+                    if out.status.success() {
+                        std::fs::remove_dir_all(&lib).unwrap();
+                        return;
+                    }
+                    check_failure(&format!("add {id}"), &out, 5, "another command is writing this index");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                panic!("add {id} never got the lock");
+            });
+        }
+    });
+    ids
 }
 
 #[test]
@@ -57,6 +83,7 @@ fn concurrent_adds_lose_nothing_and_losers_get_the_lock_error() {
     let mut want = vec!["base_0".to_owned(), "base_1".to_owned()];
     want.extend(concurrent_adds(&idx, "two", 2));
     want.extend(concurrent_adds(&idx, "four", 4));
+    want.extend(adds_retrying_on_the_lock_error(&idx, 4));
     want.sort();
     assert_eq!(demo_ids(&idx), want, "every add that reported success is in the index, and nothing else");
     for d in [&idx, &first, &model] {
