@@ -7,7 +7,7 @@
 //!
 //! A [`DemoRetriever`] owns no model: the calls that need one take it, so loading, saving and
 //! inspecting an index directory ([`DemoRetriever::load`], [`DemoRetriever::save`]) cost
-//! nothing on the device.
+//! nothing on the device. Writers of one directory serialise through its [`IndexLock`].
 
 #![warn(missing_docs)]
 

@@ -80,6 +80,9 @@ pub fn check_out_dir(dir: &Path) -> Result<()> {
 impl DemoRetriever {
     /// Saves everything to `dir` (created if missing). Every demo must be built. Safe against
     /// crashes at any point (see the module docs): a load finds the old index or the new one.
+    /// Writers that may run at the same time must each hold the directory's
+    /// [`IndexLock`](crate::IndexLock) from before their load until this returns, as the CLI
+    /// does; this method takes no lock itself.
     pub fn save(&self, dir: &Path) -> Result<()> {
         if !self.pending.is_empty() {
             return Err(RetrieverError::NotBuilt(self.pending.len()));
