@@ -2,9 +2,10 @@
 //! screenshots) are read, so no caller can be made to read `/dev/zero` until the kernel kills
 //! the process, block forever on a FIFO, or load a multi-gigabyte file whole.
 
-use std::io::Read;
-use std::path::Path;
+#[cfg(not(target_arch = "wasm32"))]
+use std::{io::Read, path::Path};
 
+#[cfg(not(target_arch = "wasm32"))]
 use crate::error::PreprocessError;
 
 /// The largest image file read, in bytes (64 MiB). A screenshot at the model's 1.8 MP
