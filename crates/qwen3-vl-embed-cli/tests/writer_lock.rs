@@ -57,14 +57,17 @@ fn adds_retrying_on_the_lock_error(idx: &std::path::Path, n: usize) -> Vec<Strin
             scope.spawn(move || {
                 let lib = tmp(&format!("lib-{id}"));
                 text_library(&lib, &[id]);
-                for _ in 0..100 {
+                // A deadline, not a count of tries: on a loaded machine each add holds the lock
+                // for seconds, and the others may lose several rounds in a row.
+                let start = std::time::Instant::now();
+                while start.elapsed() < std::time::Duration::from_secs(180) {
                     let out = bin().args(["add", s(idx), s(&lib), "--device", "cpu"]).output().unwrap();
                     if out.status.success() {
                         std::fs::remove_dir_all(&lib).unwrap();
                         return;
                     }
                     check_failure(&format!("add {id}"), &out, 5, "another command is writing this index");
-                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    std::thread::sleep(std::time::Duration::from_millis(50));
                 }
                 panic!("add {id} never got the lock");
             });
