@@ -4,11 +4,15 @@
 //! On disk it is `embedding_cache.jsonl`, one `{"key": "<sha256 hex>", "vector": [...]}` per
 //! line, sorted by key. Any version of the file is valid next to any version of the index
 //! (keys name their inputs, not index rows), so it is written before the index commits and a
-//! corrupt line only costs a re-embedding.
+//! corrupt line only costs a re-embedding: [`EmbeddingCache::load`] drops lines that are not
+//! valid JSON (or not UTF-8), and vectors that are empty, not finite or all zeros;
+//! [`EmbeddingCache::lookup_dim`] drops a vector of the wrong width. Each drop is recorded as
+//! a [`DroppedEntry`] for the caller to report, and the next save writes the file without it.
 
 use std::collections::HashMap;
 use std::path::Path;
 
+use qwen3_vl_embedder::matryoshka::embedding_problem;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -31,6 +35,22 @@ pub struct CacheStats {
 pub struct EmbeddingCache {
     entries: HashMap<String, Vec<f32>>,
     stats: CacheStats,
+    dropped: Vec<DroppedEntry>,
+}
+
+/// A cache entry that was unusable and dropped (its vector is recomputed when needed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedEntry {
+    /// Where it was: `line N` of the file, or `key <first 12 hex digits>`.
+    pub at: String,
+    /// Why it was dropped.
+    pub reason: String,
+}
+
+impl std::fmt::Display for DroppedEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{CACHE_FILE} {}: {}; dropped, the embedding will be recomputed", self.at, self.reason)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -96,27 +116,57 @@ impl EmbeddingCache {
         }
     }
 
+    /// The cached vector for `key` if it has `dim` components, counting a hit or a miss; a
+    /// vector of another width is dropped (and recorded, see [`Self::take_dropped`]).
+    pub fn lookup_dim(&mut self, key: &str, dim: usize) -> Option<&[f32]> {
+        if let Some(v) = self.entries.get(key)
+            && v.len() != dim
+        {
+            let reason = format!("the vector has {} components, expected {dim}", v.len());
+            self.dropped.push(DroppedEntry { at: format!("key {}", &key[..key.len().min(12)]), reason });
+            self.entries.remove(key);
+        }
+        self.lookup(key)
+    }
+
+    /// The entries dropped since the cache was loaded or this was last called.
+    pub fn take_dropped(&mut self) -> Vec<DroppedEntry> {
+        std::mem::take(&mut self.dropped)
+    }
+
     /// Stores `vector` under `key`, replacing any vector already there.
     pub fn insert(&mut self, key: String, vector: Vec<f32>) {
         self.entries.insert(key, vector);
     }
 
-    /// Reads `dir/embedding_cache.jsonl`; a missing file is an empty cache and unreadable
-    /// lines are dropped (they are only recomputed).
+    /// Reads `dir/embedding_cache.jsonl`; a missing file is an empty cache. Unusable lines
+    /// (see the module docs) are dropped and recorded, never an error: they are only
+    /// recomputed.
     pub fn load(dir: &Path) -> Result<Self> {
         let path = dir.join(CACHE_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(RetrieverError::io(path)(e)),
         };
-        let entries = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Line>(l).ok())
-            .filter(|l| !l.vector.is_empty() && l.vector.iter().all(|x| x.is_finite()))
-            .map(|l| (l.key, l.vector))
-            .collect();
-        Ok(Self { entries, stats: CacheStats::default() })
+        let mut cache = Self::default();
+        // Bytes, not a string: one byte that is not UTF-8 must cost its line, not the file.
+        for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            let at = format!("line {}", i + 1);
+            match serde_json::from_slice::<Line>(line) {
+                Ok(l) => match embedding_problem(&l.vector) {
+                    None => {
+                        cache.entries.insert(l.key, l.vector);
+                    }
+                    Some(p) => cache.dropped.push(DroppedEntry { at, reason: format!("the vector is {p}") }),
+                },
+                Err(e) => cache.dropped.push(DroppedEntry { at, reason: format!("not a cache entry ({e})") }),
+            }
+        }
+        Ok(cache)
     }
 
     /// Writes the cache atomically and durably (`vector_index::fs::write_atomic`).
@@ -162,12 +212,28 @@ mod tests {
         let mut cache = EmbeddingCache::default();
         cache.insert("a".into(), vec![0.1, -1.0 / 3.0, 1e-8]);
         cache.save(&dir).unwrap();
-        let text = std::fs::read_to_string(dir.join(CACHE_FILE)).unwrap() + "{broken\n";
-        std::fs::write(dir.join(CACHE_FILE), text).unwrap();
+        let mut bytes = std::fs::read(dir.join(CACHE_FILE)).unwrap();
+        bytes.extend_from_slice(b"{broken\n");
+        bytes.extend_from_slice(b"{\"key\": \"\xff\", \"vector\": [1.0]}\n");
+        bytes.extend_from_slice(b"{\"key\": \"inf\", \"vector\": [1e39, 1.0]}\n");
+        bytes.extend_from_slice(b"{\"key\": \"nan\", \"vector\": [null, 1.0]}\n");
+        bytes.extend_from_slice(b"{\"key\": \"zero\", \"vector\": [0.0, 0.0]}\n\n");
+        bytes.extend_from_slice(b"{\"key\": \"short\", \"vector\": [0.5, 0.5]}\n");
+        std::fs::write(dir.join(CACHE_FILE), bytes).unwrap();
         let mut back = EmbeddingCache::load(&dir).unwrap();
+        let at: Vec<String> = back.take_dropped().into_iter().map(|d| d.at).collect();
+        assert_eq!(at, ["line 2", "line 3", "line 4", "line 5", "line 6"]);
         assert_eq!(back.lookup("a"), Some(&[0.1, -1.0 / 3.0, 1e-8][..]));
         assert_eq!(back.lookup("b"), None);
         assert_eq!(back.stats(), CacheStats { hits: 1, misses: 1 });
+        assert_eq!(back.lookup_dim("short", 3), None, "a vector of the wrong width is a miss");
+        let dropped = back.take_dropped();
+        assert_eq!(dropped.len(), 1);
+        assert!(dropped[0].to_string().contains("2 components, expected 3"), "{}", dropped[0]);
+        back.save(&dir).unwrap();
+        let saved = std::fs::read_to_string(dir.join(CACHE_FILE)).unwrap();
+        assert_eq!(saved.lines().count(), 1, "only the good entry is written back: {saved}");
+        assert!(EmbeddingCache::load(&dir).unwrap().take_dropped().is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -181,6 +181,12 @@ impl Demo {
         let screenshot = ep.screenshot_path.or_else(|| first.and_then(|o| o.screenshot_path.clone()));
         let screenshot_path = screenshot.filter(|p| !p.is_empty()).map(|p| resolve(base_dir, &p));
         if let Some(path) = &screenshot_path {
+            // Episode files and index metadata are JSON text: a path that is not UTF-8 cannot
+            // be stored faithfully, so the demo is refused here (and can be skipped), rather
+            // than failing or mangling the path at save time.
+            if path.to_str().is_none() {
+                return Err(DemoProblem::NonUtf8Path(path.clone()));
+            }
             std::fs::metadata(path)
                 .and_then(|m| if m.is_file() { Ok(()) } else { Err(std::io::Error::other("not a file")) })
                 .map_err(|source| DemoProblem::MissingScreenshot { path: path.clone(), source })?;

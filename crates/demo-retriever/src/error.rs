@@ -43,6 +43,22 @@ pub enum DemoProblem {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The screenshot cannot be embedded: unreadable, not a regular file, over the size limit
+    /// (`qwen3_vl_embedder::MAX_IMAGE_FILE_BYTES`), or not a decodable image.
+    #[error("screenshot {} cannot be embedded: {source}", path.display())]
+    Screenshot {
+        /// The resolved screenshot path.
+        path: PathBuf,
+        /// Why not.
+        source: qwen3_vl_embedder::EmbedError,
+    },
+    /// The demo's input cannot be embedded (e.g. its text cannot be tokenised).
+    #[error("cannot be embedded: {0}")]
+    Unembeddable(qwen3_vl_embedder::EmbedError),
+    /// The screenshot's resolved path is not valid UTF-8, so the index (JSON text) cannot
+    /// record it.
+    #[error("screenshot path {} is not valid UTF-8: the index stores paths as JSON text (rename it)", .0.display())]
+    NonUtf8Path(PathBuf),
     /// Another demo of the library already has this id.
     #[error("demo id {0:?} appears more than once in the library")]
     Duplicate(String),
@@ -115,6 +131,29 @@ pub enum RetrieverError {
         /// The directory.
         path: PathBuf,
         /// What is wrong with it.
+        reason: String,
+    },
+
+    /// Another command holds the index directory's writer lock (see [`crate::lock`]).
+    #[error(
+        "another command is writing this index (it holds {}); nothing was changed: try again when it has finished",
+        path.display()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+
+    /// `index --out` names a directory that holds other files and no index: writing there
+    /// would mix an index into (or, on a later save, delete from) the user's own files.
+    #[error(
+        "refusing to write an index into {}: it {reason}; choose a new or empty directory, or an existing index",
+        path.display()
+    )]
+    NotAnIndexDir {
+        /// The directory asked for.
+        path: PathBuf,
+        /// What is there instead (e.g. "is not empty and holds no index (found \"a.json\")").
         reason: String,
     },
 

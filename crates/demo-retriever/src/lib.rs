@@ -7,7 +7,7 @@
 //!
 //! A [`DemoRetriever`] owns no model: the calls that need one take it, so loading, saving and
 //! inspecting an index directory ([`DemoRetriever::load`], [`DemoRetriever::save`]) cost
-//! nothing on the device.
+//! nothing on the device. Writers of one directory serialise through its [`IndexLock`].
 
 #![warn(missing_docs)]
 
@@ -15,19 +15,21 @@ pub mod cache;
 pub mod demo;
 pub mod error;
 pub mod filter;
+pub mod lock;
 mod rerank;
 pub mod retriever;
 pub mod score;
 pub mod store;
 
-pub use cache::{CacheStats, EmbeddingCache, cache_key};
+pub use cache::{CacheStats, DroppedEntry, EmbeddingCache, cache_key};
 pub use demo::{Demo, DemoLibrary, read_library};
 pub use error::{DemoError, DemoProblem, Result, RetrieverError};
 pub use filter::{Filter, FilterField};
+pub use lock::IndexLock;
 pub use qwen3_vl_embedder::Reranker;
 pub use retriever::{
-    BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, Progress, Query, Rerank,
-    RetrievalResult, RetrieverSettings,
+    BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, OnBadDemo, Progress,
+    Query, Rerank, RetrievalResult, RetrieverSettings,
 };
 pub use score::Bonuses;
-pub use store::is_index_dir;
+pub use store::{check_out_dir, is_index_dir};

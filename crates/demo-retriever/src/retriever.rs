@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use qwen3_vl_embedder::matryoshka::embedding_problem;
 use qwen3_vl_embedder::{EmbedError, EmbedInput};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -196,12 +197,27 @@ pub struct Progress {
 }
 
 /// What [`DemoRetriever::build_index`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub struct BuildReport {
     /// Demos that went through the model.
     pub embedded: usize,
     /// Demos whose vector came from the embedding cache or was already in the index.
     pub reused: usize,
+    /// Demos left out under [`OnBadDemo::Skip`], each with the file and the reason.
+    pub skipped: Vec<DemoError>,
+}
+
+/// What a build does with a demo that cannot be embedded because of its own input: a
+/// screenshot that cannot be read or decoded, text that cannot be tokenised.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnBadDemo {
+    /// Fail the build with [`RetrieverError::BadDemos`], naming each demo and file; nothing
+    /// changes but the cache.
+    #[default]
+    Fail,
+    /// Leave such demos out and list them in [`BuildReport::skipped`]; a demo that replaced
+    /// an indexed one gives way to that previous version again.
+    Skip,
 }
 
 /// Demos, the index over their embeddings, and the embedding cache.
@@ -227,6 +243,9 @@ pub struct DemoRetriever {
     pub(crate) demos: BTreeMap<String, Demo>,
     /// Demos added (or replaced) since the last build.
     pub(crate) pending: BTreeSet<String>,
+    /// The indexed versions of pending demos that replaced them, restored if the new version
+    /// is skipped as bad (their vectors are still in the index).
+    pub(crate) replaced: BTreeMap<String, Demo>,
     pub(crate) index: Index,
     pub(crate) cache: EmbeddingCache,
 }
@@ -235,7 +254,8 @@ impl DemoRetriever {
     /// An empty retriever.
     pub fn new(settings: RetrieverSettings) -> Result<Self> {
         let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
-        Ok(Self { settings, demos: BTreeMap::new(), pending: BTreeSet::new(), index, cache: EmbeddingCache::default() })
+        let (demos, pending, replaced, cache) = Default::default();
+        Ok(Self { settings, demos, pending, replaced, index, cache })
     }
 
     /// What the index is built with.
@@ -295,8 +315,13 @@ impl DemoRetriever {
 
     /// Adds a demo, or replaces the one with the same id; it is embedded by the next build.
     pub fn add_demo(&mut self, demo: Demo) {
-        self.pending.insert(demo.demo_id.clone());
-        self.demos.insert(demo.demo_id.clone(), demo);
+        let id = demo.demo_id.clone();
+        if let Some(old) = self.demos.insert(id.clone(), demo)
+            && self.index.contains(&id)
+        {
+            self.replaced.entry(id.clone()).or_insert(old);
+        }
+        self.pending.insert(id);
     }
 
     /// Adds demos (see [`Self::add_demo`]). Returns how many.
@@ -312,6 +337,7 @@ impl DemoRetriever {
     /// Removes a demo; returns whether it was there.
     pub fn remove_demo(&mut self, demo_id: &str) -> Result<bool> {
         self.pending.remove(demo_id);
+        self.replaced.remove(demo_id);
         if self.demos.remove(demo_id).is_none() {
             return Ok(false);
         }
@@ -325,6 +351,7 @@ impl DemoRetriever {
     pub fn clear(&mut self) -> Result<()> {
         self.demos.clear();
         self.pending.clear();
+        self.replaced.clear();
         self.index = Index::new(IndexConfig::new(self.settings.model.clone(), self.settings.dim))?;
         Ok(())
     }
@@ -335,6 +362,8 @@ impl DemoRetriever {
         let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
         (self.settings, self.index) = (settings, index);
         self.pending = self.demos.keys().cloned().collect();
+        // The previous versions' vectors went with the old index: nothing to restore.
+        self.replaced.clear();
         Ok(())
     }
 
@@ -357,9 +386,9 @@ impl DemoRetriever {
     fn document_input(&self, demo: &Demo) -> Result<EmbedInput, DemoError> {
         let mut input = EmbedInput::text(demo.goal.clone()).with_instruction(self.settings.instruction.clone());
         if let Some(path) = &demo.screenshot_path {
-            let bytes = std::fs::read(path).map_err(|source| DemoError {
-                origin: demo.demo_id.clone(),
-                problem: DemoProblem::MissingScreenshot { path: path.clone(), source },
+            let bytes = qwen3_vl_embedder::read_image(path).map_err(|source| DemoError {
+                origin: format!("demo {}", demo.demo_id),
+                problem: DemoProblem::Screenshot { path: path.clone(), source },
             })?;
             input.images.push(bytes);
         }
@@ -375,11 +404,26 @@ impl DemoRetriever {
     /// them in the index. Vectors in the embedding cache (or already in the index for the
     /// same inputs) are reused, not recomputed. `progress` is called after every batch.
     ///
-    /// On error nothing changes but the cache (which only ever gains correct vectors).
+    /// On error nothing changes but the cache (which only ever gains correct vectors). A demo
+    /// whose own input cannot be embedded fails the build ([`OnBadDemo::Fail`]); see
+    /// [`Self::build_index_with`] to skip such demos instead.
     pub fn build_index(
         &mut self,
         embedder: &dyn EmbedBatch,
         batch_size: usize,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<BuildReport> {
+        self.build_index_with(embedder, batch_size, OnBadDemo::Fail, progress)
+    }
+
+    /// [`Self::build_index`], with a choice of what to do with demos whose own input (an
+    /// unreadable or undecodable screenshot) cannot be embedded. When a batch fails on such
+    /// an input, its inputs are embedded one by one to tell which demo is at fault.
+    pub fn build_index_with(
+        &mut self,
+        embedder: &dyn EmbedBatch,
+        batch_size: usize,
+        on_bad: OnBadDemo,
         progress: &mut dyn FnMut(Progress),
     ) -> Result<BuildReport> {
         let mut ready: Vec<(String, Vec<f32>, Value)> = Vec::new();
@@ -390,38 +434,106 @@ impl DemoRetriever {
             let input = match self.document_input(demo) {
                 Ok(input) => input,
                 Err(e) => {
-                    bad.push(e);
+                    bad.push((id.clone(), e));
                     continue;
                 }
             };
             let key = self.key_of(&input);
             let meta = item_metadata(demo, &key);
-            let known = self.cache.lookup(&key).map(<[f32]>::to_vec).or_else(|| self.indexed_vector(id, &key));
+            let known = self
+                .cache
+                .lookup_dim(&key, self.settings.dim)
+                .map(<[f32]>::to_vec)
+                .or_else(|| self.indexed_vector(id, &key));
             match known {
                 Some(v) => ready.push((id.clone(), v, meta)),
                 None => todo.push((id.clone(), key, input)),
             }
         }
-        if !bad.is_empty() {
-            return Err(RetrieverError::BadDemos(bad));
+        if !bad.is_empty() && on_bad == OnBadDemo::Fail {
+            return Err(RetrieverError::BadDemos(bad.into_iter().map(|(_, e)| e).collect()));
         }
-        let report = BuildReport { embedded: todo.len(), reused: ready.len() };
+        let reused = ready.len();
         let total = todo.len();
         progress(Progress { done: 0, total });
         let mut done = 0;
         for chunk in todo.chunks(batch_size.max(1)) {
-            let inputs: Vec<EmbedInput> = chunk.iter().map(|(_, _, input)| input.clone()).collect();
-            let vectors = embedder.embed_inputs(&inputs, self.settings.dim)?;
+            let vectors = self.embed_chunk(embedder, chunk, &mut bad)?;
+            for ((id, _, _), v) in chunk.iter().zip(&vectors) {
+                if let Some(v) = v {
+                    check_vector(id, v, self.settings.dim)?;
+                }
+            }
             for ((id, key, _), v) in chunk.iter().zip(vectors) {
+                let Some(v) = v else { continue };
                 self.cache.insert(key.clone(), v.clone());
                 ready.push((id.clone(), v, item_metadata(&self.demos[id], key)));
             }
             done += chunk.len();
             progress(Progress { done, total });
         }
+        if !bad.is_empty() && on_bad == OnBadDemo::Fail {
+            return Err(RetrieverError::BadDemos(bad.into_iter().map(|(_, e)| e).collect()));
+        }
+        let report = BuildReport { embedded: ready.len() - reused, reused, skipped: Vec::new() };
         self.index.add_batch(ready)?;
+        let skipped = bad.into_iter().map(|(id, e)| self.leave_out(&id, e)).collect();
         self.pending.clear();
-        Ok(report)
+        self.replaced.clear();
+        Ok(BuildReport { skipped, ..report })
+    }
+
+    /// Embeds one batch. When it fails on an input of its own (see [`is_input_error`]), each
+    /// input is embedded alone: the bad ones are added to `bad` and come back as `None`.
+    fn embed_chunk(
+        &self,
+        embedder: &dyn EmbedBatch,
+        chunk: &[(String, String, EmbedInput)],
+        bad: &mut Vec<(String, DemoError)>,
+    ) -> Result<Vec<Option<Vec<f32>>>> {
+        let dim = self.settings.dim;
+        let inputs: Vec<EmbedInput> = chunk.iter().map(|(_, _, input)| input.clone()).collect();
+        let vectors = match embedder.embed_inputs(&inputs, dim) {
+            Ok(vectors) => vectors,
+            Err(e) if !is_input_error(&e) => return Err(e.into()),
+            Err(_) => {
+                let mut out = Vec::with_capacity(chunk.len());
+                for (id, _, input) in chunk {
+                    match embedder.embed_inputs(std::slice::from_ref(input), dim) {
+                        Ok(mut v) if v.len() == 1 => out.push(v.pop()),
+                        Ok(_) => return Err(bad_embedding(&format!("demo {id}"), "missing".into()).into()),
+                        Err(e) if is_input_error(&e) => {
+                            bad.push((id.clone(), self.demo_error(id, e)));
+                            out.push(None);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                return Ok(out);
+            }
+        };
+        if vectors.len() != chunk.len() {
+            return Err(bad_embedding("a batch", "missing: fewer vectors than inputs came back".into()).into());
+        }
+        Ok(vectors.into_iter().map(Some).collect())
+    }
+
+    /// A demo whose input could not be embedded, naming its screenshot when it has one.
+    fn demo_error(&self, id: &str, e: EmbedError) -> DemoError {
+        let problem = match &self.demos[id].screenshot_path {
+            Some(path) => DemoProblem::Screenshot { path: path.clone(), source: e },
+            None => DemoProblem::Unembeddable(e),
+        };
+        DemoError { origin: format!("demo {id}"), problem }
+    }
+
+    /// Takes a skipped demo out again, restoring the indexed version it replaced, if any.
+    fn leave_out(&mut self, id: &str, e: DemoError) -> DemoError {
+        match self.replaced.remove(id) {
+            Some(old) => self.demos.insert(id.to_owned(), old),
+            None => self.demos.remove(id),
+        };
+        e
     }
 
     /// The index's vector for `id` if it was computed from the inputs `key` names.
@@ -536,6 +648,28 @@ impl DemoRetriever {
             instruction: query.instruction.clone(),
         };
         reranker.rerank(&rerank_query, &docs)
+    }
+}
+
+/// Errors caused by one input itself (its image file or its content), not by the model or
+/// the device: the ones a build can pin on a demo and skip.
+fn is_input_error(e: &EmbedError) -> bool {
+    matches!(e, EmbedError::Preprocess(_) | EmbedError::Io { .. } | EmbedError::EmptyInput)
+}
+
+fn bad_embedding(input: &str, problem: String) -> EmbedError {
+    EmbedError::BadEmbedding { input: input.to_owned(), problem }
+}
+
+/// Refuses a vector that must not be stored, whatever [`EmbedBatch`] produced it.
+fn check_vector(id: &str, v: &[f32], dim: usize) -> Result<()> {
+    let input = format!("demo {id}");
+    if v.len() != dim {
+        return Err(bad_embedding(&input, format!("{} components long, expected {dim}", v.len())).into());
+    }
+    match embedding_problem(v) {
+        Some(problem) => Err(bad_embedding(&input, problem.into()).into()),
+        None => Ok(()),
     }
 }
 

@@ -24,6 +24,7 @@ use vector_index::Index;
 use crate::cache::{EmbeddingCache, hex};
 use crate::demo::Demo;
 use crate::error::{Result, RetrieverError};
+use crate::lock::LOCK_FILE;
 use crate::retriever::{DemoRetriever, RetrieverSettings};
 
 /// The [`RetrieverSettings`] file of an index directory.
@@ -50,9 +51,38 @@ pub fn is_index_dir(dir: &Path) -> bool {
     dir.join(SETTINGS_FILE).is_file()
 }
 
+/// Checks that an index may be written to `dir`: it does not exist, is an empty directory
+/// (a leftover [`LOCK_FILE`] counts as empty) or holds an index. Anything else is the user's
+/// own data, which a save would mix with index files and whose stale `episodes/` a save
+/// would delete: [`RetrieverError::NotAnIndexDir`], before anything is written.
+pub fn check_out_dir(dir: &Path) -> Result<()> {
+    let refuse = |reason: String| RetrieverError::NotAnIndexDir { path: dir.to_path_buf(), reason };
+    let meta = match std::fs::metadata(dir) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(RetrieverError::io(dir)(e)),
+    };
+    if !meta.is_dir() {
+        return Err(refuse("exists and is not a directory".into()));
+    }
+    if is_index_dir(dir) {
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir).map_err(RetrieverError::io(dir))? {
+        let name = entry.map_err(RetrieverError::io(dir))?.file_name();
+        if name != LOCK_FILE {
+            return Err(refuse(format!("is not empty and holds no index (found {:?})", name.to_string_lossy())));
+        }
+    }
+    Ok(())
+}
+
 impl DemoRetriever {
     /// Saves everything to `dir` (created if missing). Every demo must be built. Safe against
     /// crashes at any point (see the module docs): a load finds the old index or the new one.
+    /// Writers that may run at the same time must each hold the directory's
+    /// [`IndexLock`](crate::IndexLock) from before their load until this returns, as the CLI
+    /// does; this method takes no lock itself.
     pub fn save(&self, dir: &Path) -> Result<()> {
         if !self.pending.is_empty() {
             return Err(RetrieverError::NotBuilt(self.pending.len()));
@@ -112,7 +142,7 @@ impl DemoRetriever {
             demos.insert(item.id.to_owned(), read_episode(dir, item.id, item.metadata)?);
         }
         let cache = EmbeddingCache::load(dir)?;
-        Ok(Self { settings, demos, pending: Default::default(), index, cache })
+        Ok(Self { settings, demos, pending: Default::default(), replaced: Default::default(), index, cache })
     }
 }
 

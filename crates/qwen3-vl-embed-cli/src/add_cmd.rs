@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use demo_retriever::DemoRetriever;
+use demo_retriever::{DemoRetriever, IndexLock, is_index_dir};
 
 use crate::demo_build::{BuildArgs, build, read_demos};
 use crate::failure::CmdResult;
@@ -22,18 +22,24 @@ pub struct AddArgs {
 
 /// Runs `add`.
 pub fn run(args: AddArgs) -> CmdResult {
-    let mut retriever = DemoRetriever::load(&args.index)?;
+    if !is_index_dir(&args.index) {
+        // Says why it is not an index (exit 4) without leaving a lock file in a stray directory.
+        DemoRetriever::load(&args.index)?;
+    }
     let demos = read_demos(&args.demos, args.build.skip_bad)?;
+    // Held from before the load until the save is done: a writer that loaded the index before
+    // another's save would otherwise save over it and drop that writer's demos.
+    let _lock = IndexLock::try_acquire(&args.index)?;
+    let mut retriever = DemoRetriever::load(&args.index)?;
     let embedder = load_embedder(&retriever.settings().model.clone(), &args.build.device, args.build.batch_size)?;
     let added = retriever.add_demos(demos)?;
-    let report = build(&mut retriever, &embedder, args.build.batch_size)?;
+    let report = build(&mut retriever, &embedder, args.build.batch_size, args.build.skip_bad)?;
     retriever.save(&args.index)?;
-    println!(
+    crate::output::print_line(format_args!(
         "added {added} demos to {} (embedded {}, reused {}); it now holds {}",
         args.index.display(),
         report.embedded,
         report.reused,
         retriever.len()
-    );
-    Ok(())
+    ))
 }

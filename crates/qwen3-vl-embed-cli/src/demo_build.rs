@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use demo_retriever::{Demo, DemoRetriever, RetrieverError, read_library};
+use demo_retriever::{Demo, DemoRetriever, OnBadDemo, RetrieverError, read_library};
 use indicatif::{ProgressBar, ProgressStyle};
 use qwen3_vl_embedder::Embedder;
 
@@ -16,9 +16,10 @@ pub struct BuildArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Demos per forward pass.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = crate::flags::positive)]
     pub batch_size: usize,
-    /// Skip demos that cannot be read (with a warning) instead of failing.
+    /// Skip demos that cannot be read or embedded (a missing, unreadable or undecodable
+    /// screenshot), each with a warning naming the demo and the file, instead of failing.
     #[arg(long)]
     pub skip_bad: bool,
 }
@@ -51,21 +52,32 @@ pub fn read_demos(path: &Path, skip_bad: bool) -> CmdResult<Vec<Demo>> {
     Ok(library.demos)
 }
 
-/// Embeds the retriever's pending demos with a progress bar on stderr.
+/// Embeds the retriever's pending demos with a progress bar on stderr. With `skip_bad`, demos
+/// whose screenshot cannot be read or decoded are left out, each with a warning.
 pub fn build(
     retriever: &mut DemoRetriever,
     embedder: &Embedder,
     batch_size: usize,
+    skip_bad: bool,
 ) -> CmdResult<demo_retriever::BuildReport> {
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("embedding {bar:30} {pos}/{len} demos {elapsed}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let report = retriever.build_index(embedder, batch_size, &mut |p| {
+    let on_bad = if skip_bad { OnBadDemo::Skip } else { OnBadDemo::Fail };
+    let report = retriever.build_index_with(embedder, batch_size, on_bad, &mut |p| {
         bar.set_length(p.total as u64);
         bar.set_position(p.done as u64);
     });
     bar.finish_and_clear();
-    Ok(report?)
+    // Reported whether or not the build succeeded: a bad cache entry never blocks a command.
+    for dropped in retriever.cache_mut().take_dropped() {
+        eprintln!("warning: {dropped}");
+    }
+    let report = report?;
+    for e in &report.skipped {
+        eprintln!("warning: skipping {e}");
+    }
+    Ok(report)
 }

@@ -6,6 +6,7 @@ use clap::Args;
 use qwen3_vl_embedder::{EmbedError, EmbedInput};
 
 use crate::device_args::DeviceArgs;
+use crate::failure::CmdResult;
 use crate::model_load::load_embedder;
 
 /// The options of `embed`.
@@ -24,7 +25,7 @@ pub struct EmbedArgs {
     #[arg(long)]
     instruction: Option<String>,
     /// Matryoshka dimension: keep the first N components (default: full width).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::positive)]
     dim: Option<usize>,
     #[command(flatten)]
     device: DeviceArgs,
@@ -34,24 +35,23 @@ pub struct EmbedArgs {
 }
 
 /// Runs `embed`.
-pub fn run(args: EmbedArgs) -> Result<(), EmbedError> {
+pub fn run(args: EmbedArgs) -> CmdResult {
     let mut input = EmbedInput { text: args.text, instruction: args.instruction, ..Default::default() };
     if let Some(path) = &args.image {
-        let bytes =
-            std::fs::read(path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
+        let bytes = qwen3_vl_embedder::read_image(path)?;
         input.images.push(bytes);
     }
     if input.is_empty() {
-        return Err(EmbedError::EmptyInput);
+        return Err(EmbedError::EmptyInput.into());
     }
     let embedder = load_embedder(&args.model, &args.device, 1)?;
     let embedding = embedder.embed(&input, args.dim)?;
     if args.json {
         let out = serde_json::json!({ "embedding": embedding, "dim": embedding.len(), "model": args.model });
-        println!("{out}");
+        crate::output::print_line(out)
     } else {
         let shown: Vec<String> = embedding.iter().take(8).map(|x| format!("{x:.6}")).collect();
-        println!("dim {} [{}{}]", embedding.len(), shown.join(", "), if embedding.len() > 8 { ", ..." } else { "" });
+        let more = if embedding.len() > 8 { ", ..." } else { "" };
+        crate::output::print_line(format_args!("dim {} [{}{more}]", embedding.len(), shown.join(", ")))
     }
-    Ok(())
 }

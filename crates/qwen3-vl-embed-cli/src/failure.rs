@@ -1,9 +1,17 @@
-//! Failures and exit codes, the same for every subcommand.
+//! Failures and exit codes, the same for every subcommand: one code per class of error.
 //!
-//! Exit codes: 0 success; 1 a model, device or file problem; 2 bad command-line usage
-//! (clap, including an unknown `--device` or `--precision`, or a query with neither text nor
-//! image); 3 bad demos or an empty library; 4 an index directory that is missing, corrupt or
-//! built with other settings. A failing command never changes a saved index.
+//! | code | class |
+//! |---|---|
+//! | 0 | success |
+//! | 1 | a model, device or file problem: a model that cannot be found or loaded, a device that cannot start, an input image that cannot be read (missing, not a regular file, over `MAX_IMAGE_FILE_BYTES`, undecodable), an embedding that is NaN, infinite or zero, stdout that cannot be written (closed pipe, full disk), any other I/O error |
+//! | 2 | bad usage: what clap rejects (unknown flags or values, `--device`/`--precision` names, a count or `--dim` of 0), a `--dim` above the model's width, an input or query with neither text nor image, `index --out` naming a non-empty directory that is not an index |
+//! | 3 | bad demos (unreadable episode, missing or undecodable screenshot, duplicate id) or an empty library |
+//! | 4 | an index directory that is missing, damaged or built with other settings |
+//! | 5 | the index is locked: another `index` or `add` is writing it (nothing was changed; retry later) |
+//!
+//! A command that fails with an error leaves a saved index as it was: every check runs before
+//! the save, and a writer refused by the lock (5) never loads the index. A save cut short by a
+//! kill or a failing disk is not yet covered (the save protocol of `demo_retriever::store`).
 
 use demo_retriever::RetrieverError;
 use qwen3_vl_embedder::EmbedError;
@@ -15,6 +23,8 @@ pub enum Failure {
     Embed(EmbedError),
     /// Reading demos or an index, or saving one, failed.
     Retriever(RetrieverError),
+    /// Writing the result to stdout failed (a closed pipe, a full disk).
+    Stdout(std::io::Error),
 }
 
 impl std::fmt::Display for Failure {
@@ -22,6 +32,7 @@ impl std::fmt::Display for Failure {
         match self {
             Self::Embed(e) => e.fmt(f),
             Self::Retriever(e) => e.fmt(f),
+            Self::Stdout(e) => write!(f, "cannot write the result to stdout: {e}"),
         }
     }
 }
@@ -44,10 +55,12 @@ impl From<RetrieverError> for Failure {
 impl Failure {
     /// The process exit code for this failure (see the module docs).
     pub fn exit_code(&self) -> u8 {
+        use EmbedError as E;
         use RetrieverError as R;
         match self {
-            Self::Embed(_) => 1,
-            Self::Retriever(R::EmptyQuery | R::BadFilter { .. }) => 2,
+            Self::Embed(E::EmptyInput | E::BadDimension { .. } | E::UnknownDevice(_) | E::UnknownPrecision(_)) => 2,
+            Self::Embed(_) | Self::Stdout(_) => 1,
+            Self::Retriever(R::EmptyQuery | R::BadFilter { .. } | R::NotAnIndexDir { .. }) => 2,
             Self::Retriever(R::BadDemos(_) | R::EmptyLibrary(_)) => 3,
             Self::Retriever(
                 R::BadIndexDir { .. }
@@ -56,6 +69,7 @@ impl Failure {
                 | R::DimMismatch { .. }
                 | R::InstructionMismatch { .. },
             ) => 4,
+            Self::Retriever(R::Locked { .. }) => 5,
             Self::Retriever(_) => 1,
         }
     }

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use demo_retriever::{DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, RetrieverSettings, is_index_dir};
+use demo_retriever::{
+    DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, IndexLock, RetrieverError, RetrieverSettings,
+    check_out_dir, is_index_dir,
+};
 
 use crate::demo_build::{BuildArgs, build, model_id, read_demos};
 use crate::failure::CmdResult;
@@ -22,7 +25,7 @@ pub struct IndexArgs {
     #[arg(long)]
     model: Option<String>,
     /// Matryoshka dimension [default: the existing index's, else 512 capped at the model's width].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::flags::positive)]
     dim: Option<usize>,
     /// Instruction demos and queries are embedded with [default: the existing index's, else
     /// "Retrieve the GUI demonstration that shows how to complete the user's task."].
@@ -37,8 +40,14 @@ pub struct IndexArgs {
 
 /// Runs `index`.
 pub fn run(args: IndexArgs) -> CmdResult {
+    check_out_dir(&args.out)?;
     let demos = read_demos(&args.demos, args.build.skip_bad)?;
     let model = args.model.as_deref().map(model_id);
+    std::fs::create_dir_all(&args.out).map_err(|source| RetrieverError::Io { path: args.out.clone(), source })?;
+    // Held from before the load until the save is done (see `demo_retriever::lock`); checked
+    // again under the lock, in case another writer filled the directory meanwhile.
+    let _lock = IndexLock::try_acquire(&args.out)?;
+    check_out_dir(&args.out)?;
     let existing = if is_index_dir(&args.out) { Some(DemoRetriever::load(&args.out)?) } else { None };
     if let (Some(r), false) = (&existing, args.reembed) {
         r.ensure_compatible(model.as_deref(), args.dim, args.instruction.as_deref())?;
@@ -65,10 +74,14 @@ pub fn run(args: IndexArgs) -> CmdResult {
         None => DemoRetriever::new(settings)?,
     };
     retriever.add_demos(demos)?;
-    let report = build(&mut retriever, &embedder, args.build.batch_size)?;
+    let report = build(&mut retriever, &embedder, args.build.batch_size, args.build.skip_bad)?;
+    if retriever.is_empty() {
+        // Every demo was skipped: an empty index is never what was asked for.
+        return Err(RetrieverError::EmptyLibrary(args.demos.display().to_string()).into());
+    }
     retriever.save(&args.out)?;
     let s = retriever.settings();
-    println!(
+    crate::output::print_line(format_args!(
         "indexed {} demos into {} (embedded {}, reused {}); model {}, dim {}",
         retriever.len(),
         args.out.display(),
@@ -76,6 +89,5 @@ pub fn run(args: IndexArgs) -> CmdResult {
         report.reused,
         s.model,
         s.dim
-    );
-    Ok(())
+    ))
 }

@@ -27,27 +27,32 @@ pub fn run(args: InfoArgs) -> CmdResult {
         *platforms.entry(d.platform.as_str()).or_default() += 1;
     }
     let ids: Vec<&str> = r.demos().map(|d| d.demo_id.as_str()).collect();
+    // The path as text, lossily: `json!` would panic on a path that is not UTF-8.
+    let shown = args.index.display().to_string();
     if args.json {
         let out = serde_json::json!({
-            "index": args.index, "model": s.model, "dim": s.dim, "instruction": s.instruction,
+            "index": shown, "model": s.model, "dim": s.dim, "instruction": s.instruction,
             "demos": r.len(), "platforms": platforms, "cached_embeddings": r.cache().len(),
             "bonuses": {"app": s.bonuses.app, "domain": s.bonuses.domain}, "rerank_top_n": s.rerank_top_n,
             "demo_ids": ids,
         });
-        println!("{out}");
-        return Ok(());
+        return crate::output::print_line(out);
     }
-    println!("index:       {}", args.index.display());
-    println!("model:       {}", s.model);
-    println!("dim:         {}", s.dim);
-    println!("instruction: {}", s.instruction);
-    println!("demos:       {}", r.len());
     let p: Vec<String> = platforms.iter().map(|(k, v)| format!("{k} {v}")).collect();
-    println!("platforms:   {}", p.join(", "));
-    println!("bonuses:     app {}, domain {}", s.bonuses.app, s.bonuses.domain);
-    println!("cache:       {} embeddings", r.cache().len());
+    let mut text = format!(
+        "index:       {shown}\nmodel:       {}\ndim:         {}\ninstruction: {}\ndemos:       {}\n\
+         platforms:   {}\nbonuses:     app {}, domain {}\ncache:       {} embeddings\n",
+        s.model,
+        s.dim,
+        s.instruction,
+        r.len(),
+        p.join(", "),
+        s.bonuses.app,
+        s.bonuses.domain,
+        r.cache().len()
+    );
     for d in r.demos() {
-        println!("  {}  {}", d.demo_id, d.goal);
+        text.push_str(&format!("  {}  {}\n", d.demo_id, d.goal));
     }
-    Ok(())
+    crate::output::print(&text)
 }

@@ -8,9 +8,11 @@ mod demo_build;
 mod device_args;
 mod embed_cmd;
 mod failure;
+mod flags;
 mod index_cmd;
 mod info_cmd;
 mod model_load;
+mod output;
 mod query_cmd;
 
 use std::process::ExitCode;
@@ -41,7 +43,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Embed(args) => embed_cmd::run(args).map_err(failure::Failure::from),
+        Command::Embed(args) => embed_cmd::run(args),
         Command::Index(args) => index_cmd::run(args),
         Command::Add(args) => add_cmd::run(args),
         Command::Info(args) => info_cmd::run(args),

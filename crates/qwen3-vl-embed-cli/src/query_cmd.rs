@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use clap::Args;
 use demo_retriever::{DemoRetriever, Query, RetrievalResult, RetrieverError};
-use qwen3_vl_embedder::EmbedError;
 use serde_json::json;
 
 use crate::device_args::DeviceArgs;
@@ -23,7 +22,7 @@ pub struct QueryArgs {
     #[arg(long)]
     image: Option<PathBuf>,
     /// How many demos to return.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = crate::flags::positive)]
     top_k: usize,
     /// The app the user is in: its demos get the app bonus.
     #[arg(long)]
@@ -59,8 +58,7 @@ pub fn run(args: QueryArgs) -> CmdResult {
     let mut query = Query::text(args.text.clone().unwrap_or_default()).top_k(args.top_k);
     query.task = args.text.filter(|t| !t.trim().is_empty());
     if let Some(path) = &args.image {
-        let bytes =
-            std::fs::read(path).map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
+        let bytes = qwen3_vl_embedder::read_image(path)?;
         query.screenshot = Some(bytes);
     }
     if query.task.is_none() && query.screenshot.is_none() {
@@ -75,15 +73,10 @@ pub fn run(args: QueryArgs) -> CmdResult {
     let reranker = if args.rerank { Some(load_reranker(&args.reranker, &args.device)?) } else { None };
     let results = retriever.retrieve(&embedder, &query, reranker.as_ref().map(|r| r as &dyn demo_retriever::Rerank))?;
     if args.json {
-        println!("{}", json!({ "results": results.iter().map(result_json).collect::<Vec<_>>() }));
-    } else if results.is_empty() {
-        println!("no demos");
-    } else {
-        for r in &results {
-            print_result(r);
-        }
+        return crate::output::print_line(json!({ "results": results.iter().map(result_json).collect::<Vec<_>>() }));
     }
-    Ok(())
+    let text = if results.is_empty() { "no demos\n".to_owned() } else { results.iter().map(format_result).collect() };
+    crate::output::print(&text)
 }
 
 fn result_json(r: &RetrievalResult) -> serde_json::Value {
@@ -95,11 +88,12 @@ fn result_json(r: &RetrievalResult) -> serde_json::Value {
     })
 }
 
-fn print_result(r: &RetrievalResult) {
+fn format_result(r: &RetrievalResult) -> String {
     let d = &r.demo;
     let rerank = r.rerank_score.map_or(String::new(), |s| format!(", rerank {s:.4}"));
-    println!("{:>2}. {}  score {:.4} (embedding {:.4}{rerank})", r.rank, d.demo_id, r.score, r.embedding_score);
+    let head =
+        format!("{:>2}. {}  score {:.4} (embedding {:.4}{rerank})", r.rank, d.demo_id, r.score, r.embedding_score);
     let place: Vec<&str> =
         [d.app_name.as_deref(), d.domain.as_deref(), Some(d.platform.as_str())].into_iter().flatten().collect();
-    println!("    {}  [{}]", d.goal, place.join(" · "));
+    format!("{head}\n    {}  [{}]\n", d.goal, place.join(" · "))
 }

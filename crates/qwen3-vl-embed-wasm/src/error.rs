@@ -30,6 +30,8 @@ pub fn from_embed(e: EmbedError) -> JsValue {
         EmbedError::ModelSource { .. } | EmbedError::Io { .. } => "MODEL_SOURCE",
         EmbedError::Preprocess(p) => preprocess_code(p),
         EmbedError::Model(m) => model_code(m),
+        // A NaN, infinite or zero embedding comes from broken weights or config.
+        EmbedError::BadEmbedding { .. } => "BAD_MODEL",
     };
     js_error(code, e.to_string())
 }

@@ -8,7 +8,7 @@ use qwen3_vl_preprocess::tokenize::PromptTokenizer;
 
 use crate::error::{EmbedError, Result};
 use crate::input::EmbedInput;
-use crate::matryoshka::truncate_and_normalize;
+use crate::matryoshka::{embedding_problem, truncate_and_normalize};
 #[cfg(not(target_family = "wasm"))]
 use crate::model_files::ModelFiles;
 use crate::prepare::push_images;
@@ -161,7 +161,13 @@ impl Embedder {
                 }
                 let pooled = read_f32(self.model.forward(&batch)?.pooled).await?;
                 for (&i, row) in group.iter().zip(pooled.chunks_exact(hidden)) {
-                    vectors[i] = truncate_and_normalize(row, dim);
+                    // The raw prefix is checked too: a NaN can hide in it while a huge norm
+                    // turns the normalised vector into zeros.
+                    let unit = truncate_and_normalize(row, dim);
+                    if let Some(problem) = embedding_problem(&row[..dim]).or_else(|| embedding_problem(&unit)) {
+                        return Err(EmbedError::BadEmbedding { input: window[i].describe(), problem: problem.into() });
+                    }
+                    vectors[i] = unit;
                 }
             }
             out.extend(vectors);

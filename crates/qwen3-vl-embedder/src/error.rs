@@ -54,6 +54,16 @@ pub enum EmbedError {
         source: std::io::Error,
     },
 
+    /// The model produced an embedding that is not a usable unit vector (NaN, infinite or all
+    /// zeros): refused rather than printed or stored.
+    #[error("the embedding of {input} is {problem}: the model's weights or config.json are broken")]
+    BadEmbedding {
+        /// The input, described briefly (its text's start and its number of images).
+        input: String,
+        /// What is wrong with the vector.
+        problem: String,
+    },
+
     /// Prompt, tokenizer or image preprocessing failed.
     #[error(transparent)]
     Preprocess(#[from] qwen3_vl_preprocess::PreprocessError),

@@ -29,8 +29,11 @@ pub use device::{DeviceChoice, StartedDevice, start_device_async};
 pub use embedder::{Embedder, EmbedderOptions};
 pub use error::{EmbedError, Result};
 pub use input::EmbedInput;
+#[cfg(not(target_arch = "wasm32"))]
+pub use input::read_image;
 pub use model_files::ModelFiles;
 pub use precision::Precision;
 pub use qwen3_vl_model::{Checkpoint, CpuKernels, LoadProgress, ModelInput, ProgressFn, cpu_kernels, int8_weights};
+pub use qwen3_vl_preprocess::image::MAX_IMAGE_FILE_BYTES;
 pub use reranker::Reranker;
 pub use source::resolve_model_dir;

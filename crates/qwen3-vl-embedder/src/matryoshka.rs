@@ -11,6 +11,21 @@ pub fn truncate_and_normalize(pooled: &[f32], dim: usize) -> Vec<f32> {
     v.iter().map(|&x| x / norm).collect()
 }
 
+/// What is wrong with an embedding that must not be printed or stored, if anything: a NaN or
+/// infinite component (NaN/Inf weights, a broken config), or an all-zero vector (zeroed norm
+/// weights), which `truncate_and_normalize` would pass on as if it were a unit vector.
+pub fn embedding_problem(v: &[f32]) -> Option<&'static str> {
+    if v.is_empty() {
+        Some("empty")
+    } else if !v.iter().all(|x| x.is_finite()) {
+        Some("not finite (NaN or infinite components)")
+    } else if v.iter().all(|&x| x == 0.0) {
+        Some("all zeros")
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -19,5 +34,15 @@ mod tests {
     fn truncates_then_normalises() {
         assert_eq!(truncate_and_normalize(&[3.0, 4.0, 100.0], 2), [0.6, 0.8]);
         assert_eq!(truncate_and_normalize(&[0.0, 0.0], 2), [0.0, 0.0]);
+    }
+
+    #[test]
+    fn nan_infinite_zero_and_empty_vectors_are_named() {
+        assert_eq!(embedding_problem(&[0.6, 0.8]), None);
+        assert_eq!(embedding_problem(&[0.0, 1.0]), None);
+        assert!(embedding_problem(&[f32::NAN, 1.0]).unwrap().contains("not finite"));
+        assert!(embedding_problem(&[f32::INFINITY, 1.0]).unwrap().contains("not finite"));
+        assert_eq!(embedding_problem(&[0.0, -0.0]), Some("all zeros"));
+        assert_eq!(embedding_problem(&[]), Some("empty"));
     }
 }

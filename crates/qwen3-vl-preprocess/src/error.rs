@@ -149,6 +149,26 @@ pub enum PreprocessError {
         factor: u32,
     },
 
+    /// An image path names a directory, FIFO, socket or device: refused before it is opened.
+    #[error("cannot read {path} as an image: it is {kind}, not a regular file")]
+    NotARegularFile {
+        /// The path given.
+        path: String,
+        /// What it is instead.
+        kind: &'static str,
+    },
+
+    /// An image file larger than the limit (`image::MAX_IMAGE_FILE_BYTES`): refused unread.
+    #[error("cannot read {path} as an image: it is {size} bytes, more than the {limit}-byte limit for an image file")]
+    ImageFileTooLarge {
+        /// The path given.
+        path: String,
+        /// Its size in bytes (at least `limit + 1` when it grew while being read).
+        size: u64,
+        /// The limit in bytes.
+        limit: u64,
+    },
+
     /// Reading a file from disk failed (native only).
     #[error("cannot read {path}: {message}")]
     Io {

@@ -7,12 +7,16 @@
 //! -> normalise and cut patches ([`patchify`]).
 
 mod decode;
+mod file;
 mod patchify;
 mod pil;
 mod resize;
 mod smart_resize;
 
 pub use decode::{DecodeLimits, decode_rgb};
+pub use file::MAX_IMAGE_FILE_BYTES;
+#[cfg(not(target_arch = "wasm32"))]
+pub use file::read_image_file;
 pub use patchify::{FACTOR, Normalization, PATCH_DIM, PreparedImage, patchify};
 pub use resize::resize_bicubic;
 pub use smart_resize::{MAX_ASPECT_RATIO, PixelBudget, smart_resize};
