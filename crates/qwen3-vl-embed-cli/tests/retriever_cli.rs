@@ -2,69 +2,18 @@
 //! tiny checkpoint: the JSON contract, scores against brute-force cosine + bonuses computed
 //! here from the Embedder, incremental updates, and bad inputs that leave the index intact.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+
+use std::path::Path;
 use std::sync::OnceLock;
 
+use common::*;
 use demo_retriever::{DEFAULT_INSTRUCTION, Demo, read_library};
 use qwen3_vl_embedder::{DeviceChoice, EmbedInput, Embedder, EmbedderOptions, start_device};
 use reference_fixtures::{fixtures_dir, tiny_model_dir};
 use serde_json::Value;
 
 const TOL: f64 = 1e-5;
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_qwen3-vl-embed"))
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("retriever-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-/// A private copy of the tiny checkpoint (the index records its absolute path).
-fn model_copy(name: &str, src: &Path) -> PathBuf {
-    let dir = tmp(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(src).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(&path, dir.join(path.file_name().unwrap())).unwrap();
-    }
-    dir
-}
-
-fn library() -> PathBuf {
-    fixtures_dir().join("demo-library")
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().unwrap()
-}
-
-fn ok(args: &[&str]) -> (String, String) {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{args:?} failed: {stderr}");
-    (String::from_utf8(out.stdout).unwrap(), stderr)
-}
-
-fn fails(args: &[&str], code: i32, needle: &str) {
-    let out = run(args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: {stderr}");
-    assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
-    assert!(stderr.contains(needle), "{args:?}: {stderr}");
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn index(model: &Path, demos: &Path, out: &Path) -> String {
-    ok(&["index", s(demos), "--out", s(out), "--model", s(model), "--device", "cpu", "--batch-size", "3"]).0
-}
 
 fn query_json(index: &Path, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["query", s(index), "--json"];
@@ -225,23 +174,6 @@ fn add_then_query_equals_a_fresh_index_and_reindexing_embeds_nothing() {
     for d in [a, b, all, model] {
         std::fs::remove_dir_all(d).unwrap();
     }
-}
-
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.insert(p.clone(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
 }
 
 #[test]
