@@ -7,7 +7,7 @@ mod common;
 use std::io;
 use std::path::Path;
 
-use common::{TempDir, clustered_index, snapshot};
+use common::{TempDir, clustered_index, snapshot, with_tombstones};
 use serde_json::{Value, json};
 use vector_index::fs::{Fs, Mapping, StdFs};
 use vector_index::{DataFile, Error, Index, LoadError, Problem, Strategy};
@@ -32,15 +32,7 @@ fn answers(index: &Index) -> Vec<Vec<(String, f32)>> {
 fn saved(tombstones: bool) -> TempDir {
     let mut index = clustered_index(1200, DIM, Strategy::Hnsw, 9);
     if tombstones {
-        let mut config = index.config().clone();
-        config.auto_rebuild = false;
-        let items: Vec<_> = index.iter().map(|i| (i.id.to_string(), i.vector.to_vec(), i.metadata.clone())).collect();
-        index = Index::new(config).unwrap();
-        index.add_batch(items).unwrap();
-        index.rebuild();
-        for i in (0..1200).step_by(9) {
-            index.remove(&format!("item-{i}")).unwrap();
-        }
+        index = with_tombstones(index, 1200, 9);
     }
     let dir = TempDir::new(if tombstones { "open-dead" } else { "open" });
     index.save(&dir.0).unwrap();

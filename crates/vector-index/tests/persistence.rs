@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{TempDir, clustered_index, config, small_index, snapshot};
+use common::{TempDir, clustered_index, config, small_index, snapshot, with_tombstones};
 use serde_json::{Value, json};
 use vector_index::npy::{self, NpyError};
 use vector_index::synthetic::Rng;
@@ -16,16 +16,7 @@ use vector_index::{DataFile, Error, Index, LoadError, Problem, Strategy};
 /// inserts, tombstones inside it (from removals and a replacement), unicode ids and nested
 /// metadata: so the round trip below is a save/load after inserts and deletes.
 fn awkward_index() -> Index {
-    let mut index = clustered_index(600, 24, Strategy::Hnsw, 11);
-    let mut config = index.config().clone();
-    config.auto_rebuild = false;
-    let items: Vec<_> = index.iter().map(|i| (i.id.to_string(), i.vector.to_vec(), i.metadata.clone())).collect();
-    index = Index::new(config).unwrap();
-    index.add_batch(items).unwrap();
-    index.rebuild();
-    for i in (0..600).step_by(7) {
-        index.remove(&format!("item-{i}")).unwrap();
-    }
+    let mut index = with_tombstones(clustered_index(600, 24, Strategy::Hnsw, 11), 600, 7);
     let v = index.get("item-1").unwrap().vector.to_vec();
     index
         .add("ключ 🔑 with spaces", &v, json!({"nested": {"list": [1, 2.5, "three"]}, "caption": "a \"quoted\" one"}))

@@ -54,6 +54,22 @@ pub fn clustered_index(n: usize, dim: usize, strategy: Strategy, seed: u64) -> I
 /// Everything observable about an index: config, model, items (id, vector bits, metadata).
 pub type Observed = (String, usize, Vec<(String, Vec<u32>, String)>);
 
+/// `index` re-inserted with `auto_rebuild` off (so tombstones stay), its graph built, then every
+/// `every`-th of its `n` items (`item-0`, `item-{every}`, ...) removed: a stored form with dead
+/// rows inside the graph.
+pub fn with_tombstones(index: Index, n: usize, every: usize) -> Index {
+    let mut config = index.config().clone();
+    config.auto_rebuild = false;
+    let items: Vec<_> = index.iter().map(|i| (i.id.to_string(), i.vector.to_vec(), i.metadata.clone())).collect();
+    let mut index = Index::new(config).unwrap();
+    index.add_batch(items).unwrap();
+    index.rebuild();
+    for i in (0..n).step_by(every) {
+        index.remove(&format!("item-{i}")).unwrap();
+    }
+    index
+}
+
 pub fn snapshot(index: &Index) -> Observed {
     let mut items: Vec<_> = index
         .iter()
