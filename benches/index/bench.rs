@@ -1,13 +1,19 @@
 //! Rust side of the index benchmark: build time, QPS and recall@10 of the exact and HNSW
-//! strategies on clustered synthetic data, all on one thread (the `parallel` feature is off in
-//! benches). Exact search is timed one query per call (`search_with`) and batched (one
-//! `search_batch_with` call for all queries); HNSW one query per call. Writes the data set
-//! (`base.npy`, `queries.npy`) and `rust.json` into `--out`; `compare.py` runs faiss and hnswlib
-//! on the same files and prints the comparison table. Run through `benches/index/run.sh`.
+//! strategies on clustered synthetic data, searches on one thread (the `parallel` feature is
+//! off in benches; bulk builds use rayon). Exact search is timed one query per call
+//! (`search_with`) and batched (one `search_batch_with` call for all queries); HNSW one query
+//! per call, for two graph shapes: the default (`keep_pruned` on) and hnswlib's (`keep_pruned`
+//! off, "lean"). Then, on each graph: `--inserts` single `add`s of new vectors (each checked
+//! to be found by the next search for its own vector; only the `add`s are timed), recall@10
+//! after removing every 10th base item (tombstones, no compaction), and the time to
+//! `Index::open` the saved index and answer a first query (page cache warm: it was just
+//! written). Writes the data set (`base.npy`, `queries.npy`, `inserts.npy`) and `rust.json` into
+//! `--out`; `compare.py` runs faiss and hnswlib on the same files and prints the comparison
+//! tables. Run through `benches/index/run.sh`.
 //!
 //! Usage: `cargo bench -p vector-index --bench index -- --n 10000 --dim 512 --out DIR
-//!         [--queries 1000] [--ef 16,32,64,128,256] [--ef-construction 100] [--no-heuristic] [--no-keep-pruned]
-//!         [--cluster-size 1000]`
+//!         [--queries 1000] [--ef 16,32,64,128,256] [--ef-construction 100] [--no-heuristic]
+//!         [--inserts 1000] [--cluster-size 1000]`
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -24,7 +30,7 @@ struct Args {
     ef: Vec<usize>,
     ef_construction: usize,
     heuristic: bool,
-    keep_pruned: bool,
+    inserts: usize,
     cluster_size: usize,
     out: PathBuf,
 }
@@ -37,7 +43,7 @@ fn parse_args() -> Args {
         ef: vec![16, 32, 64, 128, 256],
         ef_construction: 100,
         heuristic: true,
-        keep_pruned: true,
+        inserts: 1000,
         cluster_size: 1000,
         out: "bench-out".into(),
     };
@@ -52,7 +58,7 @@ fn parse_args() -> Args {
             "--ef-construction" => args.ef_construction = value().parse().expect("--ef-construction"),
             "--out" => args.out = value().into(),
             "--no-heuristic" => args.heuristic = false,
-            "--no-keep-pruned" => args.keep_pruned = false,
+            "--inserts" => args.inserts = value().parse().expect("--inserts"),
             "--cluster-size" => args.cluster_size = value().parse().expect("--cluster-size"),
             "--bench" => {} // added by `cargo bench`
             other => panic!("unknown argument {other}"),
@@ -99,7 +105,83 @@ fn build(base: &[f32], dim: usize, config: IndexConfig) -> (Index, f64) {
     let start = Instant::now();
     let mut index = Index::new(config).unwrap();
     index.add_batch(base.chunks_exact(dim).enumerate().map(|(i, v)| (i.to_string(), v, Value::Null))).unwrap();
+    // With `auto_rebuild` off, `add_batch` leaves the first graph to the caller.
+    index.rebuild();
+    assert_eq!(index.has_graph(), index.config().strategy == Strategy::Hnsw);
     (index, start.elapsed().as_secs_f64())
+}
+
+/// The measurements on one built graph: the `ef_search` sweep, single inserts, recall after
+/// deletes, and opening the saved index.
+struct Mutation<'a> {
+    args: &'a Args,
+    queries: &'a [f32],
+    inserts: &'a [f32],
+}
+
+impl Mutation<'_> {
+    fn sweep(&self, index: &mut Index, truth: &[Vec<String>]) -> Vec<Value> {
+        let dim = self.args.dim;
+        let mut curve = Vec::new();
+        for &ef in &self.args.ef {
+            index.set_ef_search(ef).unwrap();
+            let (q, got) = qps(index, self.queries, dim, Strategy::Hnsw);
+            let r = recall(truth, &got);
+            eprintln!("  ef_search={ef}: {q:.0} QPS, recall@10 {r:.4}");
+            curve.push(json!({"ef": ef, "qps": q, "recall": r}));
+        }
+        curve
+    }
+
+    /// Single `add`s, each followed by an (untimed) search for the new vector that must find it
+    /// first: the insert is visible to the next search. The search runs at `ef_search` 64.
+    fn single_inserts(&self, index: &mut Index) -> f64 {
+        let dim = self.args.dim;
+        index.set_ef_search(64).unwrap();
+        let mut seconds = 0.0;
+        for (i, v) in self.inserts.chunks_exact(dim).enumerate() {
+            let id = format!("new{i}");
+            let start = Instant::now();
+            index.add(id.as_str(), v, Value::Null).unwrap();
+            seconds += start.elapsed().as_secs_f64();
+            let hit = index.search(v, 1).unwrap();
+            assert_eq!(hit[0].0, id, "insert {i} not found by the next search");
+        }
+        seconds
+    }
+
+    fn measure(&self, mut index: Index, build_s: f64, truth: &[Vec<String>], truth_after: &[Vec<String>]) -> Value {
+        let (n, dim) = (self.args.n, self.args.dim);
+        let curve = self.sweep(&mut index, truth);
+        let insert_s = self.single_inserts(&mut index);
+        eprintln!(
+            "  {} single adds: {insert_s:.2}s ({:.3} ms each)",
+            self.args.inserts,
+            1e3 * insert_s / self.args.inserts as f64
+        );
+        let start = Instant::now();
+        (0..n).step_by(10).for_each(|i| index.remove(&i.to_string()).unwrap());
+        let remove_s = start.elapsed().as_secs_f64();
+        eprintln!("  removed every 10th base item in {remove_s:.3}s");
+        let deleted = self.sweep(&mut index, truth_after);
+
+        let dir = self.args.out.join("saved-index");
+        let _ = std::fs::remove_dir_all(&dir);
+        index.save(&dir).unwrap();
+        drop(index);
+        let start = Instant::now();
+        let opened = Index::open(&dir).unwrap();
+        let open_s = start.elapsed().as_secs_f64();
+        opened.search(&self.queries[..dim], 10).unwrap();
+        let open_query_s = start.elapsed().as_secs_f64();
+        eprintln!("  open {:.1} ms, + first query {:.1} ms (warm page cache)", 1e3 * open_s, 1e3 * open_query_s);
+        drop(opened);
+        std::fs::remove_dir_all(&dir).unwrap();
+        json!({
+            "build_s": build_s, "curve": curve, "insert_s": insert_s, "remove_s": remove_s,
+            "curve_after_deletes": deleted, "open_s": open_s, "open_first_query_s": open_query_s,
+        })
+    }
 }
 
 fn main() {
@@ -115,37 +197,46 @@ fn main() {
 
     let mut config = IndexConfig::new("synthetic", dim);
     config.strategy = Strategy::Exact;
-    let (exact, exact_build) = build(&base, dim, config.clone());
+    let (mut exact, exact_build) = build(&base, dim, config.clone());
     let (exact_qps, truth) = qps(&exact, &queries, dim, Strategy::Exact);
     let (batched_qps, batched) = qps_batched(&exact, &queries, dim, Strategy::Exact);
     let batched_recall = recall(&truth, &batched);
     eprintln!(
         "n={n} dim={dim}: exact build {exact_build:.2}s, {exact_qps:.1} QPS one query per call, {batched_qps:.1} QPS batched (recall vs one-query {batched_recall:.4})"
     );
-    drop(exact);
 
     config.strategy = Strategy::Hnsw;
     config.hnsw.ef_construction = args.ef_construction;
     config.hnsw.ef_search = args.ef[0];
     config.hnsw.heuristic = args.heuristic;
-    config.hnsw.keep_pruned = args.keep_pruned;
-    let (mut hnsw, hnsw_build) = build(&base, dim, config);
-    eprintln!("n={n} dim={dim}: hnsw build {hnsw_build:.2}s");
-    let mut curve = Vec::new();
-    for &ef in &args.ef {
-        hnsw.set_ef_search(ef).unwrap();
-        let (q, got) = qps(&hnsw, &queries, dim, Strategy::Hnsw);
-        let r = recall(&truth, &got);
-        eprintln!("  ef_search={ef}: {q:.0} QPS, recall@10 {r:.4}");
-        curve.push(json!({"ef": ef, "qps": q, "recall": r}));
+    // Tombstones stay in the graph for the delete measurement (no compaction behind our back).
+    config.auto_rebuild = false;
+    let inserts = clustered(args.inserts, dim, clusters, 1.0, 1, 4);
+    std::fs::write(args.out.join("inserts.npy"), npy::write_f32_matrix(args.inserts, dim, &inserts)).unwrap();
+    // Exact top 10 once every 10th base item is removed: the truth for the delete recall.
+    exact.add_batch(inserts.chunks_exact(dim).enumerate().map(|(i, v)| (format!("new{i}"), v, Value::Null))).unwrap();
+    (0..n).step_by(10).for_each(|i| exact.remove(&i.to_string()).unwrap());
+    let truth_after: Vec<Vec<String>> = queries
+        .chunks_exact(dim)
+        .map(|q| exact.search_with(q, 10, Strategy::Exact, None).unwrap().into_iter().map(|h| h.0).collect())
+        .collect();
+    drop(exact);
+
+    let mut graphs = serde_json::Map::new();
+    for (name, keep_pruned) in [("hnsw", true), ("hnsw_lean", false)] {
+        config.hnsw.keep_pruned = keep_pruned;
+        let (hnsw, build_s) = build(&base, dim, config.clone());
+        eprintln!("n={n} dim={dim}: {name} build {build_s:.2}s");
+        let run = Mutation { args: &args, queries: &queries, inserts: &inserts };
+        graphs.insert(name.into(), run.measure(hnsw, build_s, &truth, &truth_after));
     }
     let ids: HashSet<String> = truth.iter().flatten().cloned().collect();
-    let report = json!({
-        "n": n, "dim": dim, "queries": args.queries, "clusters": clusters,
-        "ef_construction": args.ef_construction, "heuristic": args.heuristic, "keep_pruned": args.keep_pruned,
+    let mut report = json!({
+        "n": n, "dim": dim, "queries": args.queries, "clusters": clusters, "inserts": args.inserts,
+        "ef_construction": args.ef_construction, "heuristic": args.heuristic,
         "exact": {"build_s": exact_build, "qps": exact_qps, "batched_qps": batched_qps, "batched_recall": batched_recall},
-        "hnsw": {"build_s": hnsw_build, "curve": curve},
         "distinct_truth_ids": ids.len(),
     });
+    report.as_object_mut().unwrap().extend(graphs);
     std::fs::write(args.out.join("rust.json"), serde_json::to_vec_pretty(&report).unwrap()).unwrap();
 }
