@@ -63,8 +63,14 @@ function checkId(id) {
   }
 }
 
-const matchesApp = (context, app) => Boolean(context?.trim() && app && context.trim().toLowerCase() === app.trim().toLowerCase());
-const matchesDomain = (context, domain) => Boolean(context?.trim() && domain && normalizeDomain(context) === normalizeDomain(domain));
+// The seed's context rules, as crates/demo-retriever/src/score.rs applies them: the app context
+// contained in the app name (case-insensitive); the domain context a run of whole labels of the
+// demo's domain (`google.com` matches `mail.google.com`, `oogle.com` does not).
+const matchesApp = (context, app) => Boolean(context?.trim() && app && app.toLowerCase().includes(context.trim().toLowerCase()));
+const matchesDomain = (context, domain) => {
+  const [c, d] = [normalizeDomain(context ?? ''), normalizeDomain(domain ?? '')];
+  return Boolean(c && d && `.${d}.`.includes(`.${c}.`));
+};
 
 /** Builds the class against the package's `Index` (passed in to avoid an import cycle). */
 export function makeRetriever(Index) {

@@ -210,7 +210,8 @@ test('retriever: cosine + app/domain bonuses, ties by id, episodes, progress, to
   const demos = ['night-shift', 'star', 'wifi', 'flights'].map((id) => retriever.demo(id));
   const shots = { star: png('rgb_64x48.png'), flights: png('wide_176x96.png') };
   const vectors = await embedder.embedBatch(demos.map((d) => ({ text: d.goal, image: shots[d.id] ?? null, instruction: DEFAULT_INSTRUCTION })), { dim: 32 });
-  const query = { task: 'make the screen less yellow', app: 'system settings', domain: 'github.com', topK: 3 };
+  // 'settings' is inside 'System Settings' (the seed's containment rule; equality would give no bonus).
+  const query = { task: 'make the screen less yellow', app: 'settings', domain: 'github.com', topK: 3 };
   const q = await embedder.embed({ text: query.task, instruction: DEFAULT_INSTRUCTION, dim: 32 });
   const want = demos
     .map((d, i) => {

@@ -40,8 +40,9 @@ pub struct RetrieverSettings {
     pub rerank_top_n: usize,
 }
 
+/// The seed's `rerank_top_n` default.
 fn default_rerank_top_n() -> usize {
-    10
+    20
 }
 
 impl RetrieverSettings {

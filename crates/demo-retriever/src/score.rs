@@ -13,9 +13,11 @@ use crate::demo::normalize_domain;
 /// Bonuses added when the query's context matches a demo.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bonuses {
-    /// Added when the query's app equals the demo's `app_name` (case-insensitive).
+    /// Added when the query's app is contained in the demo's `app_name` (case-insensitive):
+    /// see [`app_matches`].
     pub app: f32,
-    /// Added when the query's domain equals the demo's `domain` (`www.` stripped, case-insensitive).
+    /// Added when the query's domain is a run of whole labels of the demo's `domain`: see
+    /// [`domain_matches`].
     pub domain: f32,
 }
 
@@ -34,14 +36,26 @@ pub struct Context<'a> {
     pub domain: Option<&'a str>,
 }
 
-/// Whether the query's app context names this demo's app.
+/// Whether the query's app context names this demo's app: the seed's rule, the context
+/// contained in the app name, case-insensitively (`chrome` matches `Google Chrome`). A blank
+/// context matches nothing.
 pub fn app_matches(context: Option<&str>, app_name: Option<&str>) -> bool {
-    matches!((context, app_name), (Some(c), Some(a)) if !c.trim().is_empty() && c.trim().to_lowercase() == a.trim().to_lowercase())
+    matches!((context, app_name), (Some(c), Some(a)) if !c.trim().is_empty() && a.to_lowercase().contains(&c.trim().to_lowercase()))
 }
 
-/// Whether the query's domain context names this demo's domain.
+/// Whether the query's domain context names this demo's domain. The seed's rule is substring
+/// containment; we keep its intent (`google.com` matches `mail.google.com`) but on whole
+/// labels, so `oogle.com` does not match `google.com` and `ail.google` does not match
+/// `mail.google.com`: the context's labels must appear as a contiguous run of the domain's
+/// labels. Both sides are compared as [`normalize_domain`] leaves them (lower case, no `www.`).
 pub fn domain_matches(context: Option<&str>, domain: Option<&str>) -> bool {
-    matches!((context, domain), (Some(c), Some(d)) if !c.trim().is_empty() && normalize_domain(c) == normalize_domain(d))
+    let (Some(c), Some(d)) = (context, domain) else { return false };
+    let (c, d) = (normalize_domain(c), normalize_domain(d));
+    if c.is_empty() || d.is_empty() {
+        return false;
+    }
+    let (c, d): (Vec<&str>, Vec<&str>) = (c.split('.').collect(), d.split('.').collect());
+    d.windows(c.len()).any(|run| run == c.as_slice())
 }
 
 /// The total bonus a demo earns in a context.
@@ -108,9 +122,12 @@ mod tests {
     fn context_matching_ignores_case_and_www() {
         assert!(app_matches(Some("safari"), Some("Safari ")));
         assert!(!app_matches(Some(""), Some("")));
+        assert!(!app_matches(Some("  "), Some("Safari")));
         assert!(!app_matches(None, Some("Safari")));
         assert!(domain_matches(Some("WWW.github.com"), Some("github.com")));
         assert!(!domain_matches(Some("gitlab.com"), Some("github.com")));
+        assert!(!domain_matches(Some(""), Some("github.com")));
+        assert!(!domain_matches(Some("github.com"), Some("")));
         let b = bonus(
             Context { app: Some("Finder"), domain: Some("x.org") },
             Some("finder"),
@@ -118,6 +135,29 @@ mod tests {
             Bonuses::default(),
         );
         assert!((b - 0.2).abs() < 1e-7);
+    }
+
+    /// The seed's containment rules, each with the case the old exact-equality rule missed.
+    #[test]
+    fn app_context_is_contained_in_the_app_name() {
+        assert!(app_matches(Some("chrome"), Some("Google Chrome")));
+        assert!(app_matches(Some(" CHROME "), Some("Google Chrome Canary")));
+        assert!(
+            !app_matches(Some("Google Chrome"), Some("chrome")),
+            "the context must be inside the app name, not around it"
+        );
+        assert!(!app_matches(Some("firefox"), Some("Google Chrome")));
+    }
+
+    #[test]
+    fn domain_context_matches_whole_labels() {
+        assert!(domain_matches(Some("google.com"), Some("mail.google.com")));
+        assert!(domain_matches(Some("mail.google"), Some("mail.google.com")));
+        assert!(domain_matches(Some("www.Google.com"), Some("docs.google.com")));
+        assert!(!domain_matches(Some("oogle.com"), Some("google.com")), "a label cut in half is not a match");
+        assert!(!domain_matches(Some("ail.google"), Some("mail.google.com")));
+        assert!(!domain_matches(Some("mail.google.com"), Some("google.com")), "the context must be inside the domain");
+        assert!(!domain_matches(Some("google.org"), Some("google.com")));
     }
 
     #[test]

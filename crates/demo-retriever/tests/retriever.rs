@@ -54,9 +54,40 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// Which context rule a brute-force ranking applies.
+#[derive(Clone, Copy, PartialEq)]
+enum Rule {
+    /// The seed's: the app context contained in the app name (case-insensitive); the domain
+    /// context a run of whole labels of the demo's domain (our tightening of the seed's
+    /// substring test), `www.` stripped.
+    Seed,
+    /// The rule this crate had before: both equal, case-insensitively.
+    Exact,
+}
+
+/// Whether `context` matches `value` under `rule`, written out independently of `score.rs`.
+fn context_matches(rule: Rule, is_domain: bool, context: &Option<String>, value: &Option<String>) -> bool {
+    let (Some(c), Some(v)) = (context, value) else { return false };
+    let clean = |s: &str| {
+        let s = s.trim().to_lowercase();
+        if is_domain { s.strip_prefix("www.").unwrap_or(&s).to_owned() } else { s }
+    };
+    let (c, v) = (clean(c), clean(v));
+    match (rule, is_domain) {
+        (_, _) if c.is_empty() => false,
+        (Rule::Exact, _) => c == v,
+        (Rule::Seed, false) => v.contains(&c),
+        (Rule::Seed, true) => format!(".{v}.").contains(&format!(".{c}.")),
+    }
+}
+
 /// The expected ranking: every demo embedded on its own, cosine by brute force, the seed's
 /// bonuses, sorted by score then id.
 fn brute_force(demos: &[Demo], query: &Query, bonuses: Bonuses) -> Vec<(String, f32, f32)> {
+    brute_force_with(Rule::Seed, demos, query, bonuses)
+}
+
+fn brute_force_with(rule: Rule, demos: &[Demo], query: &Query, bonuses: Bonuses) -> Vec<(String, f32, f32)> {
     let instruction = demo_retriever::DEFAULT_INSTRUCTION;
     let q = EmbedInput {
         text: query.task.clone(),
@@ -64,7 +95,6 @@ fn brute_force(demos: &[Demo], query: &Query, bonuses: Bonuses) -> Vec<(String, 
         instruction: Some(query.instruction.clone().unwrap_or(instruction.into())),
     };
     let qv = embedder().embed(&q, Some(64)).unwrap();
-    let lower = |s: &Option<String>| s.as_ref().map(|s| s.to_lowercase());
     let mut scored: Vec<(String, f32, f32)> = demos
         .iter()
         .map(|d| {
@@ -74,12 +104,10 @@ fn brute_force(demos: &[Demo], query: &Query, bonuses: Bonuses) -> Vec<(String, 
             }
             let cos = dot(&qv, &embedder().embed(&input, Some(64)).unwrap());
             let mut bonus = 0.0;
-            if query.app_context.is_some() && lower(&query.app_context) == lower(&d.app_name) {
+            if context_matches(rule, false, &query.app_context, &d.app_name) {
                 bonus += bonuses.app;
             }
-            let strip = |s: String| s.trim_start_matches("www.").to_owned();
-            if query.domain_context.is_some() && lower(&query.domain_context).map(strip) == lower(&d.domain).map(strip)
-            {
+            if context_matches(rule, true, &query.domain_context, &d.domain) {
                 bonus += bonuses.domain;
             }
             (d.demo_id.clone(), cos + bonus, cos)
@@ -120,6 +148,9 @@ fn queries() -> Vec<(&'static str, Query)> {
         ("app bonus", Query::text("Save my file").app("NOTEPAD.EXE").top_k(5)),
         ("domain bonus", Query::text("Write to Bob").domain("www.mail.google.com").app("Finder").top_k(5)),
         ("query instruction", Query::text("Create a folder").instruction("Find the matching demo").top_k(5)),
+        ("app contained", Query::text("Turn off Night Shift").app("chrome").top_k(5)),
+        ("domain labels", Query::text("Turn off Night Shift").domain("google.com").top_k(5)),
+        ("domain half label", Query::text("Turn off Night Shift").domain("oogle.com").top_k(5)),
     ]
 }
 
@@ -161,6 +192,27 @@ fn retrieval_equals_brute_force_cosine_plus_bonuses() {
     assert_eq!(got[0].demo.demo_id, "web_github_star");
     let episodes = r.retrieve_episodes(embedder(), &query, None).unwrap();
     assert_eq!(episodes[0]["episode_id"], "web_github_star");
+}
+
+/// The seed's containment rules rank differently from exact matching: `chrome` earns the app
+/// bonus for `Google Chrome`, `google.com` the domain bonus for `mail.google.com`.
+#[test]
+fn seed_containment_rules_rank_where_exact_matching_would_not() {
+    let demos = sample_demos();
+    let mut r = built(demos.clone());
+    let bonuses = Bonuses { app: 2.0, domain: 2.0 };
+    r.set_bonuses(bonuses);
+    for (query, winner) in [
+        (Query::text("Turn off Night Shift").app("chrome").top_k(3), "web_gmail_compose"),
+        (Query::text("Turn off Night Shift").domain("google.com").top_k(3), "web_gmail_compose"),
+    ] {
+        let got = r.retrieve(embedder(), &query, None).unwrap();
+        let want = brute_force(&demos, &query, bonuses);
+        assert_same(&got, &want, "seed rule");
+        assert_eq!(got[0].demo.demo_id, winner);
+        let exact = brute_force_with(Rule::Exact, &demos, &query, bonuses);
+        assert_ne!(exact[0].0, winner, "exact matching would not have put {winner} first");
+    }
 }
 
 #[test]

@@ -255,7 +255,7 @@ fn rerank_rescores_the_top_candidates() {
     assert_eq!(results.len(), 5);
     let mut last = f64::INFINITY;
     for r in &results {
-        let rerank = r["rerank_score"].as_f64().expect("all five are in the top rerank_top_n = 10");
+        let rerank = r["rerank_score"].as_f64().expect("all five are in the top rerank_top_n = 20");
         assert!((0.0..=1.0).contains(&rerank));
         let bonus = if r["app_name"] == "Finder" { 0.1 } else { 0.0 };
         let score = r["score"].as_f64().unwrap();
