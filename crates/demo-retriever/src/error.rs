@@ -121,6 +121,11 @@ pub enum RetrieverError {
     #[error("empty query: give a task text, a screenshot, or both")]
     EmptyQuery,
 
+    /// A text-only query (TF-IDF, no model) without task text: a screenshot alone cannot be
+    /// matched by words.
+    #[error("text-only retrieval needs the task in words (--text); a screenshot alone needs the multimodal model")]
+    TextQueryNeedsText,
+
     /// Reranking was asked for but no reranker was given.
     #[error("reranking was asked for but no reranker is loaded")]
     NoReranker,

@@ -4,6 +4,8 @@
 //! screenshot, through the [`EmbedBatch`] the caller gives, cached by input in
 //! [`EmbeddingCache`]) -> `vector_index::Index` -> candidates -> the seed's scoring rule
 //! ([`score`]: cosine + app/domain bonuses, optional reranking) -> [`RetrievalResult`]s.
+//! Without a model, [`DemoRetriever::retrieve_text`] ranks the same demos by TF-IDF over their
+//! goal, app and domain ([`text_search`]), the seed's text-only fallback.
 //!
 //! A [`DemoRetriever`] owns no model: the calls that need one take it, so loading, saving and
 //! inspecting an index directory ([`DemoRetriever::load`], [`DemoRetriever::save`]) cost
@@ -20,6 +22,7 @@ mod rerank;
 pub mod retriever;
 pub mod score;
 pub mod store;
+pub mod text_search;
 
 pub use cache::{CacheStats, DroppedEntry, EmbeddingCache, cache_key};
 pub use demo::{Demo, DemoLibrary, read_library};

@@ -60,7 +60,7 @@ impl Failure {
         match self {
             Self::Embed(E::EmptyInput | E::BadDimension { .. } | E::UnknownDevice(_) | E::UnknownPrecision(_)) => 2,
             Self::Embed(_) | Self::Stdout(_) => 1,
-            Self::Retriever(R::EmptyQuery | R::BadFilter { .. } | R::NotAnIndexDir { .. }) => 2,
+            Self::Retriever(R::EmptyQuery | R::TextQueryNeedsText | R::BadFilter { .. } | R::NotAnIndexDir { .. }) => 2,
             Self::Retriever(R::BadDemos(_) | R::EmptyLibrary(_)) => 3,
             Self::Retriever(
                 R::BadIndexDir { .. }

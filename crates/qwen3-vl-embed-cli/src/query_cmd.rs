@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use clap::ValueEnum;
 use demo_retriever::{DemoRetriever, Query, RetrievalResult, RetrieverError};
+use qwen3_vl_embedder::EmbedError;
 use serde_json::json;
 
 use crate::device_args::DeviceArgs;
@@ -44,6 +46,11 @@ pub struct QueryArgs {
     /// Reranker model directory or Hub id (with --rerank).
     #[arg(long, default_value = "Qwen/Qwen3-VL-Reranker-2B")]
     reranker: String,
+    /// How to match: `multimodal` (the embedding model), `text` (TF-IDF over each demo's goal,
+    /// app and domain; no model), or `auto`: multimodal, falling back to text with a warning
+    /// when the model cannot be found, loaded or started (a query with --text only).
+    #[arg(long, value_enum, default_value_t = Method::Auto)]
+    method: Method,
     /// Device and precision of the embedding model (the reranker runs in f32 on the same device).
     #[command(flatten)]
     device: DeviceArgs,
@@ -52,11 +59,22 @@ pub struct QueryArgs {
     json: bool,
 }
 
+/// How `query` matches demos to the query.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Multimodal, or text where the model cannot be used.
+    Auto,
+    /// The embedding model (and the reranker with --rerank); a model failure is an error.
+    Multimodal,
+    /// TF-IDF over each demo's goal, app and domain: no model.
+    Text,
+}
+
 /// Runs `query`.
 pub fn run(args: QueryArgs) -> CmdResult {
     let retriever = DemoRetriever::load(&args.index)?;
     let mut query = Query::text(args.text.clone().unwrap_or_default()).top_k(args.top_k);
-    query.task = args.text.filter(|t| !t.trim().is_empty());
+    query.task = args.text.clone().filter(|t| !t.trim().is_empty());
     if let Some(path) = &args.image {
         let bytes = qwen3_vl_embedder::read_image(path)?;
         query.screenshot = Some(bytes);
@@ -64,19 +82,56 @@ pub fn run(args: QueryArgs) -> CmdResult {
     if query.task.is_none() && query.screenshot.is_none() {
         return Err(RetrieverError::EmptyQuery.into());
     }
-    query.app_context = args.app;
-    query.domain_context = args.domain;
-    query.instruction = args.instruction;
+    query.app_context = args.app.clone();
+    query.domain_context = args.domain.clone();
+    query.instruction = args.instruction.clone();
     query.rerank = args.rerank;
-    query.filters = args.filters;
-    let embedder = load_embedder(&retriever.settings().model.clone(), &args.device, 8)?;
-    let reranker = if args.rerank { Some(load_reranker(&args.reranker, &args.device)?) } else { None };
-    let results = retriever.retrieve(&embedder, &query, reranker.as_ref().map(|r| r as &dyn demo_retriever::Rerank))?;
+    query.filters = args.filters.clone();
+    let (results, method) = match answer(&retriever, &query, &args)? {
+        Some(results) => (results, "multimodal"),
+        None => {
+            if args.rerank {
+                eprintln!("warning: --rerank is ignored by text-only retrieval");
+            }
+            (retriever.retrieve_text(&query)?, "text")
+        }
+    };
     if args.json {
-        return crate::output::print_line(json!({ "results": results.iter().map(result_json).collect::<Vec<_>>() }));
+        let results: Vec<_> = results.iter().map(result_json).collect();
+        return crate::output::print_line(json!({ "method": method, "results": results }));
     }
     let text = if results.is_empty() { "no demos\n".to_owned() } else { results.iter().map(format_result).collect() };
     crate::output::print(&text)
+}
+
+/// The multimodal answer, or `None` when the query is to be answered by text: asked for, or
+/// (`auto`) the model could not be found, loaded or started and the query has text.
+fn answer(retriever: &DemoRetriever, query: &Query, args: &QueryArgs) -> CmdResult<Option<Vec<RetrievalResult>>> {
+    if args.method == Method::Text {
+        return Ok(None);
+    }
+    let embedder = match load_embedder(&retriever.settings().model.clone(), &args.device, 8) {
+        Ok(embedder) => embedder,
+        Err(e) if args.method == Method::Auto && query.task.is_some() && cannot_load(&e) => {
+            eprintln!(
+                "warning: the embedding model could not be used ({e}); answering by text only (TF-IDF over \
+                 each demo's goal, app and domain). --method multimodal makes this an error."
+            );
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let reranker = if args.rerank { Some(load_reranker(&args.reranker, &args.device)?) } else { None };
+    Ok(Some(retriever.retrieve(&embedder, query, reranker.as_ref().map(|r| r as &dyn demo_retriever::Rerank))?))
+}
+
+/// Failures of the model or the machine, where text retrieval is the seed's fallback; usage
+/// errors (an unknown device name, a bad dimension) stay errors.
+fn cannot_load(e: &EmbedError) -> bool {
+    matches!(
+        e,
+        EmbedError::DeviceInit { .. } | EmbedError::ModelSource { .. } | EmbedError::Io { .. } | EmbedError::Model(_)
+    )
 }
 
 fn result_json(r: &RetrievalResult) -> serde_json::Value {
