@@ -126,6 +126,10 @@ pub enum RetrieverError {
     #[error("text-only retrieval needs the task in words (--text); a screenshot alone needs the multimodal model")]
     TextQueryNeedsText,
 
+    /// Demo ids that the index does not hold (nothing was changed).
+    #[error("the index holds no demo with the id(s) {}", .0.join(", "))]
+    UnknownDemos(Vec<String>),
+
     /// Reranking was asked for but no reranker was given.
     #[error("reranking was asked for but no reranker is loaded")]
     NoReranker,

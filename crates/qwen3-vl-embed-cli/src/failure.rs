@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | a model, device or file problem: a model that cannot be found or loaded, a device that cannot start, an input image that cannot be read (missing, not a regular file, over `MAX_IMAGE_FILE_BYTES`, undecodable), an embedding that is NaN, infinite or zero, stdout that cannot be written (closed pipe, full disk), any other I/O error |
-//! | 2 | bad usage: what clap rejects (unknown flags or values, `--device`/`--precision` names, a count or `--dim` of 0), a `--dim` above the model's width, an input or query with neither text nor image, `index --out` naming a non-empty directory that is not an index |
+//! | 2 | bad usage: what clap rejects (unknown flags or values, `--device`/`--precision` names, a count or `--dim` of 0), a `--dim` above the model's width, an input or query with neither text nor image (or `--method text` without text), `index --out` naming a non-empty directory that is not an index, `remove` of an id the index does not hold |
 //! | 3 | bad demos (unreadable episode, missing or undecodable screenshot, duplicate id) or an empty library |
 //! | 4 | an index directory that is missing, damaged or built with other settings |
 //! | 5 | the index is locked: another `index` or `add` is writing it (nothing was changed; retry later) |
@@ -60,7 +60,13 @@ impl Failure {
         match self {
             Self::Embed(E::EmptyInput | E::BadDimension { .. } | E::UnknownDevice(_) | E::UnknownPrecision(_)) => 2,
             Self::Embed(_) | Self::Stdout(_) => 1,
-            Self::Retriever(R::EmptyQuery | R::TextQueryNeedsText | R::BadFilter { .. } | R::NotAnIndexDir { .. }) => 2,
+            Self::Retriever(
+                R::EmptyQuery
+                | R::TextQueryNeedsText
+                | R::UnknownDemos(_)
+                | R::BadFilter { .. }
+                | R::NotAnIndexDir { .. },
+            ) => 2,
             Self::Retriever(R::BadDemos(_) | R::EmptyLibrary(_)) => 3,
             Self::Retriever(
                 R::BadIndexDir { .. }

@@ -14,6 +14,7 @@ mod info_cmd;
 mod model_load;
 mod output;
 mod query_cmd;
+mod remove_cmd;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,8 @@ enum Command {
     Info(info_cmd::InfoArgs),
     /// Find the demos that best match a task and/or a screenshot.
     Query(query_cmd::QueryArgs),
+    /// Remove demos from a demo index by id (no model needed).
+    Remove(remove_cmd::RemoveArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Add(args) => add_cmd::run(args),
         Command::Info(args) => info_cmd::run(args),
         Command::Query(args) => query_cmd::run(args),
+        Command::Remove(args) => remove_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
