@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | a model, device or file problem: a model that cannot be found or loaded, a device that cannot start, an input image that cannot be read (missing, not a regular file, over `MAX_IMAGE_FILE_BYTES`, undecodable), an embedding that is NaN, infinite or zero, stdout that cannot be written (closed pipe, full disk), any other I/O error |
-//! | 2 | bad usage: what clap rejects (unknown flags or values, `--device`/`--precision` names, a count or `--dim` of 0), a `--dim` above the model's width, an input or query with neither text nor image (or `--method text` without text), `index --out` naming a non-empty directory that is not an index, `remove` of an id the index does not hold |
+//! | 2 | bad usage: what clap rejects (unknown flags or values, `--device`/`--precision` names, a count or `--dim` of 0), a `--dim` above the model's width, an input or query with neither text nor image (or `--method text` without text), `index --out` naming a non-empty directory that is not an index, `remove` of an id the index does not hold, an `eval` queries file that is malformed or names unknown demos |
 //! | 3 | bad demos (unreadable episode, missing or undecodable screenshot, duplicate id) or an empty library |
 //! | 4 | an index directory that is missing, damaged or built with other settings |
 //! | 5 | the index is locked: another `index` or `add` is writing it (nothing was changed; retry later) |
@@ -25,6 +25,8 @@ pub enum Failure {
     Retriever(RetrieverError),
     /// Writing the result to stdout failed (a closed pipe, a full disk).
     Stdout(std::io::Error),
+    /// `eval`'s queries file cannot be read or is malformed (the message names file and line).
+    BadQueries(String),
 }
 
 impl std::fmt::Display for Failure {
@@ -33,6 +35,7 @@ impl std::fmt::Display for Failure {
             Self::Embed(e) => e.fmt(f),
             Self::Retriever(e) => e.fmt(f),
             Self::Stdout(e) => write!(f, "cannot write the result to stdout: {e}"),
+            Self::BadQueries(e) => write!(f, "bad queries file {e}"),
         }
     }
 }
@@ -60,6 +63,7 @@ impl Failure {
         match self {
             Self::Embed(E::EmptyInput | E::BadDimension { .. } | E::UnknownDevice(_) | E::UnknownPrecision(_)) => 2,
             Self::Embed(_) | Self::Stdout(_) => 1,
+            Self::BadQueries(_) => 2,
             Self::Retriever(
                 R::EmptyQuery
                 | R::TextQueryNeedsText

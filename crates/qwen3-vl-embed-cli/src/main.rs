@@ -7,6 +7,7 @@ mod add_cmd;
 mod demo_build;
 mod device_args;
 mod embed_cmd;
+mod eval_cmd;
 mod failure;
 mod flags;
 mod index_cmd;
@@ -41,6 +42,8 @@ enum Command {
     Query(query_cmd::QueryArgs),
     /// Remove demos from a demo index by id (no model needed).
     Remove(remove_cmd::RemoveArgs),
+    /// Precision@k, recall@k and MRR of each retrieval method on queries with known answers.
+    Eval(eval_cmd::EvalArgs),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Info(args) => info_cmd::run(args),
         Command::Query(args) => query_cmd::run(args),
         Command::Remove(args) => remove_cmd::run(args),
+        Command::Eval(args) => eval_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
