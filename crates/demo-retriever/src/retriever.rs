@@ -304,6 +304,12 @@ impl DemoRetriever {
         self.index.get(demo_id).ok().map(|item| item.vector)
     }
 
+    /// The vector index over the demos' embeddings (ids are demo ids; metadata is each demo's
+    /// summary), e.g. to export it with `vector_index::Index::export_qdrant`.
+    pub fn index(&self) -> &vector_index::Index {
+        &self.index
+    }
+
     /// The embedding cache.
     pub fn cache(&self) -> &EmbeddingCache {
         &self.cache

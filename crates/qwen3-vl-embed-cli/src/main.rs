@@ -8,6 +8,7 @@ mod demo_build;
 mod device_args;
 mod embed_cmd;
 mod eval_cmd;
+mod export_cmd;
 mod failure;
 mod flags;
 mod index_cmd;
@@ -44,6 +45,8 @@ enum Command {
     Remove(remove_cmd::RemoveArgs),
     /// Precision@k, recall@k and MRR of each retrieval method on queries with known answers.
     Eval(eval_cmd::EvalArgs),
+    /// Export an index's vectors and metadata to a vector database's import format (Qdrant).
+    Export(export_cmd::ExportArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Query(args) => query_cmd::run(args),
         Command::Remove(args) => remove_cmd::run(args),
         Command::Eval(args) => eval_cmd::run(args),
+        Command::Export(args) => export_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
