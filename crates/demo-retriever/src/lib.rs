@@ -18,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod filter;
 pub mod lock;
+pub mod query_cache;
 mod rerank;
 pub mod retriever;
 pub mod score;
@@ -29,6 +30,7 @@ pub use demo::{Demo, DemoLibrary, read_library};
 pub use error::{DemoError, DemoProblem, Result, RetrieverError};
 pub use filter::{Filter, FilterField};
 pub use lock::IndexLock;
+pub use query_cache::{CachedEmbedder, QueryCacheStats};
 pub use qwen3_vl_embedder::Reranker;
 pub use retriever::{
     BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, OnBadDemo, Progress,
