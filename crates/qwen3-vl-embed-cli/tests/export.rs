@@ -1,5 +1,6 @@
 //! `export`: the Qdrant files hold every demo once, with the vector `embed` computes for the
-//! demo's goal + screenshot (1e-5) and the point id vector-index documents.
+//! demo's goal + screenshot (1e-5) and the point id vector-index documents; and `info`'s size
+//! on disk.
 
 mod common;
 
@@ -15,6 +16,13 @@ fn export_writes_every_demo_with_its_embedding() {
     let model = model_copy("export-model", &tiny_model_dir());
     let (idx, out) = (tmp("export-index"), tmp("export-out"));
     index(&model, &library().join("episodes"), &idx);
+    // `info` on the same index: its size on disk against the files' own sizes.
+    let (info, _) = ok(&["info", s(&idx), "--json"]);
+    let info: Value = serde_json::from_str(&info).unwrap();
+    let bytes: usize = snapshot(&idx).values().map(Vec::len).sum();
+    assert_eq!(info["disk_bytes"], bytes);
+    assert_eq!(info["search"], "exact", "5 demos: below the HNSW threshold");
+
     let (stdout, _) = ok(&["export", s(&idx), "--out", s(&out), "--batch", "2"]);
     assert!(stdout.contains("exported 5 points of dimension 64"), "{stdout}");
 
