@@ -10,9 +10,28 @@ pub fn positive(value: &str) -> Result<usize, String> {
     }
 }
 
+/// A context bonus: a finite number (`--app-bonus`, `--domain-bonus`); negative values are
+/// allowed and demote the context's demos.
+pub fn bonus(value: &str) -> Result<f32, String> {
+    match value.trim().parse::<f32>() {
+        Ok(b) if b.is_finite() => Ok(b),
+        Ok(_) => Err("must be a finite number".into()),
+        Err(e) => Err(format!("{e} (expected a number such as 0.1)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::positive;
+    use super::{bonus, positive};
+
+    #[test]
+    fn bonuses_are_finite_numbers() {
+        assert_eq!(bonus(" 0.25"), Ok(0.25));
+        assert_eq!(bonus("-1"), Ok(-1.0));
+        for bad in ["nan", "inf", "x", ""] {
+            assert!(bonus(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn zero_negative_and_junk_are_refused() {

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use clap::ValueEnum;
-use demo_retriever::{DemoRetriever, Query, RetrievalResult, RetrieverError};
+use demo_retriever::{Bonuses, DemoRetriever, Query, RetrievalResult, RetrieverError};
 use qwen3_vl_embedder::EmbedError;
 use serde_json::json;
 
@@ -43,6 +43,15 @@ pub struct QueryArgs {
     /// Rescore the best candidates with a Qwen3-VL-Reranker.
     #[arg(long)]
     rerank: bool,
+    /// How many of the best candidates --rerank rescores [default: the index's, 20 unless set].
+    #[arg(long, value_parser = crate::flags::positive)]
+    rerank_top_n: Option<usize>,
+    /// Bonus for demos of the --app context [default: the index's, 0.1 unless set].
+    #[arg(long, value_parser = crate::flags::bonus)]
+    app_bonus: Option<f32>,
+    /// Bonus for demos of the --domain context [default: the index's, 0.1 unless set].
+    #[arg(long, value_parser = crate::flags::bonus)]
+    domain_bonus: Option<f32>,
     /// Reranker model directory or Hub id (with --rerank).
     #[arg(long, default_value = "Qwen/Qwen3-VL-Reranker-2B")]
     reranker: String,
@@ -72,7 +81,15 @@ pub enum Method {
 
 /// Runs `query`.
 pub fn run(args: QueryArgs) -> CmdResult {
-    let retriever = DemoRetriever::load(&args.index)?;
+    let mut retriever = DemoRetriever::load(&args.index)?;
+    // This query's overrides of the index's settings (not saved).
+    let saved = retriever.settings().bonuses;
+    let bonuses =
+        Bonuses { app: args.app_bonus.unwrap_or(saved.app), domain: args.domain_bonus.unwrap_or(saved.domain) };
+    retriever.set_bonuses(bonuses);
+    if let Some(n) = args.rerank_top_n {
+        retriever.set_rerank_top_n(n);
+    }
     let mut query = Query::text(args.text.clone().unwrap_or_default()).top_k(args.top_k);
     query.task = args.text.clone().filter(|t| !t.trim().is_empty());
     if let Some(path) = &args.image {

@@ -28,9 +28,9 @@ fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
-/// The expected ranking: TF-IDF cosine of the task against goal + app + domain, plus 0.1 when
-/// `app` is inside the demo's app name, best first, ties by id.
-fn tf_idf_ranking(task: &str, app: Option<&str>, top_k: usize) -> Vec<(String, f64)> {
+/// The expected ranking: TF-IDF cosine of the task against goal + app + domain, plus the bonus
+/// when `app`'s name is inside the demo's app name, best first, ties by id.
+fn tf_idf_ranking(task: &str, app: Option<(&str, f64)>, top_k: usize) -> Vec<(String, f64)> {
     let demos = read_library(&library().join("episodes")).unwrap().demos;
     let docs: Vec<Vec<String>> = demos
         .iter()
@@ -67,7 +67,8 @@ fn tf_idf_ranking(task: &str, app: Option<&str>, top_k: usize) -> Vec<(String, f
             let v = vector(doc);
             let cos: f64 = q.iter().map(|(t, w)| w * v.get(t).copied().unwrap_or(0.0)).sum();
             let inside = |a: &str| d.app_name.as_ref().is_some_and(|n| n.to_lowercase().contains(&a.to_lowercase()));
-            (d.demo_id.clone(), cos + if app.is_some_and(inside) { 0.1 } else { 0.0 })
+            let bonus = app.filter(|(a, _)| inside(a)).map_or(0.0, |(_, b)| b);
+            (d.demo_id.clone(), cos + bonus)
         })
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -89,12 +90,20 @@ fn text_method_ranks_by_tf_idf_and_auto_falls_back_to_it_without_a_model() {
     let idx = tmp("text-method-index");
     index(&model, &library().join("episodes"), &idx);
 
-    for (task, app) in
-        [("Turn off Night Shift", None), ("save the file in notepad", None), ("new folder", Some("finder"))]
-    {
+    // The last two also check the app bonus: the index's (0.1) and one given for the query.
+    let cases = [
+        ("Turn off Night Shift", None, None),
+        ("save the file in notepad", None, None),
+        ("new folder", Some(("finder", 0.1)), None),
+        ("Turn off Night Shift", Some(("notepad", 0.75)), Some("0.75")),
+    ];
+    for (task, app, bonus_flag) in cases {
         let mut args = vec!["--method", "text", "--text", task, "--top-k", "4"];
-        if let Some(app) = app {
+        if let Some((app, _)) = app {
             args.extend(["--app", app]);
+        }
+        if let Some(b) = bonus_flag {
+            args.extend(["--app-bonus", b]);
         }
         let (method, got, stderr) = query(&idx, &args);
         assert_eq!(method, "text");
