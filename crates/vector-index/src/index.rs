@@ -321,7 +321,7 @@ impl Index {
         for query in queries {
             normalised.push(&self.normalised(query.as_ref())?);
         }
-        let queries = normalised.as_slice();
+        let queries = normalised.block();
         let use_graph = k > 0 && self.graph.is_some() && matches!(strategy, Strategy::Auto | Strategy::Hnsw);
         let tops = match predicate {
             Some(predicate) => {
@@ -576,10 +576,14 @@ fn scan(block: &Matrix, queries: &[f32], tops: &mut [TopK], accept: &dyn Fn(u32)
         let m = tops.len();
         let rows_per_run = (SCORE_BLOCK_BYTES / (4 * m)).clamp(4, 4096);
         scores.resize(m * rows_per_run, 0.0);
-        for (c, run) in block.as_slice().chunks(rows_per_run * dim).enumerate() {
+        let runs = block.runs();
+        let chunks = runs.iter().flat_map(|&(start, rows)| {
+            rows.chunks(rows_per_run * dim).enumerate().map(move |(c, run)| (start + c * rows_per_run, run))
+        });
+        for (first, run) in chunks {
             let n = run.len() / dim;
             dot_block(query_block, run, dim, &mut scores[..m * n]);
-            let first = (c * rows_per_run) as u32;
+            let first = first as u32;
             for (top, scores) in tops.iter_mut().zip(scores.chunks_exact(n)) {
                 for (i, score) in scores.iter().enumerate() {
                     let row = first + i as u32;

@@ -32,9 +32,9 @@ fn every_node_finds_itself_and_lists_respect_levels() {
 fn serial_and_single_inserts_match_brute_force() {
     let rows = unit_rows(1500, 32);
     // Half in bulk, then one at a time (the `add` path).
-    let mut graph = Graph::build(&Matrix::from_vec(32, rows.as_slice()[..750 * 32].to_vec()), HnswParams::default());
+    let mut graph = Graph::build(&Matrix::from_vec(32, rows.block()[..750 * 32].to_vec()), HnswParams::default());
     for i in 751..=1500 {
-        graph.extend(&Matrix::from_vec(32, rows.as_slice()[..i * 32].to_vec()));
+        graph.extend(&Matrix::from_vec(32, rows.block()[..i * 32].to_vec()));
     }
     let queries = crate::synthetic::clustered(100, 32, 30, 1.0, 3, 9);
     let mut hits = 0;
@@ -71,7 +71,7 @@ fn encode_decode_keeps_search_results_and_hostile_graphs_are_refused() {
         );
     }
     assert!(Graph::decode(&bytes[..bytes.len() - 1], &rows, HnswParams::default(), None).is_err());
-    let fewer = Matrix::from_vec(16, rows.as_slice()[..299 * 16].to_vec());
+    let fewer = Matrix::from_vec(16, rows.block()[..299 * 16].to_vec());
     assert!(Graph::decode(&bytes, &fewer, HnswParams::default(), None).is_err());
     let zero_start = 4 + 8 + 8 + 300;
     let mut bad_link = bytes.clone();
@@ -118,7 +118,7 @@ fn unreachable_by_bfs(graph: &Graph) -> Vec<u32> {
 fn a_parallel_bulk_insert_leaves_every_node_reachable() {
     let rows = unit_rows(4000, 32);
     // 1,024 nodes serially, then 2,976 in parallel, then a second parallel batch.
-    let mut graph = Graph::build(&Matrix::from_vec(32, rows.as_slice()[..3000 * 32].to_vec()), HnswParams::default());
+    let mut graph = Graph::build(&Matrix::from_vec(32, rows.block()[..3000 * 32].to_vec()), HnswParams::default());
     assert_eq!(unreachable_by_bfs(&graph), Vec::<u32>::new());
     graph.extend(&rows);
     assert_eq!(unreachable_by_bfs(&graph), Vec::<u32>::new());

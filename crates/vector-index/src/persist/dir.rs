@@ -94,9 +94,8 @@ impl Index {
     /// error, never a fault). [`Index::verify`] does the deferred checks when wanted.
     ///
     /// Results equal [`Index::load`]'s. The first `add` copies the mapped vectors and codes into
-    /// memory (the index then weighs what a loaded one does). The rows are viewed in place only
-    /// when no removed rows are stored (`hnsw.bin` carries those, so the row layout is rebuilt
-    /// in memory); [`Index::rebuild`] before saving makes an index fully mappable. A directory
+    /// memory (the index then weighs what a loaded one does). Removed rows still in the graph
+    /// (`hnsw.bin` carries them) are read into memory beside the mapped live rows. A directory
     /// saved before `codes.bin` existed opens too, deriving the codes from every row (as slow
     /// as a load; saving it again writes `codes.bin`). On wasm32 this is [`Index::load`].
     ///

@@ -409,31 +409,26 @@ fn place_with_graph(
         .collect();
     check_rows(&dead_data, dim, DataFile::Graph)?;
 
-    let (mut all, mut dead, mut live_rows) =
-        (Vec::with_capacity(if dead_rows == 0 { 0 } else { snapshot_rows * dim }), 0, 0);
-    let data_slice = data.as_slice();
-    let mut live = Vec::with_capacity(ids.len() + dead_rows);
+    // The live rows stay where they are (mapped when they were): the removed rows go beside
+    // them, at their positions (see `Matrix::with_holes`), instead of one copied block.
+    let (mut dead, mut live) = (0, Vec::with_capacity(ids.len() + dead_rows));
     let mut slot_ids = Vec::with_capacity(ids.len() + dead_rows);
     let mut slot_meta = Vec::with_capacity(ids.len() + dead_rows);
     let (mut ids, mut metadata) = (ids.into_iter(), metadata.into_iter());
     for pos in 0..snapshot_rows {
         let removed = positions.get(dead).is_some_and(|p| *p as usize == pos);
-        if dead_rows > 0 {
-            let (src, row) = if removed { (&dead_data[..], dead) } else { (data_slice, live_rows) };
-            all.extend_from_slice(&src[row * dim..(row + 1) * dim]);
-        }
         live.push(!removed);
         if removed {
             dead += 1;
             slot_ids.push(String::new());
             slot_meta.push(Value::Null);
         } else {
-            live_rows += 1;
             slot_ids.push(ids.next().expect("checked: live rows == ids"));
             slot_meta.push(metadata.next().expect("one metadata entry per id"));
         }
     }
-    let rows = if dead_rows == 0 { Matrix::from_store(dim, data) } else { Matrix::from_vec(dim, all) };
+    let positions = positions.into_iter().map(|p| p as usize).collect();
+    let rows = Matrix::with_holes(dim, data, positions, dead_data);
     let graph = Graph::decode(&bytes[r.pos..], &rows, index.config.hnsw, codes).map_err(bad)?;
     index.by_id = id_map(slot_ids.iter().enumerate().filter(|(i, _)| live[*i]), snapshot_rows - dead_rows)?;
     (index.ids, index.metadata, index.live) = (slot_ids, slot_meta, live);

@@ -20,7 +20,7 @@ impl Index {
         // copied the mapped rows and codes into memory unchecked.
         let skipped = |file: DataFile| self.unverified.iter().any(|u| u.file == file);
         if skipped(DataFile::Embeddings) {
-            check_rows(self.rows.as_slice(), self.embedding_dim(), DataFile::Embeddings)?;
+            check_rows(self.rows.block(), self.embedding_dim(), DataFile::Embeddings)?;
         }
         if let Some(graph) = self.graph.as_ref().filter(|_| skipped(DataFile::Codes)) {
             let codes = graph.codes();
