@@ -86,9 +86,10 @@ use crate::lock::{IndexLock, LOCK_FILE};
 use crate::retriever::{DemoRetriever, RetrieverSettings};
 
 /// How often a load starts again from a newer manifest when the files of the one it read were
-/// removed by a save meanwhile. Each retry needs another commit during the load, so a few
-/// cover any realistic write rate.
-const LOAD_ATTEMPTS: usize = 5;
+/// removed by a save meanwhile. Each retry needs another commit during the load (a real
+/// error with an unchanged manifest returns at once), so this only bounds a reader behind a
+/// writer that commits back to back, as `tests/store.rs` does.
+const LOAD_ATTEMPTS: usize = 20;
 
 fn bad_dir(path: &Path, reason: impl Into<String>) -> RetrieverError {
     RetrieverError::BadIndexDir { path: path.to_path_buf(), reason: reason.into() }
