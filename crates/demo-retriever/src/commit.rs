@@ -21,7 +21,10 @@ pub(crate) fn save(r: &DemoRetriever, dir: &Path, before: &Committed) -> Result<
     let failed =
         |source: RetrieverError| RetrieverError::SaveFailed { dir: dir.to_path_buf(), source: Box::new(source) };
     sweep(dir, before.generation()).map_err(failed)?;
-    let generation = before.generation() + 1;
+    let generation = before.generation().checked_add(1).ok_or_else(|| RetrieverError::BadIndexDir {
+        path: dir.join(MANIFEST_FILE),
+        reason: "its generation is the largest there can be: save to a new directory".into(),
+    })?;
     let mut written = Written::default();
     let mut keep = BTreeSet::new();
     if let Err(e) = write_generation(r, dir, generation, before, &mut written, &mut keep) {
