@@ -27,19 +27,22 @@ const KILL_AT: [&str; 7] = ["rename", "renameat", "renameat2", "fsync", "fdatasy
 /// The syscalls failed with EIO.
 const FAIL_AT: [&str; 2] = ["fsync", "fdatasync"];
 
-/// Whether strace can run here; panics (the test fails) when it is missing, unless skipping
-/// was allowed explicitly.
+/// Whether strace can run here (and trace: a container may forbid ptrace); panics, failing
+/// the test, when it cannot, unless skipping was allowed explicitly.
 fn have_strace() -> bool {
-    if Command::new("strace").arg("-V").output().is_ok_and(|o| o.status.success()) {
-        return true;
-    }
+    let probe = Command::new("strace").args(["-f", "-qq", "-o", "/dev/null", "--", "true"]).output();
+    let problem = match probe {
+        Ok(out) if out.status.success() => return true,
+        Ok(out) => format!("strace cannot trace here: {}", String::from_utf8_lossy(&out.stderr).trim()),
+        Err(e) => format!("strace is not installed ({e})"),
+    };
     if std::env::var("QWEN3_VL_ALLOW_NO_STRACE").is_ok_and(|v| v == "1") {
-        eprintln!("strace is missing: the fault-injection tests are SKIPPED (QWEN3_VL_ALLOW_NO_STRACE=1)");
+        eprintln!("{problem}: the fault-injection tests are SKIPPED (QWEN3_VL_ALLOW_NO_STRACE=1)");
         return false;
     }
     panic!(
-        "strace is not installed, and the save protocol's fault-injection tests need it: run \
-         tools/setup-test-machine.sh (or apt-get install strace); QWEN3_VL_ALLOW_NO_STRACE=1 skips them"
+        "{problem}, and the save protocol's fault-injection tests need it: run tools/setup-test-machine.sh \
+         (or apt-get install strace; in a container, allow ptrace); QWEN3_VL_ALLOW_NO_STRACE=1 skips them"
     );
 }
 
