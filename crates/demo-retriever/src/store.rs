@@ -32,16 +32,17 @@
 //!
 //! A save that fails before its commit removes what it wrote and returns the error
 //! ([`RetrieverError::SaveFailed`]): the directory is as it was. If the fsync after the commit
-//! rename fails, the commit is undone (the previous manifest put back and fsynced, or on a
-//! first save removed) and the error is the same; only when undoing fails too is the outcome
-//! uncertain, and [`RetrieverError::SaveUncertain`] says so.
+//! rename fails, the commit is undone (the previous manifest put back and fsynced, or the new
+//! one removed when there was none: a first save, or a migration) and the error is the same;
+//! only when undoing fails too is the outcome uncertain, and [`RetrieverError::SaveUncertain`]
+//! says so.
 //!
 //! # Load ([`DemoRetriever::load`])
 //! Read `manifest.json` once; load `gen-N/` and the demo files its items name, each checked
 //! against the sha256 its item records. Nothing else is looked at, so a save's leftovers are
 //! ignored. A reader racing a writer may find its generation removed by that save's step 4:
 //! when a load fails and the manifest has changed meanwhile, it starts again from the new one.
-//! Without a manifest, a directory with `retriever.json` is format 1 ([`crate::legacy`]), read
+//! Without a manifest, a directory with `retriever.json` is format 1 (`legacy.rs`), read
 //! as before; its next save writes generation 1 and removes format 1's files after the commit.
 //!
 //! # Why a kill or a failing disk leaves the old library or the new one, never a mix
