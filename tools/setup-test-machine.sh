@@ -5,6 +5,7 @@
 #   checked, not installed:  a Rust toolchain (>= the workspace's rust-version) with rustup,
 #                            Node.js >= 20 with npm, python3
 #   apt-get:                 mesa-vulkan-drivers + libvulkan1 (Mesa lavapipe: the wgpu tests),
+#                            strace (the save protocol's fault-injection tests: crash_safety.rs),
 #                            chromium (browser tests; its SwiftShader Vulkan driver also runs
 #                            Node's WebGPU tests), python3-venv when `python3 -m venv` fails
 #   rustup / cargo:          the wasm32-unknown-unknown target, rustfmt, clippy; wasm-bindgen-cli at the
@@ -51,7 +52,7 @@ apt_install() {
     die "apt-get install $* failed (see above)"
 }
 missing=()
-for p in mesa-vulkan-drivers libvulkan1; do
+for p in mesa-vulkan-drivers libvulkan1 strace; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
 if [ "${BROWSER:-1}" = 1 ] && [ "${INSTALL_CHROMIUM:-1}" = 1 ] && ! [ -x /usr/bin/chromium ]; then
@@ -95,5 +96,7 @@ if ! "$pyenv_dir/bin/python" -c "import numpy" 2>/dev/null; then
     die "python3 -m venv $pyenv_dir failed"
   "$pyenv_dir/bin/pip" install -q numpy || die "pip install numpy failed (see above)"
 fi
-echo "setup: rustc $have_rust, node $have_node, wasm-bindgen $want_bindgen, lavapipe, numpy in $pyenv_dir$(
+# The fault-injection tests kill the CLI at chosen syscalls (strace -e inject=...:signal=KILL).
+strace -V >/dev/null 2>&1 || die "strace is installed but does not run: the fault-injection tests need it"
+echo "setup: rustc $have_rust, node $have_node, wasm-bindgen $want_bindgen, lavapipe, $(strace -V | head -1), numpy in $pyenv_dir$(
   [ -x /usr/bin/chromium ] && echo ", $(/usr/bin/chromium --version 2>/dev/null | head -1)")"

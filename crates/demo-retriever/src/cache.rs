@@ -1,10 +1,10 @@
 //! The embedding cache: vectors keyed by everything that determines them, so re-indexing an
 //! unchanged library embeds nothing.
 //!
-//! On disk it is `embedding_cache.jsonl`, one `{"key": "<sha256 hex>", "vector": [...]}` per
-//! line, sorted by key. Any version of the file is valid next to any version of the index
-//! (keys name their inputs, not index rows), so it is written before the index commits and a
-//! corrupt line only costs a re-embedding: [`EmbeddingCache::load`] drops lines that are not
+//! On disk it is `embedding_cache.jsonl` in each generation's directory (part of the save's
+//! one commit, see [`crate::store`]), one `{"key": "<sha256 hex>", "vector": [...]}` per line,
+//! sorted by key. Keys name their inputs, not index rows, so a corrupt line only costs a
+//! re-embedding: [`EmbeddingCache::read_file`] drops lines that are not
 //! valid JSON (or not UTF-8), and vectors that are empty, not finite or all zeros;
 //! [`EmbeddingCache::lookup_dim`] drops a vector of the wrong width. Each drop is recorded as
 //! a [`DroppedEntry`] for the caller to report, and the next save writes the file without it.
@@ -18,8 +18,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Result, RetrieverError};
 
-/// The cache's file name inside an index directory: one JSON line per key and vector.
-pub const CACHE_FILE: &str = "embedding_cache.jsonl";
+pub use crate::layout::CACHE_FILE;
 
 /// How the cache was used since it was created or its counters were reset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,12 +138,11 @@ impl EmbeddingCache {
         self.entries.insert(key, vector);
     }
 
-    /// Reads `dir/embedding_cache.jsonl`; a missing file is an empty cache. Unusable lines
+    /// Reads a cache file ([`CACHE_FILE`]); a missing file is an empty cache. Unusable lines
     /// (see the module docs) are dropped and recorded, never an error: they are only
     /// recomputed.
-    pub fn load(dir: &Path) -> Result<Self> {
-        let path = dir.join(CACHE_FILE);
-        let bytes = match std::fs::read(&path) {
+    pub fn read_file(path: &Path) -> Result<Self> {
+        let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(RetrieverError::io(path)(e)),
@@ -169,18 +167,22 @@ impl EmbeddingCache {
         Ok(cache)
     }
 
-    /// Writes the cache atomically and durably (`vector_index::fs::write_atomic`).
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    /// The cache file's bytes: one line per entry, sorted by key (so equal caches give equal
+    /// files).
+    pub fn to_jsonl(&self) -> Vec<u8> {
         let mut keys: Vec<&String> = self.entries.keys().collect();
         keys.sort();
         let mut out = String::new();
         for key in keys {
             let line = Line { key: key.clone(), vector: self.entries[key].clone() };
-            out.push_str(&serde_json::to_string(&line).expect("a cache line serialises"));
-            out.push('\n');
+            // A line is a string and finite floats (checked on the way in), which always
+            // serialise; were one not to, it is left out and only costs a re-embedding.
+            if let Ok(text) = serde_json::to_string(&line) {
+                out.push_str(&text);
+                out.push('\n');
+            }
         }
-        let path = dir.join(CACHE_FILE);
-        vector_index::fs::write_atomic(&path, out.as_bytes()).map_err(RetrieverError::io(path))
+        out.into_bytes()
     }
 }
 
@@ -211,16 +213,16 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let mut cache = EmbeddingCache::default();
         cache.insert("a".into(), vec![0.1, -1.0 / 3.0, 1e-8]);
-        cache.save(&dir).unwrap();
-        let mut bytes = std::fs::read(dir.join(CACHE_FILE)).unwrap();
+        let file = dir.join(CACHE_FILE);
+        let mut bytes = cache.to_jsonl();
         bytes.extend_from_slice(b"{broken\n");
         bytes.extend_from_slice(b"{\"key\": \"\xff\", \"vector\": [1.0]}\n");
         bytes.extend_from_slice(b"{\"key\": \"inf\", \"vector\": [1e39, 1.0]}\n");
         bytes.extend_from_slice(b"{\"key\": \"nan\", \"vector\": [null, 1.0]}\n");
         bytes.extend_from_slice(b"{\"key\": \"zero\", \"vector\": [0.0, 0.0]}\n\n");
         bytes.extend_from_slice(b"{\"key\": \"short\", \"vector\": [0.5, 0.5]}\n");
-        std::fs::write(dir.join(CACHE_FILE), bytes).unwrap();
-        let mut back = EmbeddingCache::load(&dir).unwrap();
+        std::fs::write(&file, bytes).unwrap();
+        let mut back = EmbeddingCache::read_file(&file).unwrap();
         let at: Vec<String> = back.take_dropped().into_iter().map(|d| d.at).collect();
         assert_eq!(at, ["line 2", "line 3", "line 4", "line 5", "line 6"]);
         assert_eq!(back.lookup("a"), Some(&[0.1, -1.0 / 3.0, 1e-8][..]));
@@ -230,10 +232,10 @@ mod tests {
         let dropped = back.take_dropped();
         assert_eq!(dropped.len(), 1);
         assert!(dropped[0].to_string().contains("2 components, expected 3"), "{}", dropped[0]);
-        back.save(&dir).unwrap();
-        let saved = std::fs::read_to_string(dir.join(CACHE_FILE)).unwrap();
+        std::fs::write(&file, back.to_jsonl()).unwrap();
+        let saved = std::fs::read_to_string(&file).unwrap();
         assert_eq!(saved.lines().count(), 1, "only the good entry is written back: {saved}");
-        assert!(EmbeddingCache::load(&dir).unwrap().take_dropped().is_empty());
+        assert!(EmbeddingCache::read_file(&file).unwrap().take_dropped().is_empty());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

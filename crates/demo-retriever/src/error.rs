@@ -175,6 +175,33 @@ pub enum RetrieverError {
         source: std::io::Error,
     },
 
+    /// A save failed before its commit, or its commit was undone: the directory holds the
+    /// index it held before (see [`crate::store`]).
+    #[error("could not save the index in {}, which is unchanged: {source}", dir.display())]
+    SaveFailed {
+        /// The index directory.
+        dir: PathBuf,
+        /// What failed.
+        source: Box<RetrieverError>,
+    },
+
+    /// A save committed, but the directory could not be fsynced to make that durable, and
+    /// undoing the commit failed too: the new index is in place, but a power cut may still
+    /// bring back the previous one (either loads; never a mix).
+    #[error(
+        "saved the index in {}, but could not make it durable ({source}) nor undo it ({undo}): \
+         after a power cut the directory may hold the previous index",
+        dir.display()
+    )]
+    SaveUncertain {
+        /// The index directory.
+        dir: PathBuf,
+        /// The failed fsync.
+        source: std::io::Error,
+        /// Why undoing the commit failed.
+        undo: std::io::Error,
+    },
+
     /// The vector index failed.
     #[error(transparent)]
     Index(#[from] vector_index::Error),

@@ -10,13 +10,21 @@
 //! A [`DemoRetriever`] owns no model: the calls that need one take it, so loading, saving and
 //! inspecting an index directory ([`DemoRetriever::load`], [`DemoRetriever::save`]) cost
 //! nothing on the device. Writers of one directory serialise through its [`IndexLock`].
+//!
+//! A save has one commit point for everything (vectors, episodes, settings, cache): new files
+//! under new names, then one atomic rename of the manifest that names them. A kill or a failing
+//! disk at any step leaves the previous library or the new one, never a mix; [`store`] states
+//! the protocol and why it holds.
 
 #![warn(missing_docs)]
 
 pub mod cache;
+mod commit;
 pub mod demo;
 pub mod error;
 pub mod filter;
+pub mod layout;
+mod legacy;
 pub mod lock;
 pub mod query_cache;
 mod rerank;

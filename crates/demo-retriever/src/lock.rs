@@ -5,8 +5,10 @@
 //! its save is done, so two writers never interleave (each would otherwise save what it loaded
 //! plus its own changes, and the later save would drop the earlier one's demos). A second
 //! writer fails at once with [`RetrieverError::Locked`] instead of waiting: a script sees a
-//! clear, retryable error, never a hang behind a long embedding run. Readers (`info`,
-//! `query`) take no lock. The lock is released when the [`IndexLock`] is dropped or the
+//! clear, retryable error, never a hang behind a long embedding run. `DemoRetriever::save`
+//! takes the lock itself; `DemoRetriever::save_locked` saves under one the caller holds.
+//! Readers (`info`, `query`) take no lock: the save protocol ([`crate::store`]) never changes
+//! a file a committed manifest names, so a reader sees one whole generation. The lock is released when the [`IndexLock`] is dropped or the
 //! process ends, however it ends; the empty `lock` file stays (removing it would let a third
 //! writer lock a new file while the second still holds the old one).
 
@@ -24,6 +26,7 @@ pub struct IndexLock {
     /// Held open for the lock's lifetime: closing the file releases the lock.
     _file: File,
     path: PathBuf,
+    dir: PathBuf,
 }
 
 impl IndexLock {
@@ -41,7 +44,7 @@ impl IndexLock {
             .open(&path)
             .map_err(RetrieverError::io(&path))?;
         match file.try_lock() {
-            Ok(()) => Ok(Self { _file: file, path }),
+            Ok(()) => Ok(Self { _file: file, path, dir: dir.to_path_buf() }),
             Err(TryLockError::WouldBlock) => Err(RetrieverError::Locked { path }),
             Err(TryLockError::Error(e)) => Err(RetrieverError::io(path)(e)),
         }
@@ -50,6 +53,11 @@ impl IndexLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The index directory this lock is held on.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 

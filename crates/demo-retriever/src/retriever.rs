@@ -22,7 +22,7 @@ pub const DEFAULT_MODEL: &str = "Qwen/Qwen3-VL-Embedding-2B";
 /// The Matryoshka dimension used unless told otherwise (capped at the model's hidden size).
 pub const DEFAULT_DIM: usize = 512;
 
-/// What an index was built with. Saved as `retriever.json`; queries use it unless told
+/// What an index was built with. Saved in the index directory's manifest; queries use it unless told
 /// otherwise.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RetrieverSettings {
@@ -257,6 +257,16 @@ impl DemoRetriever {
         let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
         let (demos, pending, replaced, cache) = Default::default();
         Ok(Self { settings, demos, pending, replaced, index, cache })
+    }
+
+    /// A retriever over loaded parts, every demo built (what a load returns).
+    pub(crate) fn assemble(
+        settings: RetrieverSettings,
+        demos: BTreeMap<String, Demo>,
+        index: Index,
+        cache: EmbeddingCache,
+    ) -> Self {
+        Self { settings, demos, pending: Default::default(), replaced: Default::default(), index, cache }
     }
 
     /// What the index is built with.

@@ -1,21 +1,79 @@
-//! The index directory: the vector index's own files, `retriever.json`, the embedding cache
-//! and one `episodes/<demo_id>.json` per demo.
+//! The index directory and its save protocol: one commit point for everything a library holds
+//! (vectors, episodes, settings, embedding cache).
 //!
-//! # Save order (new files first, commit last)
-//! 1. `embedding_cache.jsonl` (valid next to any index version: keys name their inputs);
-//! 2. `episodes/<demo_id>.json` for demos whose file changed (write-then-rename);
-//! 3. `retriever.json` (write-then-rename; it only changes on a fresh build or a re-embed);
-//! 4. the vector index (`index.json`, `embeddings.npy`, `ids`, `hnsw.bin`), whose
-//!    `index.json` rename is the commit point (see `vector-index`'s `persist/dir.rs`);
-//! 5. episode files of demos no longer in the index are deleted.
+//! # Layout (format 2)
+//! - `manifest.json`: the commit record: format version, generation `N`, settings
+//!   (model, dimension, instruction, bonuses, rerank depth).
+//! - `gen-N/`: generation `N`'s vector index (`vector-index`'s files: `index.json`,
+//!   `embeddings.npy`, `ids`, and with a graph `hnsw.bin`, `codes.bin`) and its
+//!   `embedding_cache.jsonl`.
+//! - `demos/<sha256>.json`: one file per version of a demo, named by the sha256 of its bytes;
+//!   each index item records the sha256 of its demo's file (`episode_sha256`).
+//! - `lock`: the writers' lock file ([`crate::lock`]).
 //!
-//! A crash before step 4 leaves the previous index, whose items name their episode files by
-//! sha256: the only visible effect of a crash is then an episode that was being *replaced*,
-//! which a load reports (naming the file) rather than returning the wrong episode. Files of
-//! newly added demos are just unreferenced until the next save removes them.
+//! A file named by a committed manifest is never modified: a save writes new names (the next
+//! generation's directory; demo files by content) and commits by replacing the manifest.
+//!
+//! # Save ([`DemoRetriever::save_locked`], under the writer lock)
+//! 1. *Sweep*: remove leftovers of saves that did not commit: `gen-*` directories other than
+//!    the committed one, `manifest.json.tmp`, `demos/*.tmp`. None is named by the manifest.
+//! 2. *Write generation `N+1`*: each demo file not present yet as `demos/<sha256>.json.tmp`,
+//!    fsynced, renamed to `demos/<sha256>.json`; `demos/` fsynced. The vector index into the
+//!    new directory `gen-(N+1)/` (`Index::save_new`: each file fsynced, `index.json` last, the
+//!    directory fsynced; no staging, as nothing reads it before the commit), then the cache as
+//!    `gen-(N+1)/embedding_cache.jsonl`, fsynced, and `gen-(N+1)/` fsynced again. The index
+//!    directory is fsynced (its new entries) and, on a first save, its parent.
+//! 3. *Commit*: the manifest naming `N+1` goes to `manifest.json.tmp`, is fsynced and renamed
+//!    over `manifest.json`, and the index directory is fsynced. That rename is the commit point.
+//! 4. *Clean up*: remove `gen-*` directories other than `N+1`, demo files no item of `N+1`
+//!    names, and format 1's files (a migrated library); fsync `demos/` and the index directory.
+//!    Best effort: what is left is unreferenced, and the next save removes it. The save has
+//!    succeeded once step 3 is done.
+//!
+//! A save that fails before its commit removes what it wrote and returns the error
+//! ([`RetrieverError::SaveFailed`]): the directory is as it was. If the fsync after the commit
+//! rename fails, the commit is undone (the previous manifest put back and fsynced, or the new
+//! one removed when there was none: a first save, or a migration) and the error is the same;
+//! only when undoing fails too is the outcome uncertain, and [`RetrieverError::SaveUncertain`]
+//! says so.
+//!
+//! # Load ([`DemoRetriever::load`])
+//! Read `manifest.json` once; load `gen-N/` and the demo files its items name, each checked
+//! against the sha256 its item records. Nothing else is looked at, so a save's leftovers are
+//! ignored. A reader racing a writer may find its generation removed by that save's step 4:
+//! when a load fails and the manifest has changed meanwhile, it starts again from the new one.
+//! Without a manifest, a directory with `retriever.json` is format 1 (`legacy.rs`), read
+//! as before; its next save writes generation 1 and removes format 1's files after the commit.
+//!
+//! # Why a kill or a failing disk leaves the old library or the new one, never a mix
+//! Until the rename in step 3, `manifest.json` is the old one and every file it names is
+//! untouched: steps 1 and 2 only remove or write names it does not use (a generation above
+//! its own; demo files by content, so a name that exists holds exactly the bytes its name
+//! says, and was whole before it got that name). After the rename the manifest names
+//! generation `N+1`, every file of which was durable before it (step 2's fsyncs). Step 4 only
+//! removes files the new manifest does not name. The settings are part of the manifest, so
+//! they change in the same rename as the vectors they describe: an `index --instruction X
+//! --reembed` cut short anywhere loads as the old instruction with the old vectors, or the new
+//! with the new. The CLI tests kill `add` and `index --reembed --instruction` at every rename,
+//! fsync and unlink, and fail each fsync with EIO, checking that `info` and `query` then answer
+//! exactly as the old or the new library does (`qwen3-vl-embed-cli/tests/crash_safety.rs`).
+//!
+//! # The embedding cache is inside the commit
+//! Its entries are keyed by their inputs, so a cache from another generation could never give
+//! a wrong vector, and format 1 kept it outside the commit. It is inside now because it is
+//! part of what a command reports (`info` counts it): with one commit point, a failed or
+//! killed save leaves the cache as it was too, and every generation is whole in itself. Its
+//! cost, rewriting the cache file on every save, is what format 1 paid already.
+//!
+//! # Concurrency
+//! Writers serialise through the directory's [`IndexLock`]: [`DemoRetriever::save`] takes it
+//! for the save, so two saves never interleave their steps; a read-modify-write (load, add,
+//! save) must hold it from before the load and save with [`DemoRetriever::save_locked`], as the
+//! CLI does, or one writer's save drops what another saved in between. Readers take no lock:
+//! they see the manifest before a commit or after it, and only files it names.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -24,37 +82,35 @@ use vector_index::Index;
 use crate::cache::{EmbeddingCache, hex};
 use crate::demo::Demo;
 use crate::error::{Result, RetrieverError};
-use crate::lock::LOCK_FILE;
+use crate::layout::{CACHE_FILE, Committed, DEMOS_DIR, MANIFEST_TMP, Manifest, demo_file, generation_dir};
+use crate::lock::{IndexLock, LOCK_FILE};
 use crate::retriever::{DemoRetriever, RetrieverSettings};
 
-/// The [`RetrieverSettings`] file of an index directory.
-pub const SETTINGS_FILE: &str = "retriever.json";
-/// The sub-directory of an index directory that holds one episode file per demo.
-pub const EPISODES_DIR: &str = "episodes";
-
-/// Replaces `path` with `bytes` atomically and durably (`vector_index::fs::write_atomic`: a
-/// synced temporary file renamed over it, then the directory fsynced).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    vector_index::fs::write_atomic(path, bytes).map_err(RetrieverError::io(path))
-}
-
-fn episode_path(dir: &Path, demo_id: &str) -> PathBuf {
-    dir.join(EPISODES_DIR).join(format!("{demo_id}.json"))
-}
+/// How often a load starts again from a newer manifest when the files of the one it read were
+/// removed by a save meanwhile. Each retry needs another commit during the load (a real
+/// error with an unchanged manifest returns at once), so this only bounds a reader behind a
+/// writer that commits back to back, as `tests/store.rs` does.
+const LOAD_ATTEMPTS: usize = 20;
 
 fn bad_dir(path: &Path, reason: impl Into<String>) -> RetrieverError {
     RetrieverError::BadIndexDir { path: path.to_path_buf(), reason: reason.into() }
 }
 
-/// True when `dir` holds a saved demo index.
+/// True when `dir` holds a saved demo index (a manifest, or format 1's `retriever.json`).
 pub fn is_index_dir(dir: &Path) -> bool {
-    dir.join(SETTINGS_FILE).is_file()
+    dir.join(crate::layout::MANIFEST_FILE).is_file() || crate::legacy::holds_index(dir)
 }
 
-/// Checks that an index may be written to `dir`: it does not exist, is an empty directory
-/// (a leftover [`LOCK_FILE`] counts as empty) or holds an index. Anything else is the user's
-/// own data, which a save would mix with index files and whose stale `episodes/` a save
-/// would delete: [`RetrieverError::NotAnIndexDir`], before anything is written.
+/// Whether `name` is something a save of this crate leaves behind when it does not commit
+/// (or the lock file): a directory holding only these is as good as empty.
+fn is_leftover(name: &str) -> bool {
+    name == LOCK_FILE || name == MANIFEST_TMP || name == DEMOS_DIR || crate::layout::parse_generation(name).is_some()
+}
+
+/// Checks that an index may be written to `dir`: it does not exist, is empty (a lock file
+/// and the leftovers of a first save that did not commit count as empty) or holds an index.
+/// Anything else is the user's own data, which a save would mix with index files:
+/// [`RetrieverError::NotAnIndexDir`], before anything is written.
 pub fn check_out_dir(dir: &Path) -> Result<()> {
     let refuse = |reason: String| RetrieverError::NotAnIndexDir { path: dir.to_path_buf(), reason };
     let meta = match std::fs::metadata(dir) {
@@ -70,7 +126,7 @@ pub fn check_out_dir(dir: &Path) -> Result<()> {
     }
     for entry in std::fs::read_dir(dir).map_err(RetrieverError::io(dir))? {
         let name = entry.map_err(RetrieverError::io(dir))?.file_name();
-        if name != LOCK_FILE {
+        if !name.to_str().is_some_and(is_leftover) {
             return Err(refuse(format!("is not empty and holds no index (found {:?})", name.to_string_lossy())));
         }
     }
@@ -78,85 +134,101 @@ pub fn check_out_dir(dir: &Path) -> Result<()> {
 }
 
 impl DemoRetriever {
-    /// Saves everything to `dir` (created if missing). Every demo must be built. Safe against
-    /// crashes at any point (see the module docs): a load finds the old index or the new one.
-    /// Writers that may run at the same time must each hold the directory's
-    /// [`IndexLock`](crate::IndexLock) from before their load until this returns, as the CLI
-    /// does; this method takes no lock itself.
+    /// Saves everything to `dir` (created if missing) under its writer lock, which it takes
+    /// and releases: [`RetrieverError::Locked`] if another writer holds it. Every demo must be
+    /// built. A kill or a failure at any point leaves the index saved before or this one (see
+    /// the module docs). To load, change and save without losing another writer's save in
+    /// between, hold the [`IndexLock`] from before the load and use [`Self::save_locked`].
     pub fn save(&self, dir: &Path) -> Result<()> {
         if !self.pending.is_empty() {
             return Err(RetrieverError::NotBuilt(self.pending.len()));
         }
-        let episodes = dir.join(EPISODES_DIR);
-        std::fs::create_dir_all(&episodes).map_err(RetrieverError::io(&episodes))?;
-        self.cache.save(dir)?;
-        for demo in self.demos.values() {
-            let path = episode_path(dir, &demo.demo_id);
-            let bytes = demo.episode_bytes();
-            if std::fs::read(&path).ok().as_deref() != Some(&bytes[..]) {
-                write_atomic(&path, &bytes)?;
-            }
-        }
-        let settings = serde_json::to_vec_pretty(&self.settings).expect("settings serialise");
-        write_atomic(&dir.join(SETTINGS_FILE), &settings)?;
-        self.index.save(dir)?;
-        self.remove_stale_episodes(&episodes)
+        std::fs::create_dir_all(dir).map_err(RetrieverError::io(dir))?;
+        let lock = IndexLock::try_acquire(dir)?;
+        self.save_locked(&lock)
     }
 
-    fn remove_stale_episodes(&self, episodes: &Path) -> Result<()> {
-        for entry in std::fs::read_dir(episodes).map_err(RetrieverError::io(episodes))?.flatten() {
-            let path = entry.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let keep = name.strip_suffix(".json").is_some_and(|id| self.demos.contains_key(id));
-            if !keep && path.is_file() {
-                std::fs::remove_file(&path).map_err(RetrieverError::io(&path))?;
-            }
+    /// Saves everything to the directory `lock` holds (see [`Self::save`] and the module
+    /// docs for the protocol). Every demo must be built; the directory must be empty or an
+    /// index ([`check_out_dir`]).
+    pub fn save_locked(&self, lock: &IndexLock) -> Result<()> {
+        if !self.pending.is_empty() {
+            return Err(RetrieverError::NotBuilt(self.pending.len()));
         }
-        Ok(())
+        let dir = lock.dir();
+        check_out_dir(dir)?;
+        let before = Committed::read(dir)?;
+        crate::commit::save(self, dir, &before)
     }
 
-    /// Loads an index directory written by [`Self::save`], checking that its files agree.
+    /// Loads the index committed in `dir` (see the module docs), checking that its files
+    /// agree; a directory saved in format 1 loads too.
     pub fn load(dir: &Path) -> Result<Self> {
-        let settings_path = dir.join(SETTINGS_FILE);
-        if !settings_path.is_file() {
-            return Err(bad_dir(dir, format!("not a demo index (no {SETTINGS_FILE})")));
+        let mut state = Committed::read(dir)?;
+        let mut attempt = 1;
+        loop {
+            let loaded = match &state {
+                Committed::Manifest { manifest, .. } => load_generation(dir, manifest),
+                Committed::Legacy => crate::legacy::load(dir),
+                Committed::Nothing => Err(bad_dir(dir, "not a demo index (no manifest.json)")),
+            };
+            let Err(e) = loaded else { return loaded };
+            // A save may have committed and removed the files this load was reading: start
+            // again from its manifest. An unchanged state means the error is real.
+            let now = Committed::read(dir)?;
+            if now == state || attempt == LOAD_ATTEMPTS {
+                return Err(e);
+            }
+            (state, attempt) = (now, attempt + 1);
         }
-        let text = std::fs::read(&settings_path).map_err(RetrieverError::io(&settings_path))?;
-        let settings: RetrieverSettings =
-            serde_json::from_slice(&text).map_err(|e| bad_dir(&settings_path, format!("invalid JSON: {e}")))?;
-        let index = Index::load(dir)?;
-        if index.embedding_model() != settings.model || index.embedding_dim() != settings.dim {
-            return Err(bad_dir(
-                dir,
-                format!(
-                    "{SETTINGS_FILE} says model {:?} dim {}, index.json says model {:?} dim {} (an interrupted re-embed?)",
-                    settings.model,
-                    settings.dim,
-                    index.embedding_model(),
-                    index.embedding_dim()
-                ),
-            ));
-        }
-        let mut demos = BTreeMap::new();
-        for item in index.iter() {
-            demos.insert(item.id.to_owned(), read_episode(dir, item.id, item.metadata)?);
-        }
-        let cache = EmbeddingCache::load(dir)?;
-        Ok(Self { settings, demos, pending: Default::default(), replaced: Default::default(), index, cache })
     }
 }
 
-/// Reads `episodes/<id>.json` and checks it is the file the index item was saved with.
-fn read_episode(dir: &Path, id: &str, metadata: &Value) -> Result<Demo> {
-    let path = episode_path(dir, id);
-    let bytes = std::fs::read(&path).map_err(RetrieverError::io(&path))?;
+/// Loads generation `manifest.generation` and the demo files its items name.
+fn load_generation(dir: &Path, manifest: &Manifest) -> Result<DemoRetriever> {
+    let gen_dir = generation_dir(dir, manifest.generation);
+    let index = Index::load(&gen_dir)?;
+    check_agreement(&gen_dir, &manifest.settings, &index)?;
+    let mut demos = BTreeMap::new();
+    for item in index.iter() {
+        let sha = item.metadata.get("episode_sha256").and_then(Value::as_str).unwrap_or_default();
+        // The name comes from the index: only a sha256 in hex may become a path.
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad_dir(&gen_dir, format!("item {:?} names no episode file (episode_sha256)", item.id)));
+        }
+        demos.insert(item.id.to_owned(), read_demo(&demo_file(dir, sha), item.id, item.metadata)?);
+    }
+    let cache = EmbeddingCache::read_file(&gen_dir.join(CACHE_FILE))?;
+    Ok(DemoRetriever::assemble(manifest.settings.clone(), demos, index, cache))
+}
+
+/// Checks that the settings and the vector index describe the same embeddings.
+pub(crate) fn check_agreement(dir: &Path, settings: &RetrieverSettings, index: &Index) -> Result<()> {
+    if index.embedding_model() == settings.model && index.embedding_dim() == settings.dim {
+        return Ok(());
+    }
+    Err(bad_dir(
+        dir,
+        format!(
+            "the settings say model {:?} dim {}, index.json says model {:?} dim {}",
+            settings.model,
+            settings.dim,
+            index.embedding_model(),
+            index.embedding_dim()
+        ),
+    ))
+}
+
+/// Reads an episode file and checks it is the one the index item `id` was saved with.
+pub(crate) fn read_demo(path: &Path, id: &str, metadata: &Value) -> Result<Demo> {
+    let bytes = std::fs::read(path).map_err(RetrieverError::io(path))?;
     let expected = metadata.get("episode_sha256").and_then(Value::as_str).unwrap_or_default();
     if hex(&Sha256::digest(&bytes)) != expected {
-        return Err(bad_dir(&path, "the episode file does not match the index (modified, or an interrupted save)"));
+        return Err(bad_dir(path, "the episode file does not match the index (modified since it was saved)"));
     }
-    let demo: Demo = serde_json::from_slice(&bytes).map_err(|e| bad_dir(&path, format!("invalid JSON: {e}")))?;
+    let demo: Demo = serde_json::from_slice(&bytes).map_err(|e| bad_dir(path, format!("invalid JSON: {e}")))?;
     if demo.demo_id != id {
-        return Err(bad_dir(&path, format!("holds demo {:?}, expected {id:?}", demo.demo_id)));
+        return Err(bad_dir(path, format!("holds demo {:?}, expected {id:?}", demo.demo_id)));
     }
     Ok(demo)
 }

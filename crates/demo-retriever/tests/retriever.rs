@@ -263,16 +263,11 @@ fn save_load_add_equals_a_fresh_build_and_unchanged_demos_are_not_reembedded() {
     let first = built(sample_demos());
     assert_eq!(first.cache().stats().misses, 5);
     first.save(&dir).unwrap();
-    for f in [
-        "index.json",
-        "embeddings.npy",
-        "ids",
-        "retriever.json",
-        "embedding_cache.jsonl",
-        "episodes/web_github_star.json",
-    ] {
+    // The layout the store's docs give: the manifest, generation 1, one demo file per demo.
+    for f in ["manifest.json", "gen-1/index.json", "gen-1/embeddings.npy", "gen-1/ids", "gen-1/embedding_cache.jsonl"] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
+    assert_eq!(std::fs::read_dir(dir.join("demos")).unwrap().count(), 5);
 
     let mut loaded = DemoRetriever::load(&dir).unwrap();
     assert_eq!((loaded.len(), loaded.settings().dim), (5, 64));
@@ -285,6 +280,9 @@ fn save_load_add_equals_a_fresh_build_and_unchanged_demos_are_not_reembedded() {
     assert_eq!(loaded.cache().stats().misses, 2, "only the two new demos were embedded");
     assert_eq!(calls.last().map(|p| (p.done, p.total)), Some((2, 2)));
     loaded.save(&dir).unwrap();
+    // Generation 2 replaced generation 1, whose files are gone; the two new demos' files joined.
+    assert!(dir.join("gen-2/index.json").is_file() && !dir.join("gen-1").exists());
+    assert_eq!(std::fs::read_dir(dir.join("demos")).unwrap().count(), 7);
 
     let fresh = built(sample_demos().into_iter().chain(more_demos()).collect());
     let reloaded = DemoRetriever::load(&dir).unwrap();

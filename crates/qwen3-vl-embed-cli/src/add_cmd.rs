@@ -29,12 +29,12 @@ pub fn run(args: AddArgs) -> CmdResult {
     let demos = read_demos(&args.demos, args.build.skip_bad)?;
     // Held from before the load until the save is done: a writer that loaded the index before
     // another's save would otherwise save over it and drop that writer's demos.
-    let _lock = IndexLock::try_acquire(&args.index)?;
+    let lock = IndexLock::try_acquire(&args.index)?;
     let mut retriever = DemoRetriever::load(&args.index)?;
     let embedder = load_embedder(&retriever.settings().model.clone(), &args.build.device, args.build.batch_size)?;
     let added = retriever.add_demos(demos)?;
     let report = build(&mut retriever, &embedder, args.build.batch_size, args.build.skip_bad)?;
-    retriever.save(&args.index)?;
+    retriever.save_locked(&lock)?;
     crate::output::print_line(format_args!(
         "added {added} demos to {} (embedded {}, reused {}); it now holds {}",
         args.index.display(),

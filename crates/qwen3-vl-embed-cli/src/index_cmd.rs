@@ -46,7 +46,7 @@ pub fn run(args: IndexArgs) -> CmdResult {
     std::fs::create_dir_all(&args.out).map_err(|source| RetrieverError::Io { path: args.out.clone(), source })?;
     // Held from before the load until the save is done (see `demo_retriever::lock`); checked
     // again under the lock, in case another writer filled the directory meanwhile.
-    let _lock = IndexLock::try_acquire(&args.out)?;
+    let lock = IndexLock::try_acquire(&args.out)?;
     check_out_dir(&args.out)?;
     let existing = if is_index_dir(&args.out) { Some(DemoRetriever::load(&args.out)?) } else { None };
     if let (Some(r), false) = (&existing, args.reembed) {
@@ -79,7 +79,7 @@ pub fn run(args: IndexArgs) -> CmdResult {
         // Every demo was skipped: an empty index is never what was asked for.
         return Err(RetrieverError::EmptyLibrary(args.demos.display().to_string()).into());
     }
-    retriever.save(&args.out)?;
+    retriever.save_locked(&lock)?;
     let s = retriever.settings();
     crate::output::print_line(format_args!(
         "indexed {} demos into {} (embedded {}, reused {}); model {}, dim {}",

@@ -24,7 +24,7 @@ pub fn run(args: RemoveArgs) -> CmdResult {
         // Says why it is not an index (exit 4) without leaving a lock file in a stray directory.
         DemoRetriever::load(&args.index)?;
     }
-    let _lock = IndexLock::try_acquire(&args.index)?;
+    let lock = IndexLock::try_acquire(&args.index)?;
     let mut retriever = DemoRetriever::load(&args.index)?;
     let mut unknown: Vec<String> = args.demo_ids.iter().filter(|id| retriever.demo(id).is_none()).cloned().collect();
     if !unknown.is_empty() {
@@ -35,7 +35,7 @@ pub fn run(args: RemoveArgs) -> CmdResult {
     for id in &args.demo_ids {
         removed += usize::from(retriever.remove_demo(id)?);
     }
-    retriever.save(&args.index)?;
+    retriever.save_locked(&lock)?;
     crate::output::print_line(format_args!(
         "removed {removed} demos from {}; it now holds {}",
         args.index.display(),

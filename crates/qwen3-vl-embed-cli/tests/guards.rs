@@ -133,7 +133,7 @@ fn nan_or_zero_weights_give_an_error_naming_the_input_not_a_vector() {
     let (lib, idx) = (tmp("nan-lib"), tmp("nan-index"));
     text_library(&lib, &["a"]);
     fails(&["index", s(&lib), "--out", s(&idx), "--model", s(&nan), "--device", "cpu"], 1, "is not finite");
-    assert!(!idx.join("retriever.json").exists(), "an index was saved from NaN vectors");
+    assert!(!idx.join("manifest.json").exists(), "an index was saved from NaN vectors");
     for d in [&nan, &zero, &lib] {
         std::fs::remove_dir_all(d).unwrap();
     }
@@ -194,7 +194,7 @@ fn bad_flag_values_are_usage_errors_before_any_model_is_loaded() {
 
 /// The (key, vector) lines of an index's embedding cache.
 fn cache_entries(idx: &Path) -> Vec<(String, Vec<f64>)> {
-    let text = std::fs::read_to_string(idx.join("embedding_cache.jsonl")).unwrap();
+    let text = std::fs::read_to_string(cache_file(idx)).unwrap();
     text.lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
@@ -209,7 +209,7 @@ fn bad_cache_lines_are_dropped_with_a_warning_and_re_embedded() {
     let ids = ["a", "b", "c", "d", "e"];
     let (model, lib, idx) = text_index("cache", &ids);
     let good = cache_entries(&idx);
-    let path = idx.join("embedding_cache.jsonl");
+    let path = cache_file(&idx);
     let mut lines: Vec<Vec<u8>> = std::fs::read(&path).unwrap().split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
     lines[0] = b"{\"key\": \"broken".to_vec();
     lines[1][12] = 0xff; // a byte that is not UTF-8, inside the key

@@ -216,7 +216,7 @@ fn bad_inputs_are_clear_errors_and_leave_the_index_intact() {
     assert_eq!(snapshot(&idx), before, "failed commands changed the index");
 
     // A damaged index file is reported by name.
-    std::fs::write(idx.join("ids"), "x\n").unwrap();
+    std::fs::write(idx.join("gen-1/ids"), "x\n").unwrap();
     fails(&["info", i], 4, "ids");
     for d in [&idx, &bad, &model, &other] {
         std::fs::remove_dir_all(d).unwrap();

@@ -62,6 +62,26 @@ fn directory_and_buffer_round_trips_keep_everything_including_the_graph() {
 }
 
 #[test]
+fn save_new_writes_a_directory_that_loads_and_refuses_an_existing_one() {
+    let index = awkward_index();
+    let dir = TempDir::new("save-new");
+    let fresh = dir.join("gen");
+    index.save_new(&fresh).unwrap();
+    let loaded = Index::load(&fresh).unwrap();
+    assert_eq!(snapshot(&loaded), snapshot(&index));
+    same_searches(&index, &loaded);
+    assert_eq!(snapshot(&Index::open(&fresh).unwrap()), snapshot(&index));
+    let mut names: Vec<_> =
+        std::fs::read_dir(&fresh).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    assert_eq!(names, ["codes.bin", "embeddings.npy", "hnsw.bin", "ids", "index.json"], "no staging names");
+    // An existing directory is refused, untouched: it may hold a committed index.
+    let err = index.save_new(&fresh).unwrap_err();
+    assert!(matches!(&err, Error::Save { path, .. } if *path == fresh), "{err}");
+    assert_eq!(snapshot(&Index::load(&fresh).unwrap()), snapshot(&index));
+}
+
+#[test]
 fn empty_index_round_trips() {
     let index = Index::new(config(8, Strategy::Auto)).unwrap();
     let back = Index::from_bytes(&index.to_bytes()).unwrap();

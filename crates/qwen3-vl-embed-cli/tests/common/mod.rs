@@ -82,6 +82,14 @@ pub fn demo_ids(index: &Path) -> Vec<String> {
     v["demo_ids"].as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_owned()).collect()
 }
 
+/// The embedding cache file of the generation an index's `manifest.json` commits (the layout
+/// `demo_retriever::store` documents).
+pub fn cache_file(index: &Path) -> PathBuf {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(index.join("manifest.json")).unwrap()).unwrap();
+    index.join(format!("gen-{}", manifest["generation"].as_u64().unwrap())).join("embedding_cache.jsonl")
+}
+
 /// Every file under `dir` with its bytes.
 pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();

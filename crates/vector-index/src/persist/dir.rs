@@ -72,6 +72,25 @@ impl Index {
         publish(dir, fs, &names)
     }
 
+    /// Saves the index into the new directory `dir` (its parent must exist; `dir` must not),
+    /// writing each file under its final name, fsynced, `index.json` last, then fsyncing `dir`.
+    /// No staging: it is for a caller whose own commit makes the directory count only once
+    /// this returns (`demo-retriever` names each generation's directory in its manifest), so a
+    /// crash before then leaves a partial directory that nothing loads. [`Index::load`] and
+    /// [`Index::open`] read the result like any saved directory.
+    pub fn save_new(&self, dir: impl AsRef<Path>) -> Result<()> {
+        let dir = dir.as_ref();
+        std::fs::create_dir(dir).map_err(io_err(dir))?;
+        let encoded = persist::encode(self, true);
+        for (file, bytes) in &encoded.files {
+            let path = dir.join(file.name());
+            StdFs.write_synced(&path, bytes).map_err(io_err(&path))?;
+        }
+        let path = dir.join(DataFile::IndexJson.name());
+        StdFs.write_synced(&path, &encoded.manifest).map_err(io_err(&path))?;
+        StdFs.sync_dir(dir).map_err(io_err(dir))
+    }
+
     /// Loads an index saved by [`Index::save`], verifying schema version, counts, dimension and
     /// the sha256 of every data file.
     pub fn load(dir: impl AsRef<Path>) -> Result<Index> {
