@@ -11,7 +11,9 @@ Writes
                                                     colour spaces Pillow cannot write (4:4:0,
                                                     4:1:1, RGB): committed inputs, re-made only
                                                     with --with-cjpeg (needs libjpeg-turbo's
-                                                    cjpeg, e.g. apt install libjpeg-turbo-progs)
+                                                    cjpeg, e.g. apt install libjpeg-turbo-progs);
+                                                    fallback_* are kinds left to zune-jpeg (CMYK),
+                                                    stored without a reference
   tests/fixtures/reference/jpeg_decode.safetensors  uint8 [h, w, 3]: what the reference pipeline
                                                     sees for each file, i.e. qwen_vl_utils' to_rgb
                                                     (Image.open(path).convert("RGB")), keyed by the
@@ -77,6 +79,11 @@ CASES = [
     ("exif_rotated_420_q85_24x16.jpg", (24, 16), "RGB", dict(quality=85, exif="orientation 6")),
 ]
 EXISTING = ["images/photo_120x90.jpg"]
+# Kinds our decoder leaves to the fallback (zune-jpeg, not exact): written for the test that
+# they still decode; no reference is stored for them.
+FALLBACK_CASES = [
+    ("fallback_cmyk_q85_16x12.jpg", (16, 12), "CMYK", dict(quality=85)),
+]
 # (file name, size, cjpeg options): inputs only cjpeg writes; their reference is still Pillow's decode.
 CJPEG_CASES = [
     ("cjpeg_440_q85_37x26.jpg", (37, 26), ["-quality", "85", "-sample", "1x2,1x1,1x1"]),
@@ -89,8 +96,8 @@ def encode(size, mode, opts, seed):
     w, h = size
     arr = picture(w, h, seed)
     im = Image.fromarray(arr, "RGB")
-    if mode == "L":
-        im = im.convert("L")
+    if mode != "RGB":
+        im = im.convert(mode)
     opts = dict(opts)
     if opts.get("exif") == "orientation 6":           # Pillow does not rotate on open; neither do we
         exif = Image.Exif()
@@ -144,6 +151,9 @@ def main():
         with open(path, "wb") as f:
             f.write(encode(size, mode, opts, seed))
         tensors[f"images/jpeg/{name}"] = decoded(path)
+    for name, size, mode, opts in FALLBACK_CASES:
+        with open(os.path.join(OUT_DIR, name), "wb") as f:
+            f.write(encode(size, mode, opts, 200))
     for rel in EXISTING:
         tensors[rel] = decoded(os.path.join(FIX, rel))
     meta = {"pillow": PIL.__version__, "libjpeg_turbo": str(features.version("libjpeg_turbo")),

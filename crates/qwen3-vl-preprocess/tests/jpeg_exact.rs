@@ -38,6 +38,13 @@ fn the_embedding_fixture_jpeg_has_the_same_reference_in_both_files() {
     assert_eq!(a, b);
 }
 
+#[test]
+fn kinds_left_to_the_fallback_decoder_still_decode() {
+    // CMYK is not reproduced exactly (see the jpeg module docs); it must still give an image.
+    let rgb = decode_rgb(&read("images/jpeg/fallback_cmyk_q85_16x12.jpg"), &DecodeLimits::default()).unwrap();
+    assert_eq!(rgb.dimensions(), (16, 12));
+}
+
 /// A JPEG's SOF marker, its components' sampling factors, and whether a DRI precedes the
 /// first scan.
 type Kind = (u8, Vec<(u8, u8)>, bool);

@@ -184,9 +184,10 @@ fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproce
         Err(jpeg::JpegError::Failed(e)) => Err(e),
         Err(jpeg::JpegError::NotExact(kind)) => decode_with_image_crate(bytes, ImageFormat::Jpeg, Format::Jpeg, limits)
             .map_err(|e| match e {
-                PreprocessError::Decode { format, message } => {
-                    PreprocessError::Decode { format, message: format!("{message} (fallback decoder for a {kind})") }
-                }
+                PreprocessError::Decode { format, message } => PreprocessError::Decode {
+                    format,
+                    message: format!("{message} (in the fallback decoder, used for a {kind})"),
+                },
                 other => other,
             }),
     }

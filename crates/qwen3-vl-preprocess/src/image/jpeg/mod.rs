@@ -10,7 +10,7 @@
 //!
 //! Left to the fallback decoder (`image`/zune-jpeg, close but not exact), reported as
 //! [`JpegError::NotExact`]: arithmetic coding, 12-bit and lossless JPEGs, hierarchical
-//! frames, 2- and 4-component (CMYK/YCCK) images, files relying on libjpeg-turbo's built-in
+//! frames, images with other than 1 or 3 components (CMYK, YCCK), files relying on libjpeg-turbo's built-in
 //! Huffman tables (Motion-JPEG frames without DHT), and progressive files whose AC
 //! coefficients are not all complete, for which libjpeg smooths blocks.
 //!
@@ -143,7 +143,7 @@ fn open_frame(header: &FrameHeader, progressive: bool, limits: &DecodeLimits) ->
         return Err(JpegError::NotExact("JPEG with other than 8-bit samples"));
     }
     if !matches!(header.components.len(), 1 | 3) {
-        return Err(JpegError::NotExact("JPEG with 2 or 4 components (e.g. CMYK)"));
+        return Err(JpegError::NotExact("JPEG with other than 1 or 3 components (e.g. CMYK)"));
     }
     check_size(header.width, header.height, 0, limits)?;
     let needed = Frame::bytes_needed(header);

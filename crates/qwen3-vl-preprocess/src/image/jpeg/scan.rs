@@ -161,7 +161,7 @@ fn select_tables<'t>(kind: Kind, scan: &ScanHeader, slots: &'t HuffmanSlots) -> 
     let pick = |slots: &'t [Option<HuffmanTable>; 4], i: usize| -> Result<&'t HuffmanTable, JpegError> {
         match slots.get(i) {
             None => Err(corrupt(format!("scan uses Huffman table {i}; there are 4"))),
-            Some(None) => Err(JpegError::NotExact("a scan uses a Huffman table the file does not define")),
+            Some(None) => Err(JpegError::NotExact("JPEG relying on the standard Huffman tables (no DHT)")),
             Some(Some(t)) => Ok(t),
         }
     };
