@@ -1,43 +1,49 @@
 //! libjpeg's accurate integer inverse DCT (`jpeg_idct_islow`, the default `JDCT_ISLOW`):
 //! 13-bit fixed-point constants, 2 extra bits between the column and row passes, results
-//! rounded and clamped to 0..=255. The integer steps are exact, so every SIMD flavour of
-//! libjpeg-turbo gives the same bytes; we follow the C code's order of operations. Only
-//! coefficients far outside what an 8-bit encoder can produce (overflowing 16 bits after
-//! dequantisation) could come out differently: the SIMD code saturates where C wraps.
+//! rounded, re-centred and range-limited. We follow libjpeg-turbo's C code step for step, in its
+//! LP64 integer widths (64-bit `JLONG` products and sums, 32-bit `int` workspace) and with its
+//! range-limit table, which wraps values beyond +-512 instead of clamping them.
+//!
+//! For every file a real encoder writes the coefficients stay in range, and libjpeg-turbo's
+//! SIMD versions (SSE2, AVX2, NEON) give the same bytes as its C code, so we match Pillow
+//! whichever one it runs. Corrupt data can produce coefficients that overflow the SIMD code's
+//! 16-bit lanes; there the SIMD builds differ from the C code (and from each other), and we
+//! give what the C code gives (checked against Pillow with `JSIMD_FORCENONE=1`).
 
 const CONST_BITS: u32 = 13;
 const PASS1_BITS: u32 = 2;
 
-const FIX_0_298631336: i32 = 2446;
-const FIX_0_390180644: i32 = 3196;
-const FIX_0_541196100: i32 = 4433;
-const FIX_0_765366865: i32 = 6270;
-const FIX_0_899976223: i32 = 7373;
-const FIX_1_175875602: i32 = 9633;
-const FIX_1_501321110: i32 = 12299;
-const FIX_1_847759065: i32 = 15137;
-const FIX_1_961570560: i32 = 16069;
-const FIX_2_053119869: i32 = 16819;
-const FIX_2_562915447: i32 = 20995;
-const FIX_3_072711026: i32 = 25172;
+const FIX_0_298631336: i64 = 2446;
+const FIX_0_390180644: i64 = 3196;
+const FIX_0_541196100: i64 = 4433;
+const FIX_0_765366865: i64 = 6270;
+const FIX_0_899976223: i64 = 7373;
+const FIX_1_175875602: i64 = 9633;
+const FIX_1_501321110: i64 = 12299;
+const FIX_1_847759065: i64 = 15137;
+const FIX_1_961570560: i64 = 16069;
+const FIX_2_053119869: i64 = 16819;
+const FIX_2_562915447: i64 = 20995;
+const FIX_3_072711026: i64 = 25172;
 
 /// Rounding right shift (libjpeg's `DESCALE`).
 #[inline(always)]
-fn descale(x: i32, n: u32) -> i32 {
+fn descale(x: i64, n: u32) -> i64 {
     x.wrapping_add(1 << (n - 1)) >> n
 }
 
-/// One 8-point 1-D IDCT on `s[0..8]` (already dequantised or from the column pass), returning
-/// the eight outputs before descaling. The even/odd split and constants are libjpeg's.
+/// One 8-point 1-D IDCT on `s[0..8]` (dequantised coefficients or the column pass's output),
+/// returning the eight outputs before descaling. The even/odd split and constants are
+/// libjpeg's; the arithmetic is 64-bit like `JLONG` (wrapping only on absurd inputs).
 #[inline(always)]
-fn idct_1d(s: [i32; 8], shift_in: u32) -> [i32; 8] {
+fn idct_1d(s: [i64; 8]) -> [i64; 8] {
     // Even part.
     let (z2, z3) = (s[2], s[6]);
     let z1 = z2.wrapping_add(z3).wrapping_mul(FIX_0_541196100);
     let tmp2 = z1.wrapping_add(z3.wrapping_mul(-FIX_1_847759065));
     let tmp3 = z1.wrapping_add(z2.wrapping_mul(FIX_0_765366865));
-    let tmp0 = (s[0].wrapping_add(s[4])).wrapping_shl(shift_in);
-    let tmp1 = (s[0].wrapping_sub(s[4])).wrapping_shl(shift_in);
+    let tmp0 = s[0].wrapping_add(s[4]).wrapping_shl(CONST_BITS);
+    let tmp1 = s[0].wrapping_sub(s[4]).wrapping_shl(CONST_BITS);
     let tmp10 = tmp0.wrapping_add(tmp3);
     let tmp13 = tmp0.wrapping_sub(tmp3);
     let tmp11 = tmp1.wrapping_add(tmp2);
@@ -79,47 +85,61 @@ fn idct_1d(s: [i32; 8], shift_in: u32) -> [i32; 8] {
 /// `stride`).
 pub(super) fn idct_block(coefs: &[i16], quant: &[u16; 64], out: &mut [u8], stride: usize) {
     let mut ws = [0i32; 64];
-    // Pass 1: columns. An all-zero AC column is a shortcut in libjpeg with the same result.
+    // Pass 1: columns, into a 32-bit (`int`) workspace. An all-zero AC column is a shortcut in
+    // libjpeg with the same result.
     for col in 0..8 {
         // libjpeg keeps quantisers as `short`: a 16-bit table entry above 32767 is negative.
-        let c = |row: usize| i32::from(coefs[row * 8 + col]) * i32::from(quant[row * 8 + col] as i16);
+        let c = |row: usize| i64::from(coefs[row * 8 + col]) * i64::from(quant[row * 8 + col] as i16);
         if (1..8).all(|row| coefs[row * 8 + col] == 0) {
-            let dc = c(0).wrapping_shl(PASS1_BITS);
+            let dc = (c(0) << PASS1_BITS) as i32;
             for row in 0..8 {
                 ws[row * 8 + col] = dc;
             }
             continue;
         }
-        let out1 = idct_1d([c(0), c(1), c(2), c(3), c(4), c(5), c(6), c(7)], CONST_BITS);
+        let out1 = idct_1d([c(0), c(1), c(2), c(3), c(4), c(5), c(6), c(7)]);
         for (row, v) in out1.into_iter().enumerate() {
-            ws[row * 8 + col] = descale(v, CONST_BITS - PASS1_BITS);
+            ws[row * 8 + col] = descale(v, CONST_BITS - PASS1_BITS) as i32;
         }
     }
-    // Pass 2: rows, then +128 and clamp to a sample.
+    // Pass 2: rows, then the range limit.
     for row in 0..8 {
         let w = &ws[row * 8..row * 8 + 8];
         let dst = &mut out[row * stride..row * stride + 8];
         if w[1..].iter().all(|&v| v == 0) {
-            let v = clamp_sample(descale(w[0], PASS1_BITS + 3));
-            dst.fill(v);
+            dst.fill(range_limit(descale(i64::from(w[0]), PASS1_BITS + 3)));
             continue;
         }
-        let out2 = idct_1d([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]], CONST_BITS);
+        let out2 = idct_1d(std::array::from_fn(|i| i64::from(w[i])));
         for (d, v) in dst.iter_mut().zip(out2) {
-            *d = clamp_sample(descale(v, CONST_BITS + PASS1_BITS + 3));
+            *d = range_limit(descale(v, CONST_BITS + PASS1_BITS + 3));
         }
     }
 }
 
-/// A centred IDCT output as a sample: +128, clamped (libjpeg's range-limit table).
+/// A centred IDCT output as a sample through libjpeg's `IDCT_range_limit` table, indexed by the
+/// low 10 bits: -128..=127 -> 0..=255, up to +511 -> 255, down to -512 -> 0, and beyond that the
+/// index wraps (as in the C code; reached only by corrupt data).
 #[inline(always)]
-fn clamp_sample(v: i32) -> u8 {
-    (v + 128).clamp(0, 255) as u8
+fn range_limit(v: i64) -> u8 {
+    match (v & 1023) as u16 {
+        m @ 0..128 => (m + 128) as u8,
+        128..512 => 255,
+        512..896 => 0,
+        m => (m - 896) as u8,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_limit_is_libjpegs_table() {
+        assert_eq!([range_limit(-128), range_limit(0), range_limit(127)], [0, 128, 255]);
+        assert_eq!([range_limit(128), range_limit(511), range_limit(-129), range_limit(-512)], [255, 255, 0, 0]);
+        assert_eq!([range_limit(512), range_limit(1024), range_limit(-1024)], [0, 128, 128]);
+    }
 
     #[test]
     fn dc_only_block_is_flat() {
