@@ -6,13 +6,29 @@
 //! Covered exactly: baseline, extended-sequential and progressive Huffman JPEGs with 8-bit
 //! samples, 1 component (grey, replicated to RGB as Pillow's `convert("RGB")` does) or 3
 //! (YCbCr, or RGB when an Adobe marker or the component ids say so), any sampling factors with
-//! integer ratios (4:4:4, 4:2:2, 4:2:0, 4:4:0, 4:1:1, ...), restart intervals, any size.
+//! integer ratios (4:4:4, 4:2:2, 4:2:0, 4:4:0, 4:1:1, ...), restart intervals, any size. EXIF
+//! orientation is not applied, as Pillow's `Image.open` does not apply it. Damaged data is
+//! handled like libjpeg: a segment that runs into a marker is finished with zeros and the rest
+//! of it left grey, a missing restart marker is resynchronised as `jpeg_resync_to_restart`
+//! does; a file that simply ends inside a scan is an error, as Pillow reports it truncated.
 //!
 //! Left to the fallback decoder (`image`/zune-jpeg, close but not exact), reported as
-//! [`JpegError::NotExact`]: arithmetic coding, 12-bit and lossless JPEGs, hierarchical
-//! frames, images with other than 1 or 3 components (CMYK, YCCK), files relying on libjpeg-turbo's built-in
-//! Huffman tables (Motion-JPEG frames without DHT), and progressive files whose AC
-//! coefficients are not all complete, for which libjpeg smooths blocks.
+//! [`JpegError::NotExact`]: arithmetic coding, 12-bit and lossless JPEGs, hierarchical frames,
+//! images with other than 1 or 3 components (CMYK, YCCK), files relying on libjpeg-turbo's
+//! built-in Huffman tables (Motion-JPEG frames without DHT), and progressive files whose first
+//! AC coefficients are not all complete (truncated ones), which libjpeg block-smooths.
+//!
+//! Checked against Pillow (`tests/jpeg_exact.rs` on the committed fixtures; during
+//! development also 1000 random Pillow JPEGs of 1x1 to 900x700 pixels, quality 1-100, every
+//! subsampling, progressive, optimized and restart variants: all byte-identical). On corrupt
+//! files whose coefficients overflow, libjpeg-turbo's SIMD code saturates where its C code
+//! wraps, and SSE2/AVX2/NEON builds differ among themselves; we follow the C code (300 damaged
+//! files identical to Pillow run with `JSIMD_FORCENONE=1`, apart from the block-smoothed ones).
+//!
+//! Speed (`cargo run --release -p qwen3-vl-preprocess --example jpeg_speed FILE.jpg`, 1280x800
+//! screenshots, a loaded 2-core x86-64 machine, medians of 15): 4:2:0 q85 17-22 ms against
+//! zune-jpeg's 12 ms, progressive q85 13-21 ms against 10-11 ms, 4:4:4 q95 23-25 ms against
+//! 10-11 ms. Scalar code, no SIMD: about twice zune-jpeg's time.
 //!
 //! Layout: `markers` (segments), `frame` (geometry, coefficient storage), `huffman` and `bits`
 //! (entropy decoding primitives), `scan` (sequential and progressive scans), `idct`,
