@@ -44,6 +44,7 @@ impl YccToRgb {
     }
 }
 
+/// libjpeg's `range_limit` for colour sums (they stay within -256..=511, so a clamp).
 #[inline(always)]
 fn clamp(v: i32) -> u8 {
     v.clamp(0, 255) as u8

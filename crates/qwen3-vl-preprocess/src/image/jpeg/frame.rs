@@ -143,13 +143,18 @@ impl Frame {
 
 /// Sampling maxima and the interleaved MCU grid.
 struct Geometry {
+    /// Largest horizontal sampling factor.
     max_h: usize,
+    /// Largest vertical sampling factor.
     max_v: usize,
+    /// MCUs per row.
     mcus_x: usize,
+    /// MCU rows.
     mcus_y: usize,
 }
 
 impl Geometry {
+    /// libjpeg's `jdinput.c` arithmetic: MCUs cover `8 * max` pixels, rounded up.
     fn of(header: &FrameHeader) -> Self {
         let max_h = header.components.iter().map(|c| c.h).max().unwrap_or(1);
         let max_v = header.components.iter().map(|c| c.v).max().unwrap_or(1);

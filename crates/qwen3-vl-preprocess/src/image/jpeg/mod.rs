@@ -81,8 +81,11 @@ pub(super) fn corrupt(message: impl Into<String>) -> JpegError {
 /// How the file's components map to RGB.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ColorSpace {
+    /// One component.
     Grey,
+    /// Three components, converted with libjpeg's tables.
     YCbCr,
+    /// Three components taken as they are.
     Rgb,
 }
 

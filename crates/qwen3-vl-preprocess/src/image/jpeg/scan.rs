@@ -202,6 +202,7 @@ fn natural(k: usize) -> usize {
     NATURAL_ORDER[k.min(63)]
 }
 
+/// One block of a sequential scan: DC difference, then run/size-coded AC coefficients.
 fn sequential(bits: &mut BitReader<'_>, t: &Tables<'_>, pred: &mut i32, block: &mut [i16]) -> Result<(), JpegError> {
     let (dc, ac) = (table(t.dc)?, table(t.ac)?);
     let s = u32::from(dc.decode(bits)?);
@@ -225,6 +226,7 @@ fn sequential(bits: &mut BitReader<'_>, t: &Tables<'_>, pred: &mut i32, block: &
     Ok(())
 }
 
+/// Progressive DC first pass: the difference, shifted up by Al.
 fn dc_first(
     bits: &mut BitReader<'_>,
     t: &Tables<'_>,
@@ -239,6 +241,7 @@ fn dc_first(
     Ok(())
 }
 
+/// Progressive DC refinement: one more bit, at position Al.
 fn dc_refine(bits: &mut BitReader<'_>, al: u8, block: &mut [i16]) -> Result<(), JpegError> {
     if bits.bit()? {
         block[0] |= 1 << al;
@@ -246,6 +249,7 @@ fn dc_refine(bits: &mut BitReader<'_>, al: u8, block: &mut [i16]) -> Result<(), 
     Ok(())
 }
 
+/// Progressive AC first pass over the band Ss..=Se, with end-of-band runs across blocks.
 fn ac_first(
     bits: &mut BitReader<'_>,
     t: &Tables<'_>,
@@ -286,6 +290,8 @@ fn refine(bits: &mut BitReader<'_>, c: &mut i16, p1: i16) -> Result<(), JpegErro
     Ok(())
 }
 
+/// Progressive AC refinement (libjpeg's `decode_mcu_AC_refine`): new coefficients are +-1
+/// at bit Al, coefficients already non-zero get a correction bit each time they are passed.
 fn ac_refine(
     bits: &mut BitReader<'_>,
     t: &Tables<'_>,
