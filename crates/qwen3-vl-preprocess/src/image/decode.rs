@@ -186,7 +186,7 @@ fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproce
             .map_err(|e| match e {
                 PreprocessError::Decode { format, message } => PreprocessError::Decode {
                     format,
-                    message: format!("{message} (in the fallback decoder, used for a {kind})"),
+                    message: format!("{message} (fallback decoder; not decoded exactly: {kind})"),
                 },
                 other => other,
             }),
