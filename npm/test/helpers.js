@@ -50,8 +50,8 @@ export function maxAbsDiff(a, b) {
   return m;
 }
 
-/** JPEG decoding differs slightly from Pillow's libjpeg (zune-jpeg), so that case gets 1e-3. */
-export const tolerance = (name) => (name === 'jpeg' ? 1e-3 : 1e-4);
+/** One bound for every case: JPEG is decoded exactly as Pillow does, like the other formats. */
+export const tolerance = () => 1e-4;
 
 /** The reference embeds "NULL" for an empty input; we refuse it (EMPTY_INPUT). */
 export const isEmptyCase = (c) => c.inputs.some((i) => !i.images.length && !(i.text ?? '').trim());

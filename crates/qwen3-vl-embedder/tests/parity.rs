@@ -8,16 +8,6 @@ use reference_fixtures::{Case, Reference, cases, gpu_cases, max_abs_diff, tiny_m
 
 const PIXEL_TOL: f32 = 1e-6;
 const EMBED_TOL: f32 = 1e-5;
-/// JPEG is the one format we do not decode bit-exactly: zune-jpeg's IDCT and chroma
-/// upsampling differ from Pillow's libjpeg-turbo by a few levels (up to 9 on the fixture).
-/// Everything after decoding is exact, so the JPEG case gets its own, stated bounds.
-const JPEG_PIXEL_TOL: f32 = 10.0 / 127.5;
-const JPEG_EMBED_TOL: f32 = 5e-3;
-
-fn is_jpeg(case: &Case) -> bool {
-    case.inputs.iter().flat_map(|i| &i.images).any(|p| p.ends_with(".jpg") || p.ends_with(".jpeg"))
-}
-
 fn inputs(case: &Case) -> Vec<EmbedInput> {
     case.inputs
         .iter()
@@ -35,11 +25,10 @@ fn check_preprocessing(e: &Embedder, case: &Case, r: &Reference) {
     assert_eq!(prepared.rows, r.rows(), "{}: token ids", case.name);
     assert_eq!(prepared.grids, r.grids(), "{}: grids", case.name);
     let ours = &prepared.pixel_values;
-    let tol = if is_jpeg(case) { JPEG_PIXEL_TOL } else { PIXEL_TOL };
     match r.try_float("pixel_values") {
         Some(p) => {
             let err = max_abs_diff(ours, &p.values);
-            assert!(err <= tol, "{}: pixel values max |err| {err:e}", case.name);
+            assert!(err <= PIXEL_TOL, "{}: pixel values max |err| {err:e}", case.name);
         }
         None if !prepared.grids.is_empty() => {
             let rows = r.int("pixel_values_rows");
@@ -61,7 +50,7 @@ fn check_preprocessing(e: &Embedder, case: &Case, r: &Reference) {
 /// repeats the same forward and truncates on the host: on a software GPU one case shows the
 /// device's part, and the CPU runs check the truncation on every case.
 fn check_embeddings(e: &Embedder, backend: &str, cases: Vec<Case>, dim32_cases: usize) {
-    let (mut worst, mut jpeg_worst, count) = (0f32, 0f32, cases.len());
+    let (mut worst, count) = (0f32, cases.len());
     for (n, case) in cases.into_iter().enumerate() {
         let r = Reference::load(&case.name);
         let inputs = inputs(&case);
@@ -75,16 +64,11 @@ fn check_embeddings(e: &Embedder, backend: &str, cases: Vec<Case>, dim32_cases: 
         for (dim, key) in [(None, "embedding"), (Some(32), "embedding_dim32")].into_iter().take(passes) {
             let got: Vec<f32> = e.embed_batch(&inputs, dim).unwrap().concat();
             let err = max_abs_diff(&got, &r.float(key).values);
-            if is_jpeg(&case) {
-                assert!(err <= JPEG_EMBED_TOL, "{backend} {}: {key} max |err| {err:e}", case.name);
-                jpeg_worst = jpeg_worst.max(err);
-            } else {
-                assert!(err <= EMBED_TOL, "{backend} {}: {key} max |err| {err:e}", case.name);
-                worst = worst.max(err);
-            }
+            assert!(err <= EMBED_TOL, "{backend} {}: {key} max |err| {err:e}", case.name);
+            worst = worst.max(err);
         }
     }
-    println!("{backend}: embeddings max |err| {worst:.2e} over {count} cases (jpeg decode case: {jpeg_worst:.2e})");
+    println!("{backend}: embeddings max |err| {worst:.2e} over {count} cases");
 }
 
 #[test]
@@ -113,7 +97,7 @@ fn length_sorted_batching_keeps_input_order() {
     let (mut all, mut expected) = (Vec::new(), Vec::new());
     for case in cases() {
         let case_inputs = inputs(&case);
-        if is_jpeg(&case) || case_inputs.iter().any(EmbedInput::is_empty) {
+        if case_inputs.iter().any(EmbedInput::is_empty) {
             continue;
         }
         expected.extend_from_slice(&Reference::load(&case.name).float("embedding").values);

@@ -184,3 +184,154 @@ fn truncation_keeps_eos_and_refuses_to_cut_images() {
     let err = tok.encode(&image_prompt, &[64], 0).unwrap_err();
     assert!(matches!(err, PreprocessError::InvalidMaxLength(0)), "{err}");
 }
+
+/// A minimal baseline JPEG: `width`x`height`, one grey component, a 1-symbol DC table and a
+/// 1-symbol AC table (both code "0"), then `scan` as entropy-coded data.
+fn jpeg(width: u16, height: u16, scan: &[u8]) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xD8];
+    out.extend([0xFF, 0xDB, 0x00, 0x43, 0x00]);
+    out.extend([1u8; 64]);
+    out.extend([0xFF, 0xC0, 0x00, 0x0B, 8]);
+    out.extend(height.to_be_bytes());
+    out.extend(width.to_be_bytes());
+    out.extend([1, 1, 0x11, 0]);
+    for class in [0x00, 0x10] {
+        out.extend([0xFF, 0xC4, 0x00, 0x14, class, 1]);
+        out.extend([0u8; 15]);
+        out.push(0); // symbol 0: DC difference 0 / AC end of block
+    }
+    out.extend([0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 63, 0]);
+    out.extend_from_slice(scan);
+    out.extend([0xFF, 0xD9]);
+    out
+}
+
+/// Deterministic xorshift bytes for mutation loops.
+fn noise(seed: u32) -> impl FnMut() -> u32 {
+    let mut x = seed.max(1);
+    move || {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        x
+    }
+}
+
+#[test]
+fn minimal_jpeg_decodes_to_mid_grey() {
+    // Every block: DC code "0" (difference 0), AC code "0" (end of block) -> all zero -> 128.
+    let rgb = decode_rgb(&jpeg(16, 8, &[0x00, 0x00]), &DecodeLimits::default()).unwrap();
+    assert_eq!(rgb.dimensions(), (16, 8));
+    assert!(rgb.as_raw().iter().all(|&v| v == 128));
+}
+
+#[test]
+fn jpeg_bombs_are_refused_from_the_header() {
+    let err = decode_rgb(&jpeg(60_000, 60_000, &[0]), &DecodeLimits::default()).unwrap_err();
+    assert!(matches!(err, PreprocessError::TooLarge { width: 60_000, height: 60_000, .. }), "{err}");
+    let err = decode_rgb(&jpeg(16_000, 16_000, &[0]), &DecodeLimits::default()).unwrap_err();
+    assert!(matches!(err, PreprocessError::AllocationTooLarge { .. }), "{err}");
+    let err = decode_rgb(&jpeg(0, 10, &[0]), &DecodeLimits::default()).unwrap_err();
+    assert!(matches!(err, PreprocessError::EmptyDimensions { .. } | PreprocessError::Decode { .. }), "{err}");
+}
+
+#[test]
+fn broken_jpeg_tables_and_headers_are_decode_errors() {
+    let good = jpeg(8, 8, &[0]);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("Huffman counts beyond the segment", {
+            let mut b = good.clone();
+            let dht = b.windows(2).position(|w| w == [0xFF, 0xC4]).unwrap();
+            b[dht + 5] = 3; // three 1-bit codes, one symbol byte
+            b
+        }),
+        ("sampling factor 0", {
+            let mut b = good.clone();
+            let sof = b.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+            b[sof + 11] = 0x01;
+            b
+        }),
+        ("SOS naming a missing component", {
+            let mut b = good.clone();
+            let sos = b.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+            b[sos + 5] = 9;
+            b
+        }),
+        ("no quantisation table", {
+            let dqt = good.windows(2).position(|w| w == [0xFF, 0xDB]).unwrap();
+            [&good[..dqt], &good[dqt + 69..]].concat()
+        }),
+        ("SOS before SOF", {
+            let sof = good.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+            [&good[..sof], &good[sof + 13..]].concat()
+        }),
+    ];
+    for (what, bytes) in cases {
+        let err = decode_rgb(&bytes, &DecodeLimits::default()).unwrap_err();
+        assert!(matches!(err, PreprocessError::Decode { format: "JPEG", .. }), "{what}: {err}");
+    }
+}
+
+#[test]
+fn a_flood_of_progressive_scans_is_refused() {
+    // 8x8 grey progressive: a DC first scan, then 1000 DC refinement scans of one byte each.
+    let mut b = jpeg(8, 8, &[0]);
+    b.truncate(b.len() - 2);
+    let sof = b.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    b[sof + 1] = 0xC2;
+    let sos = b.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+    b[sos + 8] = 0; // Se = 0: a DC scan
+    for _ in 0..1000 {
+        b.extend([0xFF, 0xDA, 0x00, 0x08, 1, 1, 0x00, 0, 0, 0x10, 0x00]);
+    }
+    b.extend([0xFF, 0xD9]);
+    let err = decode_rgb(&b, &DecodeLimits::default()).unwrap_err();
+    assert!(err.to_string().contains("scans"), "{err}");
+}
+
+#[test]
+fn every_prefix_of_a_valid_jpeg_is_handled() {
+    for name in ["images/photo_120x90.jpg", "images/jpeg/progressive_restart_420_q75_40x33.jpg"] {
+        let bytes = read(name);
+        assert!(decode_rgb(&bytes, &DecodeLimits::default()).is_ok());
+        for len in (1..bytes.len()).step_by(23) {
+            // A prefix that still holds every scan decodes (EOI is optional, as for libjpeg);
+            // anything shorter is a typed error. Neither panics.
+            match decode_rgb(&bytes[..len], &DecodeLimits::default()) {
+                Ok(rgb) => assert!(rgb.width() > 0, "{name} prefix {len}"),
+                Err(e) => assert!(
+                    matches!(e, PreprocessError::Decode { .. } | PreprocessError::UnsupportedFormat(_)),
+                    "{name} prefix {len}: {e}"
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn mutated_jpegs_never_panic() {
+    // Deterministic stand-in for the fuzz target: flip, overwrite and splice bytes of every
+    // fixture JPEG. Each result is an image of the header's size or a typed error.
+    let dir = common::fixtures().join("images/jpeg");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let mut rng = noise(0x5EED);
+    let limits = DecodeLimits { max_width: 4096, max_height: 4096, max_alloc_bytes: 64 << 20 };
+    for path in files {
+        let original = std::fs::read(&path).unwrap();
+        for round in 0..60 {
+            let mut b = original.clone();
+            for _ in 0..1 + round % 4 {
+                let at = rng() as usize % b.len();
+                match rng() % 3 {
+                    0 => b[at] ^= 1 << (rng() % 8),
+                    1 => b[at] = rng() as u8,
+                    _ => b.insert(at, 0xFF),
+                }
+            }
+            if let Err(e) = decode_rgb(&b, &limits) {
+                assert!(!e.to_string().is_empty(), "{}: round {round}", path.display());
+            }
+        }
+    }
+}

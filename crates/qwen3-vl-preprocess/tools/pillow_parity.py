@@ -128,6 +128,15 @@ def decode_cases(rng):
             save(f"rgb_q90_s{sub}_{tag}.jpg", Image.fromarray(rgb), "JPEG", quality=90, subsampling=sub)
         save(f"l_{tag}.jpg", Image.fromarray(grey), "JPEG", quality=85)
         save(f"rgb_progressive_{tag}.jpg", Image.fromarray(rgb), "JPEG", quality=75, progressive=True)
+        # The kinds our own JPEG decoder claims to match exactly (src/image/jpeg/).
+        save(f"rgb_progressive_444_{tag}.jpg", Image.fromarray(rgb), "JPEG", quality=90, progressive=True, subsampling=0)
+        save(f"l_progressive_{tag}.jpg", Image.fromarray(grey), "JPEG", quality=60, progressive=True)
+        save(f"rgb_restart_{tag}.jpg", Image.fromarray(rgb), "JPEG", quality=85, restart_marker_blocks=2)
+        save(f"rgb_progressive_restart_{tag}.jpg", Image.fromarray(rgb), "JPEG", quality=80, progressive=True,
+             restart_marker_rows=1)
+        save(f"rgb_optimized_{tag}.jpg", Image.fromarray(rgb), "JPEG", quality=80, optimize=True)
+        for q in (1, 100):
+            save(f"rgb_q{q}_{tag}.jpg", Image.fromarray(rgb), "JPEG", quality=q)
     return out
 
 

@@ -7,7 +7,7 @@ use std::io::Cursor;
 
 use ::image::{DynamicImage, ImageDecoder, ImageFormat, RgbImage};
 
-use super::pil;
+use super::{jpeg, pil};
 use crate::error::PreprocessError;
 
 /// Limits checked against the header before decoding (decompression-bomb guard).
@@ -78,13 +78,13 @@ pub fn decode_rgb(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Prepr
     match format {
         Format::Png => decode_png(bytes, limits),
         Format::Gif => decode_gif(bytes, limits),
-        Format::Jpeg => decode_with_image_crate(bytes, ImageFormat::Jpeg, format, limits),
+        Format::Jpeg => decode_jpeg(bytes, limits),
         Format::WebP => decode_with_image_crate(bytes, ImageFormat::WebP, format, limits),
     }
 }
 
 /// Refuses images over the limits, given the decoder's bytes per pixel.
-fn check_size(
+pub(super) fn check_size(
     width: u32,
     height: u32,
     decoder_bytes_per_pixel: u64,
@@ -175,7 +175,25 @@ fn decode_gif(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Preproces
     Ok(pil::palette_to_rgb(&canvas, palette.as_deref(), width, height))
 }
 
-/// JPEG and WebP through `image`, which reports the header size before allocating.
+/// JPEG through our libjpeg-turbo-exact decoder; the kinds it does not cover (arithmetic
+/// coding, 12-bit, lossless, CMYK, ...; see the `jpeg` module) go through `image`'s
+/// zune-jpeg, which is close to Pillow but not bit-exact.
+fn decode_jpeg(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, PreprocessError> {
+    match jpeg::decode(bytes, limits) {
+        Ok(rgb) => Ok(rgb),
+        Err(jpeg::JpegError::Failed(e)) => Err(e),
+        Err(jpeg::JpegError::NotExact(kind)) => decode_with_image_crate(bytes, ImageFormat::Jpeg, Format::Jpeg, limits)
+            .map_err(|e| match e {
+                PreprocessError::Decode { format, message } => PreprocessError::Decode {
+                    format,
+                    message: format!("{message} (fallback decoder; not decoded exactly: {kind})"),
+                },
+                other => other,
+            }),
+    }
+}
+
+/// JPEG (fallback) and WebP through `image`, which reports the header size before allocating.
 fn decode_with_image_crate(
     bytes: &[u8],
     image_format: ImageFormat,

@@ -8,6 +8,7 @@
 
 mod decode;
 mod file;
+mod jpeg;
 mod patchify;
 mod pil;
 mod resize;

@@ -46,6 +46,13 @@ impl Tensors {
         SafeTensors::deserialize(&self.bytes).unwrap_or_else(|e| panic!("{} is not safetensors: {e}", self.name))
     }
 
+    /// Every tensor name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.view().names().into_iter().map(str::to_owned).collect();
+        names.sort();
+        names
+    }
+
     pub fn has(&self, key: &str) -> bool {
         self.view().names().contains(&key)
     }
