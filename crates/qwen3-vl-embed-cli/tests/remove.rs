@@ -31,7 +31,7 @@ fn remove_equals_a_fresh_index_of_the_rest_and_unknown_ids_change_nothing() {
     let (out, _) = ok(&["remove", s(&all), gone[0], gone[1]]);
     assert!(out.contains("removed 2 demos") && out.contains("now holds 3"), "{out}");
     assert!(demo_ids(&all).iter().all(|id| !gone.contains(&id.as_str())));
-    let episodes = std::fs::read_dir(all.join("episodes")).unwrap().count();
+    let episodes = std::fs::read_dir(all.join("demos")).unwrap().count();
     assert_eq!(episodes, 3, "the removed demos' episode files are gone");
 
     // The reference: the library without those two demos, indexed from scratch.
