@@ -87,7 +87,7 @@ impl Scenario {
             assert!(out.status.success(), "{what}: {name} failed on the library left behind: {stderr}");
         }
         let text = |o: &Output| String::from_utf8(o.stdout.clone()).unwrap();
-        Answers { info: text(&info), query: text(&query) }
+        Answers { info: info_without_size(&text(&info)), query: text(&query) }
     }
 
     fn args(&self) -> Vec<&str> {
@@ -189,7 +189,11 @@ impl Scenario {
                 // What a kill leaves behind must not stop the next writer. (`info` suffices:
                 // the run itself is checked against `new` above, from a clean copy.)
                 ok(&self.args());
-                assert_eq!(ok(&["info", s(&self.idx), "--json"]).0, new.info, "{what}, then run again");
+                assert_eq!(
+                    info_without_size(&ok(&["info", s(&self.idx), "--json"]).0),
+                    new.info,
+                    "{what}, then run again"
+                );
             }
         }
         println!("{name}: {} faults ({counts:?}), {as_old} left the old library, {as_new} the new", faults.len());
@@ -296,4 +300,12 @@ fn a_library_saved_before_manifests_loads_and_migrates_even_when_killed() {
     names.sort();
     assert_eq!(names, ["demos", "gen-1", "lock", "manifest.json"]);
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Everything `info --json` says but the size on disk, which counts the leftovers a killed save
+/// may leave (uncommitted, ignored by every reader, swept by the next save).
+fn info_without_size(info: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(info).unwrap();
+    v.as_object_mut().unwrap().remove("disk_bytes");
+    v.to_string()
 }
