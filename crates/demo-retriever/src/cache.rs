@@ -147,6 +147,12 @@ impl EmbeddingCache {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(RetrieverError::io(path)(e)),
         };
+        Ok(Self::parse(&bytes))
+    }
+
+    /// A cache from a cache file's bytes ([`EmbeddingCache::read_file`] without the file):
+    /// never fails; unusable lines are dropped and recorded.
+    pub fn parse(bytes: &[u8]) -> Self {
         let mut cache = Self::default();
         // Bytes, not a string: one byte that is not UTF-8 must cost its line, not the file.
         for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
@@ -164,7 +170,7 @@ impl EmbeddingCache {
                 Err(e) => cache.dropped.push(DroppedEntry { at, reason: format!("not a cache entry ({e})") }),
             }
         }
-        Ok(cache)
+        cache
     }
 
     /// The cache file's bytes: one line per entry, sorted by key (so equal caches give equal
