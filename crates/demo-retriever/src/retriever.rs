@@ -587,10 +587,14 @@ impl DemoRetriever {
             Some(r) => Some(self.rerank_scores(r, query, &candidates)?),
             None => None,
         };
-        let ranked = rank(candidates, rerank_scores.as_deref());
-        Ok(ranked
+        Ok(self.results(rank(candidates, rerank_scores.as_deref()), query.top_k))
+    }
+
+    /// The first `top_k` of `ranked` (best first) as results, with 1-based ranks.
+    pub(crate) fn results(&self, ranked: Vec<Scored>, top_k: usize) -> Vec<RetrievalResult> {
+        ranked
             .into_iter()
-            .take(query.top_k)
+            .take(top_k)
             .enumerate()
             .map(|(i, s)| RetrievalResult {
                 rank: i + 1,
@@ -599,7 +603,7 @@ impl DemoRetriever {
                 rerank_score: s.rerank_score,
                 demo: self.demos[&s.demo_id].clone(),
             })
-            .collect())
+            .collect()
     }
 
     /// Like [`Self::retrieve`], returning the episodes themselves.

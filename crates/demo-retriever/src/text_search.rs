@@ -110,18 +110,7 @@ impl DemoRetriever {
                 rerank_score: None,
             })
             .collect();
-        Ok(rank(candidates, None)
-            .into_iter()
-            .take(query.top_k)
-            .enumerate()
-            .map(|(i, s)| RetrievalResult {
-                rank: i + 1,
-                score: s.score(),
-                embedding_score: s.embedding_score,
-                rerank_score: None,
-                demo: self.demos[&s.demo_id].clone(),
-            })
-            .collect())
+        Ok(self.results(rank(candidates, None), query.top_k))
     }
 }
 
