@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::device_args::DeviceArgs;
 use crate::failure::{CmdResult, Failure};
 use crate::model_load::{load_embedder, load_reranker};
+use crate::query_cmd::task_and_screenshot;
 
 /// The largest queries file read (a JSONL of tasks and ids; far below this in practice).
 const MAX_QUERIES_FILE_BYTES: u64 = 64 << 20;
@@ -115,14 +116,9 @@ fn read_queries(path: &Path, retriever: &DemoRetriever, k: usize) -> CmdResult<V
         if q.expected.is_empty() {
             return Err(at("\"expected\" lists no demo".into()));
         }
-        let mut query = Query::text(q.task.clone().unwrap_or_default()).top_k(k);
-        query.task = q.task.filter(|t| !t.trim().is_empty());
-        if let Some(shot) = &q.screenshot {
-            query.screenshot = Some(qwen3_vl_embedder::read_image(&base.join(shot))?);
-        }
-        if query.task.is_none() && query.screenshot.is_none() {
-            return Err(at("a query needs a task, a screenshot or both".into()));
-        }
+        let shot = q.screenshot.as_ref().map(|p| base.join(p));
+        let mut query = task_and_screenshot(q.task, shot.as_deref(), k)?
+            .ok_or_else(|| at("a query needs a task, a screenshot or both".into()))?;
         (query.app_context, query.domain_context) = (q.app, q.domain);
         out.push((query, q.expected));
     }

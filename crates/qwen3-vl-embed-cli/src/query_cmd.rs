@@ -1,6 +1,6 @@
 //! `qwen3-vl-embed query`: the demos of an index that best match a task and/or a screenshot.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 use clap::ValueEnum;
@@ -90,15 +90,8 @@ pub fn run(args: QueryArgs) -> CmdResult {
     if let Some(n) = args.rerank_top_n {
         retriever.set_rerank_top_n(n);
     }
-    let mut query = Query::text(args.text.clone().unwrap_or_default()).top_k(args.top_k);
-    query.task = args.text.clone().filter(|t| !t.trim().is_empty());
-    if let Some(path) = &args.image {
-        let bytes = qwen3_vl_embedder::read_image(path)?;
-        query.screenshot = Some(bytes);
-    }
-    if query.task.is_none() && query.screenshot.is_none() {
-        return Err(RetrieverError::EmptyQuery.into());
-    }
+    let mut query =
+        task_and_screenshot(args.text.clone(), args.image.as_deref(), args.top_k)?.ok_or(RetrieverError::EmptyQuery)?;
     query.app_context = args.app.clone();
     query.domain_context = args.domain.clone();
     query.instruction = args.instruction.clone();
@@ -119,6 +112,18 @@ pub fn run(args: QueryArgs) -> CmdResult {
     }
     let text = if results.is_empty() { "no demos\n".to_owned() } else { results.iter().map(format_result).collect() };
     crate::output::print(&text)
+}
+
+/// A query for the `top_k` best demos from a task (blank counts as none) and a screenshot file
+/// (read with the usual size bound); `None` when it has neither. `query` and `eval` build
+/// their queries here.
+pub fn task_and_screenshot(task: Option<String>, image: Option<&Path>, top_k: usize) -> CmdResult<Option<Query>> {
+    let mut query = Query::text(String::new()).top_k(top_k);
+    query.task = task.filter(|t| !t.trim().is_empty());
+    if let Some(path) = image {
+        query.screenshot = Some(qwen3_vl_embedder::read_image(path)?);
+    }
+    Ok((query.task.is_some() || query.screenshot.is_some()).then_some(query))
 }
 
 /// The multimodal answer, or `None` when the query is to be answered by text: asked for, or
