@@ -24,6 +24,7 @@
 #![warn(missing_docs)]
 
 mod config;
+mod cpu_attention;
 mod cpu_linear;
 mod error;
 mod layers;
@@ -38,6 +39,7 @@ mod vision;
 mod vision_layout;
 
 pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
+pub use cpu_attention::cpu_attention_kernel;
 pub use cpu_linear::{CpuKernels, cpu_kernels};
 pub use error::{ModelError, Result};
 pub use load::checkpoint::{Checkpoint, LoadProgress, ProgressFn, shard_names};

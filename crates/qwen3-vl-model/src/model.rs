@@ -89,6 +89,9 @@ impl Qwen3VlModel {
             }
             other => (other, other),
         };
+        if compute == DType::F32 && *device == Device::flex() {
+            crate::cpu_attention::cpu_attention_kernel()?;
+        }
         let w = WeightLoader { checkpoint, device, dtype: compute, linear_dtype };
         let vision = VisionTower::load(&w, &format!("{root}visual."), &config.vision)?;
         let text = TextDecoder::load(&w, &format!("{root}language_model."), &config.text)?;

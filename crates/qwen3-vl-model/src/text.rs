@@ -6,6 +6,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{IndexingUpdateOp, Int, Tensor, activation};
 
 use crate::config::TextConfig;
+use crate::cpu_attention;
 use crate::error::Result;
 use crate::layers::{Linear, RmsNorm, apply_rotary};
 use crate::load::weights::WeightLoader;
@@ -127,16 +128,21 @@ impl DecoderLayer {
             sin.clone(),
         );
         let v = heads_first(self.v_proj.forward(x), c.num_kv_heads);
-        let group = c.num_heads / c.num_kv_heads;
-        let out = attention(
-            q.swap_dims(1, 2),
-            repeat_kv(k.swap_dims(1, 2), group),
-            repeat_kv(v.swap_dims(1, 2), group),
-            None,
-            None,
-            AttentionModuleOptions { scale: Some(1.0 / (hd as f64).sqrt()), softcap: None, is_causal: true },
-        );
-        let out = out.swap_dims(1, 2).reshape([b * s, c.num_heads * hd]);
+        let scale = 1.0 / (hd as f64).sqrt();
+        let out = if cpu_attention::applies(&q) {
+            cpu_attention::attention(q, k, v, scale, true)
+        } else {
+            let group = c.num_heads / c.num_kv_heads;
+            let out = attention(
+                q.swap_dims(1, 2),
+                repeat_kv(k.swap_dims(1, 2), group),
+                repeat_kv(v.swap_dims(1, 2), group),
+                None,
+                None,
+                AttentionModuleOptions { scale: Some(scale), softcap: None, is_causal: true },
+            );
+            out.swap_dims(1, 2).reshape([b * s, c.num_heads * hd])
+        };
         let h = h + self.o_proj.forward(out);
         let x = self.post_attention_layernorm.forward(h.clone());
         let gated = activation::silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x);

@@ -6,6 +6,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::config::VisionConfig;
+use crate::cpu_attention;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, apply_rotary, gelu_erf, gelu_tanh};
 use crate::load::weights::WeightLoader;
@@ -198,7 +199,19 @@ impl VisionBlock {
         let q = apply_rotary(part(0), cos.clone(), sin.clone());
         let k = apply_rotary(part(1), cos.clone(), sin.clone());
         let v = part(2);
+        let scale = 1.0 / (hd as f64).sqrt();
 
+        if cpu_attention::applies(&q.clone().unsqueeze::<4>()) {
+            // One call per image; the kernel bounds its own scratch, so no query chunks.
+            let outputs: Vec<Tensor<2>> = segments
+                .iter()
+                .map(|&(start, len)| {
+                    let image = |t: &Tensor<3>| t.clone().narrow(0, start, len).unsqueeze::<4>();
+                    cpu_attention::attention(image(&q), image(&k), image(&v), scale, false)
+                })
+                .collect();
+            return self.finish(x, concat(outputs));
+        }
         let outputs: Vec<Tensor<2>> = segments
             .iter()
             .flat_map(|&(start, len)| {
@@ -212,21 +225,26 @@ impl VisionBlock {
                         v.clone(),
                         None,
                         None,
-                        AttentionModuleOptions {
-                            scale: Some(1.0 / (hd as f64).sqrt()),
-                            softcap: None,
-                            is_causal: false,
-                        },
+                        AttentionModuleOptions { scale: Some(scale), softcap: None, is_causal: false },
                     );
                     out.squeeze_dim::<3>(0).swap_dims(0, 1).reshape([ql, heads * hd])
                 })
             })
             .collect();
-        let attn = if outputs.len() == 1 { outputs.into_iter().next().expect("one") } else { Tensor::cat(outputs, 0) };
+        self.finish(x, concat(outputs))
+    }
+
+    /// The output projection added to the residual, then the MLP added to that.
+    fn finish(&self, x: Tensor<2>, attn: Tensor<2>) -> Tensor<2> {
         let x = x + self.proj.forward(attn);
         let mlp = self.fc2.forward(gelu_tanh(self.fc1.forward(self.norm2.forward(x.clone()))));
         x + mlp
     }
+}
+
+/// Rows of every part, in order (the part itself when there is one).
+fn concat(parts: Vec<Tensor<2>>) -> Tensor<2> {
+    if parts.len() == 1 { parts.into_iter().next().expect("one") } else { Tensor::cat(parts, 0) }
 }
 
 /// Splits `len` queries into chunks whose score block (`bytes_per_query` each) stays under
