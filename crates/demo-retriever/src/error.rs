@@ -143,6 +143,10 @@ pub enum RetrieverError {
         reason: String,
     },
 
+    /// A packed library file ([`crate::pack`]) that cannot be read.
+    #[error("not a usable packed library: {0}")]
+    BadPack(String),
+
     /// Another command holds the index directory's writer lock (see [`crate::lock`]).
     #[error(
         "another command is writing this index (it holds {}); nothing was changed: try again when it has finished",

@@ -19,23 +19,29 @@
 #![warn(missing_docs)]
 
 pub mod cache;
+mod caller_embeds;
 mod commit;
 pub mod demo;
 pub mod error;
+pub mod files;
 pub mod filter;
 pub mod layout;
 mod legacy;
 pub mod lock;
+pub mod pack;
 pub mod query_cache;
 mod rerank;
 pub mod retriever;
 pub mod score;
+mod snapshot;
 pub mod store;
 pub mod text_search;
 
 pub use cache::{CacheStats, DroppedEntry, EmbeddingCache, cache_key};
+pub use caller_embeds::ToEmbed;
 pub use demo::{Demo, DemoLibrary, read_library};
 pub use error::{DemoError, DemoProblem, Result, RetrieverError};
+pub use files::LibraryFiles;
 pub use filter::{Filter, FilterField};
 pub use lock::IndexLock;
 pub use query_cache::{CachedEmbedder, QueryCacheStats};
@@ -45,4 +51,5 @@ pub use retriever::{
     Query, Rerank, RetrievalResult, RetrieverSettings,
 };
 pub use score::Bonuses;
+pub use snapshot::files_needed;
 pub use store::{check_out_dir, is_index_dir};

@@ -249,14 +249,17 @@ pub struct DemoRetriever {
     pub(crate) replaced: BTreeMap<String, Demo>,
     pub(crate) index: Index,
     pub(crate) cache: EmbeddingCache,
+    /// Screenshots given as bytes with pending demos (where there is no file system to read
+    /// `screenshot_path` from: wasm), dropped once the demo is embedded.
+    pub(crate) screenshots: BTreeMap<String, Vec<u8>>,
 }
 
 impl DemoRetriever {
     /// An empty retriever.
     pub fn new(settings: RetrieverSettings) -> Result<Self> {
         let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
-        let (demos, pending, replaced, cache) = Default::default();
-        Ok(Self { settings, demos, pending, replaced, index, cache })
+        let (demos, pending, replaced, cache, screenshots) = Default::default();
+        Ok(Self { settings, demos, pending, replaced, index, cache, screenshots })
     }
 
     /// A retriever over loaded parts, every demo built (what a load returns).
@@ -266,7 +269,8 @@ impl DemoRetriever {
         index: Index,
         cache: EmbeddingCache,
     ) -> Self {
-        Self { settings, demos, pending: Default::default(), replaced: Default::default(), index, cache }
+        let (pending, replaced, screenshots) = Default::default();
+        Self { settings, demos, pending, replaced, index, cache, screenshots }
     }
 
     /// What the index is built with.
@@ -341,6 +345,18 @@ impl DemoRetriever {
         self.pending.insert(id);
     }
 
+    /// Adds a demo whose screenshot is given as encoded image bytes rather than read from its
+    /// `screenshot_path` (where there is no file system: wasm). The bytes are embedded with the
+    /// goal by the next build, then dropped.
+    pub fn add_demo_with_screenshot(&mut self, demo: Demo, screenshot: Option<Vec<u8>>) {
+        let id = demo.demo_id.clone();
+        self.add_demo(demo);
+        match screenshot {
+            Some(bytes) => self.screenshots.insert(id, bytes),
+            None => self.screenshots.remove(&id),
+        };
+    }
+
     /// Adds demos (see [`Self::add_demo`]). Returns how many.
     pub fn add_demos(&mut self, demos: impl IntoIterator<Item = Demo>) -> Result<usize> {
         let mut n = 0;
@@ -355,6 +371,7 @@ impl DemoRetriever {
     pub fn remove_demo(&mut self, demo_id: &str) -> Result<bool> {
         self.pending.remove(demo_id);
         self.replaced.remove(demo_id);
+        self.screenshots.remove(demo_id);
         if self.demos.remove(demo_id).is_none() {
             return Ok(false);
         }
@@ -369,6 +386,7 @@ impl DemoRetriever {
         self.demos.clear();
         self.pending.clear();
         self.replaced.clear();
+        self.screenshots.clear();
         self.index = Index::new(IndexConfig::new(self.settings.model.clone(), self.settings.dim))?;
         Ok(())
     }
@@ -400,10 +418,12 @@ impl DemoRetriever {
     }
 
     /// The model input for a demo: its goal and, when it has one, its screenshot.
-    fn document_input(&self, demo: &Demo) -> Result<EmbedInput, DemoError> {
+    pub(crate) fn document_input(&self, demo: &Demo) -> Result<EmbedInput, DemoError> {
         let mut input = EmbedInput::text(demo.goal.clone()).with_instruction(self.settings.instruction.clone());
-        if let Some(path) = &demo.screenshot_path {
-            let bytes = qwen3_vl_embedder::read_image(path).map_err(|source| DemoError {
+        if let Some(bytes) = self.screenshots.get(&demo.demo_id) {
+            input.images.push(bytes.clone());
+        } else if let Some(path) = &demo.screenshot_path {
+            let bytes = read_screenshot(path).map_err(|source| DemoError {
                 origin: format!("demo {}", demo.demo_id),
                 problem: DemoProblem::Screenshot { path: path.clone(), source },
             })?;
@@ -412,7 +432,7 @@ impl DemoRetriever {
         Ok(input)
     }
 
-    fn key_of(&self, input: &EmbedInput) -> String {
+    pub(crate) fn key_of(&self, input: &EmbedInput) -> String {
         let s = &self.settings;
         cache_key(&s.model, s.dim, &s.instruction, input.text.as_deref(), &input.images)
     }
@@ -497,6 +517,7 @@ impl DemoRetriever {
         let skipped = bad.into_iter().map(|(id, e)| self.leave_out(&id, e)).collect();
         self.pending.clear();
         self.replaced.clear();
+        self.screenshots.clear();
         Ok(BuildReport { skipped, ..report })
     }
 
@@ -554,7 +575,7 @@ impl DemoRetriever {
     }
 
     /// The index's vector for `id` if it was computed from the inputs `key` names.
-    fn indexed_vector(&self, id: &str, key: &str) -> Option<Vec<f32>> {
+    pub(crate) fn indexed_vector(&self, id: &str, key: &str) -> Option<Vec<f32>> {
         let item = self.index.get(id).ok()?;
         (item.metadata.get("embed_key").and_then(Value::as_str) == Some(key)).then(|| item.vector.to_vec())
     }
@@ -571,10 +592,7 @@ impl DemoRetriever {
         query: &Query,
         reranker: Option<&dyn Rerank>,
     ) -> Result<Vec<RetrievalResult>> {
-        if !self.pending.is_empty() {
-            return Err(RetrieverError::NotBuilt(self.pending.len()));
-        }
-        let input = query.embed_input(&self.settings.instruction)?;
+        let input = self.query_input(query)?;
         if query.rerank && reranker.is_none() {
             return Err(RetrieverError::NoReranker);
         }
@@ -588,6 +606,16 @@ impl DemoRetriever {
             None => None,
         };
         Ok(self.results(rank(candidates, rerank_scores.as_deref()), query.top_k))
+    }
+
+    /// The model input a query is embedded as (the query's instruction, else the index's):
+    /// what [`Self::retrieve`] embeds, for callers that embed it themselves
+    /// ([`Self::retrieve_by_vector`]). Fails when demos are not built or the query is empty.
+    pub fn query_input(&self, query: &Query) -> Result<EmbedInput> {
+        if !self.pending.is_empty() {
+            return Err(RetrieverError::NotBuilt(self.pending.len()));
+        }
+        query.embed_input(&self.settings.instruction)
     }
 
     /// The first `top_k` of `ranked` (best first) as results, with 1-based ranks.
@@ -672,6 +700,21 @@ impl DemoRetriever {
     }
 }
 
+/// A demo's screenshot file, read with the embedder's limits.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_screenshot(path: &std::path::Path) -> Result<Vec<u8>, EmbedError> {
+    qwen3_vl_embedder::read_image(path)
+}
+
+/// wasm32 has no file system: a demo's screenshot must come as bytes
+/// ([`DemoRetriever::add_demo_with_screenshot`]).
+#[cfg(target_arch = "wasm32")]
+fn read_screenshot(path: &std::path::Path) -> Result<Vec<u8>, EmbedError> {
+    let source =
+        std::io::Error::new(std::io::ErrorKind::Unsupported, "no file system here: pass the screenshot's bytes");
+    Err(EmbedError::Io { path: path.display().to_string(), source })
+}
+
 /// Errors caused by one input itself (its image file or its content), not by the model or
 /// the device: the ones a build can pin on a demo and skip.
 fn is_input_error(e: &EmbedError) -> bool {
@@ -683,7 +726,7 @@ fn bad_embedding(input: &str, problem: String) -> EmbedError {
 }
 
 /// Refuses a vector that must not be stored, whatever [`EmbedBatch`] produced it.
-fn check_vector(id: &str, v: &[f32], dim: usize) -> Result<()> {
+pub(crate) fn check_vector(id: &str, v: &[f32], dim: usize) -> Result<()> {
     let input = format!("demo {id}");
     if v.len() != dim {
         return Err(bad_embedding(&input, format!("{} components long, expected {dim}", v.len())).into());
