@@ -2,12 +2,16 @@
 // import below resolves exactly what users get from npm.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { DEFAULT_INSTRUCTION, Embedder, Index, Retriever, init } from 'qwen3-vl-embed';
 import { FIXTURES, MODEL_DIR, caseInputs, cases, isEmptyCase, maxAbsDiff, readSafetensor, softwareGpuCases, tolerance } from './helpers.js';
+import { CLI, LIBRARY, assertSameAnswer, cli, cliAnswer, cliLibrary, sampleEpisodes, sampleQueries, worstScoreDiff } from './cli-library.js';
 
 const DEVICE = process.env.QWEN3_VL_DEVICE ?? 'cpu';
+// Scores equal the CLI's (1e-6) where the query is embedded on the same kind of device: the CPU.
+const crossTargetSkip = !CLI ? 'QWEN3_VL_CLI is not set' : DEVICE !== 'cpu' ? 'compared on the CPU run' : false;
 const results = [];
 let embedder;
 let loadMs;
@@ -232,6 +236,50 @@ test('retriever: cosine + app/domain bonuses, ties by id, episodes, progress, to
   await assert.rejects(back.retrieve({ task: '  ' }), { code: 'EMPTY_INPUT' });
   assert.throws(() => back.addDemo({ id: '../x', goal: 'g' }), { code: 'BAD_ID' });
   await assert.rejects(Retriever.fromBytes(new Uint8Array(8), { embedder }), { code: 'CORRUPT_INDEX' });
+});
+
+test('cross-target: a library indexed by the CLI loads from a directory, a packed file and bytes, and answers as the CLI does', { skip: crossTargetSkip }, async () => {
+  const ref = cliLibrary();
+  const queries = sampleQueries().map((q) => ({ ...q, screenshot: q.screenshot ? new Uint8Array(readFileSync(join(LIBRARY, q.screenshot))) : undefined }));
+  const loaded = {
+    directory: await Retriever.load(ref.index, { embedder }),
+    packedFile: await Retriever.load(ref.packed, { embedder }),
+    bytes: await Retriever.fromBytes(readFileSync(ref.packed), { embedder }),
+  };
+  const worst = {};
+  for (const [how, retriever] of Object.entries(loaded)) {
+    assert.equal(retriever.size, 5);
+    const got = [];
+    for (const q of queries) got.push(await retriever.retrieve(q));
+    got.forEach((answer, i) => assertSameAnswer(answer, ref.answers[i], `${how}, query ${i}`));
+    worst[how] = worstScoreDiff(got, ref.answers);
+  }
+  console.log(`# cross-target (CLI library in Node): worst score diff ${JSON.stringify(worst)}`);
+  if (!ref.shared) rmSync(ref.dir, { recursive: true });
+});
+
+test('cross-target: a library built by npm loads in the CLI (written as files, and packed then unpacked) and answers as npm does', { skip: crossTargetSkip }, async () => {
+  // The model field names what the CLI loads to embed queries: the tiny checkpoint's directory.
+  const retriever = await Retriever.create({ embedder, model: MODEL_DIR, dim: 64 });
+  assert.equal(retriever.settings.instruction, DEFAULT_INSTRUCTION);
+  for (const [episode, screenshot] of sampleEpisodes()) retriever.addEpisode(episode, screenshot);
+  await retriever.buildIndex({ batchSize: 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'qwen3-vl-npm-library-'));
+  const asFiles = join(dir, 'files');
+  for (const [name, bytes] of Object.entries(retriever.toFiles())) {
+    mkdirSync(dirname(join(asFiles, name)), { recursive: true });
+    writeFileSync(join(asFiles, name), bytes);
+  }
+  writeFileSync(join(dir, 'library.qvl'), retriever.toBytes());
+  cli(['unpack', join(dir, 'library.qvl'), '--out', join(dir, 'unpacked')]);
+  // Three queries (one with an app, one with a domain) keep the CLI runs few.
+  const queries = sampleQueries().filter((q) => !q.screenshot).slice(0, 3);
+  for (const [i, q] of queries.entries()) {
+    const want = await retriever.retrieve(q);
+    assertSameAnswer(cliAnswer(asFiles, q), want, `files, query ${i}`);
+    if (i === 0) assertSameAnswer(cliAnswer(join(dir, 'unpacked'), q), want, `unpacked, query ${i}`);
+  }
+  rmSync(dir, { recursive: true });
 });
 
 test('dispose', () => {
