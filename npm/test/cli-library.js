@@ -29,9 +29,9 @@ export function sampleQueries() {
     .map(({ task, screenshot, app, domain }) => ({ task, screenshot, app, domain, topK: 5 }));
 }
 
-/** The CLI's answer to one query on the index directory `index`: `[{ demoId, score }]`. */
-export function cliAnswer(index, q) {
-  const args = ['query', index, '--json', '--device', 'cpu', '--top-k', String(q.topK)];
+/** The CLI's answer to one query on the index directory `index` (`extra`: more flags): `[{ demoId, score }]`. */
+export function cliAnswer(index, q, extra = []) {
+  const args = ['query', index, '--json', '--device', 'cpu', '--top-k', String(q.topK), ...extra];
   if (q.task) args.push('--text', q.task);
   if (q.screenshot) args.push('--image', join(LIBRARY, q.screenshot));
   if (q.app) args.push('--app', q.app);

@@ -282,6 +282,29 @@ test('cross-target: a library built by npm loads in the CLI (written as files, a
   rmSync(dir, { recursive: true });
 });
 
+test("text retrieval: { method: 'text' }, and without an embedder automatically with one warning, answers as the CLI's --method text", { skip: crossTargetSkip }, async () => {
+  const ref = cliLibrary();
+  const queries = sampleQueries().filter((q) => q.task).slice(0, 4);
+  const want = queries.map((q) => cliAnswer(ref.index, q, ['--method', 'text']));
+  const withModel = await Retriever.load(ref.index, { embedder });
+  const noModel = await Retriever.load(ref.index);
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(' '));
+  try {
+    for (const [i, q] of queries.entries()) {
+      assertSameAnswer(await withModel.retrieve({ ...q, method: 'text' }), want[i], `method text, query ${i}`);
+      assertSameAnswer(await noModel.retrieve(q), want[i], `fallback, query ${i}`);
+    }
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warnings.length, 1, `one warning: ${warnings}`);
+  assert.match(warnings[0], /no embedder loaded, retrieving by text/);
+  await assert.rejects(noModel.retrieve({ task: 'x', method: 'multimodal' }), { code: 'BAD_ARGUMENT' });
+  await assert.rejects(noModel.retrieve({ task: 'x', method: 'fuzzy' }), { code: 'BAD_ARGUMENT' });
+});
+
 test('dispose', () => {
   embedder.dispose();
   assert.throws(() => embedder.dimensions, { code: 'DISPOSED' });
