@@ -28,6 +28,7 @@ pub mod filter;
 pub mod layout;
 mod legacy;
 pub mod lock;
+pub mod migrate;
 pub mod pack;
 pub mod query_cache;
 mod rerank;
@@ -44,6 +45,7 @@ pub use error::{DemoError, DemoProblem, Result, RetrieverError};
 pub use files::LibraryFiles;
 pub use filter::{Filter, FilterField};
 pub use lock::IndexLock;
+pub use migrate::{Migration, ScreenshotResolver};
 pub use query_cache::{CachedEmbedder, QueryCacheStats};
 pub use qwen3_vl_embedder::Reranker;
 pub use retriever::{

@@ -13,6 +13,7 @@ mod failure;
 mod flags;
 mod index_cmd;
 mod info_cmd;
+mod migrate_cmd;
 mod model_load;
 mod output;
 mod pack_cmd;
@@ -49,6 +50,8 @@ enum Command {
     Eval(eval_cmd::EvalArgs),
     /// Export an index's vectors and metadata to a vector database's import format (Qdrant).
     Export(export_cmd::ExportArgs),
+    /// Upgrade a text-only index to a multimodal one, screenshots from a folder or a JSON map.
+    Migrate(migrate_cmd::MigrateArgs),
     /// Write an index directory as one packed file (for the npm package: Node, browsers).
     Pack(pack_cmd::PackArgs),
     /// Turn a packed library (from `pack` or the npm package) back into an index directory.
@@ -66,6 +69,7 @@ fn main() -> ExitCode {
         Command::Remove(args) => remove_cmd::run(args),
         Command::Eval(args) => eval_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
+        Command::Migrate(args) => migrate_cmd::run(args),
         Command::Pack(args) => pack_cmd::run(args),
         Command::Unpack(args) => unpack_cmd::run(args),
     };
