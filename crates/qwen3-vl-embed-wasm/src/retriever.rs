@@ -123,6 +123,7 @@ fn files_from_js(files: &JsValue) -> Result<LibraryFiles, JsValue> {
     Ok(out)
 }
 
+/// The settings as `Retriever.settings` spells them.
 fn settings_to_js(s: &RetrieverSettings) -> Result<JsValue, JsValue> {
     to_js(&serde_json::json!({
         "model": s.model,
