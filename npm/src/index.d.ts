@@ -165,7 +165,7 @@ export interface RetrieverOptions {
   embedder: Embedder;
   /** Names the embedding model; the CLI loads it (a Hub id or a model directory) to query a library saved here. */
   model?: string;
-  /** Matryoshka width (default 512, capped at the model's width). */
+  /** Matryoshka width, 64 up to the model's width (default 512, capped at the width); else BAD_DIMENSION. */
   dim?: number;
   /** Instruction for demos and for queries that give none (default DEFAULT_INSTRUCTION). */
   instruction?: string;

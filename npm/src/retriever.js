@@ -52,16 +52,14 @@ export function makeRetriever(env) {
 
     /**
      * `{ embedder, model, dim, instruction, bonuses: { app, domain }, rerankTopN }`; `dim`
-     * defaults to 512 capped at the model's width, bonuses to 0.1 each, rerankTopN to 20.
+     * (64 up to the model's width) defaults to 512 capped at the width, bonuses to 0.1 each,
+     * rerankTopN to 20.
      */
     static async create({ embedder, model = 'Qwen3-VL-Embedding', dim, instruction = DEFAULT_INSTRUCTION, bonuses = {}, rerankTopN } = {}) {
       await env.init();
       if (!embedder) throw codedError('BAD_ARGUMENT', 'Retriever.create needs { embedder }');
-      dim ??= Math.min(512, embedder.dimensions);
-      if (!Number.isInteger(dim) || dim <= 0 || dim > embedder.dimensions) {
-        throw codedError('BAD_DIMENSION', `dim ${dim}: expected 1..${embedder.dimensions}`);
-      }
-      return new Retriever(new WasmRetriever({ model, dim, instruction, bonuses, rerankTopN }), embedder);
+      if (dim !== undefined && !Number.isInteger(dim)) throw codedError('BAD_DIMENSION', `dim ${dim}: expected a whole number`);
+      return new Retriever(new WasmRetriever({ model, dim, instruction, bonuses, rerankTopN }, embedder.dimensions), embedder);
     }
 
     /**

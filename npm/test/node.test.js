@@ -197,7 +197,9 @@ test('index: add, search, remove, toBytes/fromBytes round trip, npy and JSON exp
 
 test('retriever: cosine + app/domain bonuses, ties by id, episodes, progress, toBytes round trip', async () => {
   const png = (f) => new Uint8Array(readFileSync(join(FIXTURES, 'images', f)));
-  const retriever = await Retriever.create({ embedder, model: 'tiny-embedding', dim: 32 });
+  // The tiny model is 64 wide: the seed's minimum dimension is also its width.
+  for (const dim of [32, 65]) await assert.rejects(Retriever.create({ embedder, dim }), { code: 'BAD_DIMENSION' });
+  const retriever = await Retriever.create({ embedder, model: 'tiny-embedding', dim: 64 });
   retriever
     .addDemo({ id: 'night-shift', goal: 'Turn off Night Shift', appName: 'System Settings' })
     .addDemo({ id: 'star', goal: 'Star this repo', screenshot: png('rgb_64x48.png'), domain: 'www.GitHub.com' })
@@ -213,10 +215,10 @@ test('retriever: cosine + app/domain bonuses, ties by id, episodes, progress, to
   // Brute force: the same inputs through embedBatch, dot products, bonuses, sort by score then id.
   const demos = ['night-shift', 'star', 'wifi', 'flights'].map((id) => retriever.demo(id));
   const shots = { star: png('rgb_64x48.png'), flights: png('wide_176x96.png') };
-  const vectors = await embedder.embedBatch(demos.map((d) => ({ text: d.goal, image: shots[d.id] ?? null, instruction: DEFAULT_INSTRUCTION })), { dim: 32 });
+  const vectors = await embedder.embedBatch(demos.map((d) => ({ text: d.goal, image: shots[d.id] ?? null, instruction: DEFAULT_INSTRUCTION })), { dim: 64 });
   // 'settings' is inside 'System Settings' (the seed's containment rule; equality would give no bonus).
   const query = { task: 'make the screen less yellow', app: 'settings', domain: 'github.com', topK: 3 };
-  const q = await embedder.embed({ text: query.task, instruction: DEFAULT_INSTRUCTION, dim: 32 });
+  const q = await embedder.embed({ text: query.task, instruction: DEFAULT_INSTRUCTION, dim: 64 });
   const want = demos
     .map((d, i) => {
       const cos = vectors[i].reduce((s, x, j) => s + x * q[j], 0);

@@ -49,8 +49,8 @@ pub use migrate::{Migration, ScreenshotResolver};
 pub use query_cache::{CachedEmbedder, QueryCacheStats};
 pub use qwen3_vl_embedder::Reranker;
 pub use retriever::{
-    BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, OnBadDemo, Progress,
-    Query, Rerank, RetrievalResult, RetrieverSettings,
+    BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, MIN_DIM, OnBadDemo,
+    Progress, Query, Rerank, RetrievalResult, RetrieverSettings, check_dim,
 };
 pub use score::Bonuses;
 pub use snapshot::files_needed;

@@ -21,6 +21,18 @@ pub const DEFAULT_INSTRUCTION: &str = "Retrieve the GUI demonstration that shows
 pub const DEFAULT_MODEL: &str = "Qwen/Qwen3-VL-Embedding-2B";
 /// The Matryoshka dimension used unless told otherwise (capped at the model's hidden size).
 pub const DEFAULT_DIM: usize = 512;
+/// The smallest dimension a library may be built with (the seed's rule: shorter Matryoshka
+/// prefixes lose too much). Checked where users choose it (`index --dim`, npm's
+/// `Retriever.create`) by [`check_dim`].
+pub const MIN_DIM: usize = 64;
+
+/// Checks a library's dimension against [`MIN_DIM`] and the model's width `max`.
+pub fn check_dim(dim: usize, max: usize) -> Result<()> {
+    if (MIN_DIM..=max).contains(&dim) {
+        return Ok(());
+    }
+    Err(RetrieverError::DimOutOfRange { dim, min: MIN_DIM, max })
+}
 
 /// What an index was built with. Saved in the index directory's manifest; queries use it unless told
 /// otherwise.

@@ -70,7 +70,8 @@ impl Failure {
                 | R::TextQueryNeedsText
                 | R::UnknownDemos(_)
                 | R::BadFilter { .. }
-                | R::NotAnIndexDir { .. },
+                | R::NotAnIndexDir { .. }
+                | R::DimOutOfRange { .. },
             ) => 2,
             Self::Retriever(R::BadDemos(_) | R::EmptyLibrary(_)) => 3,
             Self::Retriever(

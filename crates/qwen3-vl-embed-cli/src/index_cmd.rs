@@ -24,8 +24,9 @@ pub struct IndexArgs {
     /// Model directory or Hugging Face Hub id [default: the existing index's, else Qwen/Qwen3-VL-Embedding-2B].
     #[arg(long)]
     model: Option<String>,
-    /// Matryoshka dimension [default: the existing index's, else 512 capped at the model's width].
-    #[arg(long, value_parser = crate::flags::positive)]
+    /// Matryoshka dimension, 64 up to the model's width [default: the existing index's, else
+    /// 512 capped at the model's width].
+    #[arg(long, value_parser = crate::flags::library_dim)]
     dim: Option<usize>,
     /// Instruction demos and queries are embedded with [default: the existing index's, else
     /// "Retrieve the GUI demonstration that shows how to complete the user's task."].
@@ -68,6 +69,9 @@ pub fn run(args: IndexArgs) -> CmdResult {
     let model = model.or_else(|| old.as_ref().map(|s| s.model.clone())).unwrap_or_else(|| DEFAULT_MODEL.into());
     let embedder = load_embedder(&model, &args.build.device, args.build.batch_size)?;
     let dim = args.dim.or(old.as_ref().map(|s| s.dim)).unwrap_or_else(|| DEFAULT_DIM.min(embedder.hidden_size()));
+    if args.dim.is_some() {
+        demo_retriever::check_dim(dim, embedder.hidden_size())?;
+    }
     let instruction =
         args.instruction.or(old.as_ref().map(|s| s.instruction.clone())).unwrap_or_else(|| DEFAULT_INSTRUCTION.into());
     let mut settings = RetrieverSettings::new(model, dim).with_instruction(instruction);

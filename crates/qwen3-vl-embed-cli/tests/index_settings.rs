@@ -70,6 +70,12 @@ fn index_time_bonuses_and_rerank_depth_are_saved_kept_and_changed_without_reembe
     assert_eq!((changed["bonuses"]["app"].as_f64(), changed["bonuses"]["domain"].as_f64()), (Some(0.0), Some(0.25)));
     assert_eq!(changed["rerank_top_n"], 7);
     fails(&[&["index", s(&lib), "--out", s(&out), "--app-bonus", "nan"][..], &base].concat(), 2, "finite");
+    // The seed's dimension rule: at least 64 (refused before the model loads), at most the
+    // model's width (64 for the tiny checkpoint; refused before anything is written).
+    fails(&[&["index", s(&lib), "--out", s(&out), "--dim", "32"][..], &base].concat(), 2, "at least 64");
+    let fresh = tmp("settings-wide");
+    fails(&[&["index", s(&lib), "--out", s(&fresh), "--dim", "65"][..], &base].concat(), 2, "64..=64");
+    assert!(!fresh.join("manifest.json").exists());
     std::fs::remove_dir_all(&library).unwrap();
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&model).unwrap();

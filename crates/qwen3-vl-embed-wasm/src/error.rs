@@ -92,6 +92,7 @@ pub fn from_retriever(e: demo_retriever::RetrieverError) -> JsValue {
         R::Index(e) => return from_index(e),
         R::BadDemos(mut demos) if demos.len() == 1 => return from_demo_problem(demos.remove(0).problem),
         R::NotBuilt(_) => "NOT_BUILT",
+        R::DimOutOfRange { .. } => "BAD_DIMENSION",
         R::EmptyQuery | R::TextQueryNeedsText => "EMPTY_INPUT",
         R::UnknownDemos(_) => "UNKNOWN_ID",
         R::BadIndexDir { .. } | R::BadPack(_) | R::Io { .. } => "CORRUPT_INDEX",

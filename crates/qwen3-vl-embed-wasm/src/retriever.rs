@@ -12,7 +12,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use demo_retriever::pack::{pack, unpack};
-use demo_retriever::{Bonuses, Demo, DemoRetriever, LibraryFiles, Query, RetrievalResult, RetrieverSettings};
+use demo_retriever::{
+    Bonuses, DEFAULT_DIM, Demo, DemoRetriever, LibraryFiles, Query, RetrievalResult, RetrieverSettings, check_dim,
+};
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use qwen3_vl_embedder::EmbedInput;
 use serde::Deserialize;
@@ -35,7 +37,7 @@ pub struct WasmRetriever {
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct SettingsJs {
     model: String,
-    dim: usize,
+    dim: Option<usize>,
     instruction: Option<String>,
     #[serde(default)]
     bonuses: BonusesJs,
@@ -146,12 +148,15 @@ fn report(on_progress: &Option<Function>, done: usize, total: usize) {
 #[wasm_bindgen]
 impl WasmRetriever {
     /// An empty library: `{ model, dim, instruction, bonuses: { app, domain }, rerankTopN }`
-    /// (`dim` at least 1; the caller caps it at the model's width).
+    /// for a model `width` values wide. `dim` defaults to 512 capped at the width and must be
+    /// 64..=width (`BAD_DIMENSION`).
     #[wasm_bindgen(constructor)]
-    pub fn new(settings: JsValue) -> Result<WasmRetriever, JsValue> {
+    pub fn new(settings: JsValue, width: usize) -> Result<WasmRetriever, JsValue> {
         let s: SettingsJs =
             serde_wasm_bindgen::from_value(settings).map_err(|e| bad_argument(format!("retriever settings: {e}")))?;
-        let mut settings = RetrieverSettings::new(s.model, s.dim);
+        let dim = s.dim.unwrap_or(DEFAULT_DIM.min(width));
+        check_dim(dim, width).map_err(from_retriever)?;
+        let mut settings = RetrieverSettings::new(s.model, dim);
         if let Some(instruction) = s.instruction {
             settings.instruction = instruction;
         }
