@@ -66,8 +66,9 @@ export function makeRetriever(env) {
      * A library saved by the CLI (`index`, `add`) or by `toFiles`: `source` is a directory URL
      * (ending in `/`; in Node also a directory path) or the URL / path of a packed file
      * (`qwen3-vl-embed pack`, `toBytes`). `embedder` may be left out for text-only retrieval.
-     * Files other than `manifest.json` never change under their names, so they go through the
-     * Cache API when `cache` is on (default); the manifest is always fetched afresh.
+     * Demo files are named by the sha256 of their bytes, so they go through the Cache API when
+     * `cache` is on (default); the manifest and its generation's files are always fetched
+     * afresh (a directory indexed again from scratch at the same URL starts over at `gen-1`).
      */
     static async load(source, { embedder, cache = true, onProgress } = {}) {
       await env.init();
@@ -80,7 +81,7 @@ export function makeRetriever(env) {
         await Promise.all(
           needed.map(async (name) => {
             // A name the library does not have (a small index has no graph) is left out.
-            const bytes = await env.readUrl(new URL(name, url), { cache: cache && name !== 'manifest.json', onProgress, file: name }).catch(() => null);
+            const bytes = await env.readUrl(new URL(name, url), { cache: cache && name.startsWith('demos/'), onProgress, file: name }).catch(() => null);
             if (bytes) files[name] = bytes;
           }),
         );
