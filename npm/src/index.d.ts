@@ -172,6 +172,8 @@ export interface RetrieverOptions {
   bonuses?: { app?: number; domain?: number };
   /** Candidates a reranker rescores (default 20, the seed's); saved with the library for the CLI. */
   rerankTopN?: number;
+  /** How searches run: 'exact', 'hnsw' (a graph at any size) or 'auto' (default: hnsw from 10,000 demos). */
+  strategy?: 'auto' | 'exact' | 'hnsw';
 }
 
 /**
@@ -191,7 +193,7 @@ export declare class Retriever {
   static fromBytes(bytes: Uint8Array | ArrayBuffer, options?: { embedder?: Embedder }): Promise<Retriever>;
   /** A library from its files by name (`toFiles`, or an index directory's files). */
   static fromFiles(files: Record<string, Uint8Array>, options?: { embedder?: Embedder }): Promise<Retriever>;
-  readonly settings: { model: string; dim: number; instruction: string; bonuses: { app: number; domain: number }; rerankTopN: number };
+  readonly settings: { model: string; dim: number; instruction: string; bonuses: { app: number; domain: number }; rerankTopN: number; strategy: 'auto' | 'exact' | 'hnsw' };
   addDemo(demo: Demo): this;
   /** A seed episode `{ episode_id, instruction, steps: [{ observation: { app_name, url } }] }`. */
   addEpisode(episode: object, screenshot?: ImageInput | null): this;

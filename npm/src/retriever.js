@@ -51,15 +51,15 @@ export function makeRetriever(env) {
     }
 
     /**
-     * `{ embedder, model, dim, instruction, bonuses: { app, domain }, rerankTopN }`; `dim`
-     * (64 up to the model's width) defaults to 512 capped at the width, bonuses to 0.1 each,
-     * rerankTopN to 20.
+     * `{ embedder, model, dim, instruction, bonuses: { app, domain }, rerankTopN, strategy }`;
+     * `dim` (64 up to the model's width) defaults to 512 capped at the width, bonuses to 0.1
+     * each, rerankTopN to 20, strategy (`'auto'`, `'exact'`, `'hnsw'`) to `'auto'`.
      */
-    static async create({ embedder, model = 'Qwen3-VL-Embedding', dim, instruction = DEFAULT_INSTRUCTION, bonuses = {}, rerankTopN } = {}) {
+    static async create({ embedder, model = 'Qwen3-VL-Embedding', dim, instruction = DEFAULT_INSTRUCTION, bonuses = {}, rerankTopN, strategy } = {}) {
       await env.init();
       if (!embedder) throw codedError('BAD_ARGUMENT', 'Retriever.create needs { embedder }');
       if (dim !== undefined && !Number.isInteger(dim)) throw codedError('BAD_DIMENSION', `dim ${dim}: expected a whole number`);
-      return new Retriever(new WasmRetriever({ model, dim, instruction, bonuses, rerankTopN }, embedder.dimensions), embedder);
+      return new Retriever(new WasmRetriever({ model, dim, instruction, bonuses, rerankTopN, strategy }, embedder.dimensions), embedder);
     }
 
     /**
@@ -103,7 +103,7 @@ export function makeRetriever(env) {
       return new Retriever(WasmRetriever.fromFiles(files), embedder);
     }
 
-    /** `{ model, dim, instruction, bonuses: { app, domain }, rerankTopN }`. */
+    /** `{ model, dim, instruction, bonuses: { app, domain }, rerankTopN, strategy }`. */
     get settings() {
       return this.#live().settings;
     }

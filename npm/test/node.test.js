@@ -262,7 +262,10 @@ test('cross-target: a library indexed by the CLI loads from a directory, a packe
 
 test('cross-target: a library built by npm loads in the CLI (written as files, and packed then unpacked) and answers as npm does', { skip: crossTargetSkip }, async () => {
   // The model field names what the CLI loads to embed queries: the tiny checkpoint's directory.
-  const retriever = await Retriever.create({ embedder, model: MODEL_DIR, dim: 64 });
+  // Index-time settings travel with the library: the CLI reports and uses them.
+  // (Bonuses exact in f32, as the library stores them.)
+  const settings = { bonuses: { app: 0.25, domain: 0.5 }, rerankTopN: 9, strategy: 'hnsw' };
+  const retriever = await Retriever.create({ embedder, model: MODEL_DIR, dim: 64, ...settings });
   assert.equal(retriever.settings.instruction, DEFAULT_INSTRUCTION);
   for (const [episode, screenshot] of sampleEpisodes()) retriever.addEpisode(episode, screenshot);
   await retriever.buildIndex({ batchSize: 2 });
@@ -274,6 +277,8 @@ test('cross-target: a library built by npm loads in the CLI (written as files, a
   }
   writeFileSync(join(dir, 'library.qvl'), retriever.toBytes());
   cli(['unpack', join(dir, 'library.qvl'), '--out', join(dir, 'unpacked')]);
+  const info = JSON.parse(cli(['info', asFiles, '--json']));
+  assert.deepEqual([info.bonuses, info.rerank_top_n, info.strategy, info.search], [settings.bonuses, 9, 'hnsw', 'hnsw']);
   // Three queries (one with an app, one with a domain) keep the CLI runs few.
   const queries = sampleQueries().filter((q) => !q.screenshot).slice(0, 3);
   for (const [i, q] of queries.entries()) {

@@ -55,3 +55,5 @@ pub use retriever::{
 pub use score::Bonuses;
 pub use snapshot::files_needed;
 pub use store::{check_out_dir, is_index_dir};
+/// How the vector index answers a search (see [`RetrieverSettings::strategy`]).
+pub use vector_index::Strategy;

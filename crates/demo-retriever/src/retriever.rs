@@ -7,7 +7,7 @@ use qwen3_vl_embedder::{EmbedError, EmbedInput};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use vector_index::{Index, IndexConfig};
+use vector_index::{Index, IndexConfig, Strategy};
 
 use crate::cache::{EmbeddingCache, cache_key};
 use crate::demo::Demo;
@@ -50,6 +50,10 @@ pub struct RetrieverSettings {
     /// How many of the best candidates the reranker rescores when reranking is on.
     #[serde(default = "default_rerank_top_n")]
     pub rerank_top_n: usize,
+    /// How the vector index answers: exact scan, HNSW graph, or `auto` (HNSW from 10,000
+    /// demos). Saved with the index; absent in indexes saved before it existed (`auto`).
+    #[serde(default)]
+    pub strategy: Strategy,
 }
 
 /// The seed's `rerank_top_n` default.
@@ -67,7 +71,15 @@ impl RetrieverSettings {
             instruction: DEFAULT_INSTRUCTION.into(),
             bonuses: Bonuses::default(),
             rerank_top_n: default_rerank_top_n(),
+            strategy: Strategy::Auto,
         }
+    }
+
+    /// The vector index's configuration for these settings.
+    pub(crate) fn index_config(&self) -> IndexConfig {
+        let mut config = IndexConfig::new(self.model.clone(), self.dim);
+        config.strategy = self.strategy;
+        config
     }
 
     /// The same settings with another instruction.
@@ -269,7 +281,7 @@ pub struct DemoRetriever {
 impl DemoRetriever {
     /// An empty retriever.
     pub fn new(settings: RetrieverSettings) -> Result<Self> {
-        let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
+        let index = Index::new(settings.index_config())?;
         let (demos, pending, replaced, cache, screenshots) = Default::default();
         Ok(Self { settings, demos, pending, replaced, index, cache, screenshots })
     }
@@ -399,14 +411,14 @@ impl DemoRetriever {
         self.pending.clear();
         self.replaced.clear();
         self.screenshots.clear();
-        self.index = Index::new(IndexConfig::new(self.settings.model.clone(), self.settings.dim))?;
+        self.index = Index::new(self.settings.index_config())?;
         Ok(())
     }
 
     /// Switches model, dimension or instruction: every demo is embedded again by the next
     /// build (vectors already in the cache for the new settings are reused).
     pub fn reembed(&mut self, settings: RetrieverSettings) -> Result<()> {
-        let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
+        let index = Index::new(settings.index_config())?;
         (self.settings, self.index) = (settings, index);
         self.pending = self.demos.keys().cloned().collect();
         // The previous versions' vectors went with the old index: nothing to restore.

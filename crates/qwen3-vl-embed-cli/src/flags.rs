@@ -20,6 +20,16 @@ pub fn library_dim(value: &str) -> Result<usize, String> {
     Ok(dim)
 }
 
+/// A search strategy (`index --strategy`): `auto`, `exact` or `hnsw`.
+pub fn strategy(value: &str) -> Result<demo_retriever::Strategy, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(demo_retriever::Strategy::Auto),
+        "exact" => Ok(demo_retriever::Strategy::Exact),
+        "hnsw" => Ok(demo_retriever::Strategy::Hnsw),
+        other => Err(format!("{other:?}: expected auto, exact or hnsw")),
+    }
+}
+
 /// A context bonus: a finite number (`--app-bonus`, `--domain-bonus`); negative values are
 /// allowed and demote the context's demos.
 pub fn bonus(value: &str) -> Result<f32, String> {

@@ -44,6 +44,11 @@ pub struct IndexArgs {
     /// [default: the existing index's, else 20].
     #[arg(long, value_parser = crate::flags::positive)]
     rerank_top_n: Option<usize>,
+    /// How queries search: `exact` (scan every demo), `hnsw` (a graph, at any size) or `auto`
+    /// (hnsw from 10,000 demos); saved in the index [default: the existing index's, else auto].
+    /// Changing it rebuilds the vector index from the cached vectors (nothing is re-embedded).
+    #[arg(long, value_parser = crate::flags::strategy)]
+    strategy: Option<demo_retriever::Strategy>,
     #[command(flatten)]
     build: BuildArgs,
     /// Re-embed an existing index whose model, dim or instruction differ from the ones given.
@@ -79,11 +84,14 @@ pub fn run(args: IndexArgs) -> CmdResult {
     let kept = old.as_ref().map_or(Bonuses::default(), |s| s.bonuses);
     settings.bonuses =
         Bonuses { app: args.app_bonus.unwrap_or(kept.app), domain: args.domain_bonus.unwrap_or(kept.domain) };
-    settings.rerank_top_n = args.rerank_top_n.or(old.map(|s| s.rerank_top_n)).unwrap_or(settings.rerank_top_n);
+    settings.rerank_top_n = args.rerank_top_n.or(old.as_ref().map(|s| s.rerank_top_n)).unwrap_or(settings.rerank_top_n);
+    settings.strategy = args.strategy.or(old.map(|s| s.strategy)).unwrap_or_default();
     let mut retriever = match existing {
         Some(mut r) => {
             let s = r.settings();
-            if (&s.model, s.dim, &s.instruction) != (&settings.model, settings.dim, &settings.instruction) {
+            let vectors = (&s.model, s.dim, &s.instruction, s.strategy);
+            if vectors != (&settings.model, settings.dim, &settings.instruction, settings.strategy) {
+                // A new vector index; the embedding cache gives back every vector it already has.
                 r.reembed(settings)?;
             } else {
                 // Bonuses and the rerank depth apply at query time: nothing is re-embedded.

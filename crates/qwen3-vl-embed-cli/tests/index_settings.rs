@@ -80,3 +80,41 @@ fn index_time_bonuses_and_rerank_depth_are_saved_kept_and_changed_without_reembe
     std::fs::remove_dir_all(&out).unwrap();
     std::fs::remove_dir_all(&model).unwrap();
 }
+
+#[test]
+fn the_search_strategy_is_saved_answers_as_exact_and_changes_without_reembedding() {
+    let model = model_copy("strategy-model", &tiny_model_dir());
+    let (exact, graph) = (tmp("strategy-exact"), tmp("strategy-hnsw"));
+    let episodes = library().join("episodes");
+    let base = ["--model", s(&model), "--device", "cpu"];
+    ok(&[&["index", s(&episodes), "--out", s(&exact)][..], &base].concat());
+    ok(&[&["index", s(&episodes), "--out", s(&graph), "--strategy", "hnsw"][..], &base].concat());
+    assert_eq!((info(&exact)["search"].as_str(), info(&exact)["strategy"].as_str()), (Some("exact"), Some("auto")));
+    assert_eq!((info(&graph)["search"].as_str(), info(&graph)["strategy"].as_str()), (Some("hnsw"), Some("hnsw")));
+    // Five demos: the graph reaches every one, so the answers are the exact scan's.
+    let answer = |index: &std::path::Path| {
+        let q = ["query", s(index), "--json", "--device", "cpu", "--text", "Turn off Night Shift", "--top-k", "5"];
+        let v: Value = serde_json::from_str(&ok(&q).0).unwrap();
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["demo_id"].clone(), r["score"].as_f64().unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (answer(&graph), answer(&exact));
+    assert_eq!(a.iter().map(|x| &x.0).collect::<Vec<_>>(), b.iter().map(|x| &x.0).collect::<Vec<_>>());
+    assert!(a.iter().zip(&b).all(|(x, y)| (x.1 - y.1).abs() <= 1e-6), "{a:?} vs {b:?}");
+    // Back to exact: a new vector index from the cached vectors, nothing embedded.
+    let (stdout, _) = ok(&[&["index", s(&episodes), "--out", s(&graph), "--strategy", "exact"][..], &base].concat());
+    assert!(stdout.contains("embedded 0"), "{stdout}");
+    assert_eq!(info(&graph)["search"].as_str(), Some("exact"));
+    fails(
+        &[&["index", s(&episodes), "--out", s(&graph), "--strategy", "ivf"][..], &base].concat(),
+        2,
+        "expected auto, exact or hnsw",
+    );
+    for dir in [&exact, &graph, &model] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -13,7 +13,8 @@ use std::rc::Rc;
 
 use demo_retriever::pack::{pack, unpack};
 use demo_retriever::{
-    Bonuses, DEFAULT_DIM, Demo, DemoRetriever, LibraryFiles, Query, RetrievalResult, RetrieverSettings, check_dim,
+    Bonuses, DEFAULT_DIM, Demo, DemoRetriever, LibraryFiles, Query, RetrievalResult, RetrieverSettings, Strategy,
+    check_dim,
 };
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use qwen3_vl_embedder::EmbedInput;
@@ -42,6 +43,8 @@ struct SettingsJs {
     #[serde(default)]
     bonuses: BonusesJs,
     rerank_top_n: Option<usize>,
+    /// `"auto"` (when absent), `"exact"` or `"hnsw"`.
+    strategy: Option<Strategy>,
 }
 
 /// `{ app, domain }`, each defaulting to the crate's default bonus.
@@ -133,6 +136,7 @@ fn settings_to_js(s: &RetrieverSettings) -> Result<JsValue, JsValue> {
         "instruction": s.instruction,
         "bonuses": { "app": s.bonuses.app, "domain": s.bonuses.domain },
         "rerankTopN": s.rerank_top_n,
+        "strategy": s.strategy,
     }))
 }
 
@@ -166,6 +170,7 @@ impl WasmRetriever {
         if let Some(n) = s.rerank_top_n {
             settings.rerank_top_n = n;
         }
+        settings.strategy = s.strategy.unwrap_or_default();
         Ok(Self::wrap(DemoRetriever::new(settings).map_err(from_retriever)?))
     }
 
