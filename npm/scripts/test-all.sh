@@ -60,6 +60,11 @@ npm install --no-audit --no-fund "$tmp/$tarball"
 export QWEN3_VL_FIXTURES="$root/tests/fixtures/"
 # The cross-target tests (test/cli-library.js) compare against the CLI of the same checkout,
 # which the workspace build of tools/test-all.sh made; they share one CLI-indexed library.
+# A QWEN3_VL_CLI that was named must exist (tools/test-all.sh names it, so CI never skips them).
+if [ -n "${QWEN3_VL_CLI:-}" ] && [ ! -x "$QWEN3_VL_CLI" ]; then
+  echo "error: QWEN3_VL_CLI=$QWEN3_VL_CLI is not an executable" >&2
+  exit 1
+fi
 cli_bin="${QWEN3_VL_CLI:-$CARGO_TARGET_DIR/debug/qwen3-vl-embed}"
 if [ -x "$cli_bin" ]; then
   export QWEN3_VL_CLI="$cli_bin" QWEN3_VL_CROSS_DIR="$tmp/cross-target"
