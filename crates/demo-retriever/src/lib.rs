@@ -11,6 +11,12 @@
 //! inspecting an index directory ([`DemoRetriever::load`], [`DemoRetriever::save`]) cost
 //! nothing on the device. Writers of one directory serialise through its [`IndexLock`].
 //!
+//! Storage is `vector_index::fs::Fs`: directories natively, [`LibraryFiles`] in memory where
+//! there is no file system; a library is the same files everywhere ([`DemoRetriever::to_files`],
+//! [`DemoRetriever::from_files`], one packed file: [`pack`]), and the crate compiles for wasm32,
+//! where the npm package runs it with a model that embeds asynchronously ([`ToEmbed`],
+//! [`DemoRetriever::retrieve_by_vector`]).
+//!
 //! A save has one commit point for everything (vectors, episodes, settings, cache): new files
 //! under new names, then one atomic rename of the manifest that names them. A kill or a failing
 //! disk at any step leaves the previous library or the new one, never a mix; [`store`] states
