@@ -89,6 +89,8 @@ done
 # and the CPU, the demo page and the example extension. Its own steps' times follow the summary.
 step "npm package: npm/scripts/test-all.sh (wasm build profile: $WASM_PROFILE)"
 rm -f "$npm_timings"
-# The wasm32 build gets the same clippy lints (-D warnings) on the wasm-only code paths.
-env "${clippy_env[@]}" TIMINGS="$npm_timings" bash npm/scripts/test-all.sh || status=$?
+# The wasm32 build gets the same clippy lints (-D warnings) on the wasm-only code paths. The
+# cross-target tests compare Node and Chromium with the CLI the build above made.
+env "${clippy_env[@]}" TIMINGS="$npm_timings" QWEN3_VL_CLI="$CARGO_TARGET_DIR/debug/qwen3-vl-embed" \
+  bash npm/scripts/test-all.sh || status=$?
 exit $status

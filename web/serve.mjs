@@ -21,10 +21,12 @@ const types = {
   '.webp': 'image/webp', '.gif': 'image/gif', '.svg': 'image/svg+xml',
 };
 
-export function serve(port = 0) {
+/** `extra`: more `[prefix, directory]` mounts, looked at first (the tests serve temp dirs). */
+export function serve(port = 0, extra = []) {
+  const all = [...extra, ...mounts];
   const server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-    const [prefix, dir] = mounts.find(([p]) => path.startsWith(p));
+    const [prefix, dir] = all.find(([p]) => path.startsWith(p));
     let file = normalize(join(dir, path.slice(prefix.length)));
     if (!file.startsWith(dir)) return void res.writeHead(403).end();
     try {

@@ -17,6 +17,8 @@
 #   INSTALL_CHROMIUM=0  never apt-get chromium (then no Chromium means the browser test fails)
 #   CARGO_TARGET_DIR    wasm build directory (default: ../target-wasm next to the workspace)
 #   WASM_PROFILE        cargo profile of the wasm build (default release; tools/test-all.sh uses dev)
+#   QWEN3_VL_CLI        the qwen3-vl-embed binary the cross-target tests compare with (default
+#                       $CARGO_TARGET_DIR/debug/qwen3-vl-embed; skipped when there is none)
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -56,6 +58,19 @@ npm init -y >/dev/null
 npm pkg set type=module
 npm install --no-audit --no-fund "$tmp/$tarball"
 export QWEN3_VL_FIXTURES="$root/tests/fixtures/"
+# The cross-target tests (test/cli-library.js) compare against the CLI of the same checkout,
+# which the workspace build of tools/test-all.sh made; they share one CLI-indexed library.
+# A QWEN3_VL_CLI that was named must exist (tools/test-all.sh names it, so CI never skips them).
+if [ -n "${QWEN3_VL_CLI:-}" ] && [ ! -x "$QWEN3_VL_CLI" ]; then
+  echo "error: QWEN3_VL_CLI=$QWEN3_VL_CLI is not an executable" >&2
+  exit 1
+fi
+cli_bin="${QWEN3_VL_CLI:-$CARGO_TARGET_DIR/debug/qwen3-vl-embed}"
+if [ -x "$cli_bin" ]; then
+  export QWEN3_VL_CLI="$cli_bin" QWEN3_VL_CROSS_DIR="$tmp/cross-target"
+else
+  echo "note: no CLI at $cli_bin (build it with cargo build -p qwen3-vl-embed-cli): cross-target tests skipped"
+fi
 
 step "README Node example"
 sed -n '/<!-- node-example -->/,/<!-- \/node-example -->/p' "$here/README.md" | sed '1,2d;$d' | sed '$d' > readme-example.mjs

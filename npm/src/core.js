@@ -88,6 +88,9 @@ async function normalizeInput(input) {
   return out;
 }
 
+/** The `WasmEmbedder` inside an `Embedder`, for the retriever glue only. */
+const WASM = Symbol('wasm');
+
 /** Qwen3-VL-Embedding: text, screenshots and both -> unit vectors. */
 export class Embedder {
   #wasm;
@@ -146,6 +149,10 @@ export class Embedder {
   dispose() {
     this.#wasm?.free();
     this.#wasm = null;
+  }
+
+  [WASM]() {
+    return this.#live();
   }
 
   #live() {
@@ -240,8 +247,17 @@ function toF32(v) {
   throw codedError('BAD_VECTOR', 'a vector must be a Float32Array or an array of numbers');
 }
 
-/** Demos in, ranked demos out: see `retriever.js` (the twin of the Rust `DemoRetriever`). */
-export const Retriever = makeRetriever(Index);
+/** Demos in, ranked demos out: the Rust `DemoRetriever` in wasm, see `retriever.js`. */
+export const Retriever = makeRetriever({
+  init,
+  readUrl: (url, options) => platform.readUrl(url, options),
+  resolveUrl: (source) => platform.resolveLibraryUrl(source),
+  normalizeImage,
+  wasmOf: (embedder) => {
+    if (!(embedder instanceof Embedder)) throw codedError('BAD_ARGUMENT', '{ embedder } must be an Embedder');
+    return embedder[WASM]();
+  },
+});
 export { DEFAULT_INSTRUCTION, demoFromEpisode, hostOf, normalizeDomain, platformOf } from './retriever.js';
 export { fetchBytes, CACHE_NAME } from './load.js';
 export { codedError } from './errors.js';

@@ -7,7 +7,7 @@ export type ErrorCode =
   | 'MODEL_SOURCE' | 'BAD_MODEL' | 'BAD_TOKENIZER'
   | 'EMPTY_INPUT' | 'BAD_DIMENSION' | 'INPUT_TOO_LONG'
   | 'BAD_IMAGE' | 'BAD_IMAGE_SIZE' | 'IMAGE_TOO_LARGE' | 'PREPROCESS'
-  | 'BAD_VECTOR' | 'BAD_ID' | 'UNKNOWN_ID' | 'CORRUPT_INDEX' | 'INDEX' | 'NOT_BUILT';
+  | 'BAD_VECTOR' | 'BAD_ID' | 'UNKNOWN_ID' | 'CORRUPT_INDEX' | 'INDEX' | 'NOT_BUILT' | 'BAD_DEMO';
 
 export interface CodedError extends Error {
   code: ErrorCode;
@@ -152,34 +152,53 @@ export interface RetrievalResult {
   /** 1-based. */
   rank: number;
   demoId: string;
-  /** embeddingScore + app bonus + domain bonus. */
+  /** embeddingScore (text method: the TF-IDF cosine) + app bonus + domain bonus. */
   score: number;
   /** Cosine similarity of query and demo. */
   embeddingScore: number;
+  /** The reranker's score when reranked (never, yet, in this package: null). */
+  rerankScore: number | null;
   demo: Omit<Demo, 'screenshot'>;
 }
 
 export interface RetrieverOptions {
   embedder: Embedder;
+  /** Names the embedding model; the CLI loads it (a Hub id or a model directory) to query a library saved here. */
   model?: string;
-  /** Matryoshka width (default 512, capped at the model's width). */
+  /** Matryoshka width, 64 up to the model's width (default 512, capped at the width); else BAD_DIMENSION. */
   dim?: number;
   /** Instruction for demos and for queries that give none (default DEFAULT_INSTRUCTION). */
   instruction?: string;
   bonuses?: { app?: number; domain?: number };
+  /** Candidates a reranker rescores (default 20, the seed's); saved with the library for the CLI. */
+  rerankTopN?: number;
+  /** How searches run: 'exact', 'hnsw' (a graph at any size) or 'auto' (default: hnsw from 10,000 demos). */
+  strategy?: 'auto' | 'exact' | 'hnsw';
 }
 
-/** The JavaScript twin of the Rust `DemoRetriever`: embed demos, rank them for a task or screen. */
+/**
+ * The Rust `DemoRetriever` (the CLI's) compiled to wasm: embed demos, rank them for a task or
+ * screen with the CLI's rules and scores, and read and write the CLI's library format.
+ */
 export declare class Retriever {
   private constructor();
   static create(options: RetrieverOptions): Promise<Retriever>;
-  static fromBytes(bytes: Uint8Array | ArrayBuffer, options: { embedder: Embedder }): Promise<Retriever>;
-  readonly settings: { model: string; dim: number; instruction: string; bonuses: { app: number; domain: number } };
+  /**
+   * A library saved by the CLI (`index`, `add`) or `toFiles`: a directory URL ending in `/`
+   * (Node: also a directory path), or the URL / path of a packed file (`qwen3-vl-embed pack`,
+   * `toBytes`). Without `embedder`, `retrieve` ranks by text.
+   */
+  static load(source: string | URL, options?: { embedder?: Embedder; cache?: boolean; onProgress?: (event: ProgressEvent) => void }): Promise<Retriever>;
+  /** A packed library (`qwen3-vl-embed pack`, `toBytes`). */
+  static fromBytes(bytes: Uint8Array | ArrayBuffer, options?: { embedder?: Embedder }): Promise<Retriever>;
+  /** A library from its files by name (`toFiles`, or an index directory's files). */
+  static fromFiles(files: Record<string, Uint8Array>, options?: { embedder?: Embedder }): Promise<Retriever>;
+  readonly settings: { model: string; dim: number; instruction: string; bonuses: { app: number; domain: number }; rerankTopN: number; strategy: 'auto' | 'exact' | 'hnsw' };
   addDemo(demo: Demo): this;
   /** A seed episode `{ episode_id, instruction, steps: [{ observation: { app_name, url } }] }`. */
   addEpisode(episode: object, screenshot?: ImageInput | null): this;
   remove(id: string): boolean;
-  demo(id: string): Demo | null;
+  demo(id: string): Omit<Demo, 'screenshot'> | null;
   readonly size: number;
   /** Demos added since the last buildIndex. */
   readonly pending: number;
@@ -191,13 +210,18 @@ export declare class Retriever {
     app?: string;
     domain?: string;
     instruction?: string;
+    /** 'auto' (default): the model when there is an embedder, else 'text' with a console warning. */
+    method?: 'auto' | 'multimodal' | 'text';
   }): Promise<RetrievalResult[]>;
-  /** Settings, demos (without screenshots) and vectors; pending demos are not saved. */
+  /** The library as one packed file (`qwen3-vl-embed unpack` makes it an index directory). */
   toBytes(): Uint8Array;
+  /** The library's files by name; written into a directory, the CLI reads it as an index. */
+  toFiles(): Record<string, Uint8Array>;
   dispose(): void;
 }
 
 export declare const DEFAULT_INSTRUCTION: string;
+/** The crate's rules, so these need `await init()` (or any async API) first. */
 export declare function demoFromEpisode(episode: object, screenshot?: ImageInput | null): Demo;
 export declare function hostOf(url: string): string | null;
 export declare function normalizeDomain(domain: string): string;

@@ -1,6 +1,7 @@
 // Entry point for Node: the wasm is read from disk, `file:` URLs and paths are read from
 // disk, and WebGPU comes from the optional `webgpu` package (Dawn) when it is installed and
 // finds an adapter; `device: "auto"` takes a hardware adapter, else the CPU.
+import { statSync } from 'node:fs';
 import { open, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -61,6 +62,12 @@ setPlatform({
   prepareWebGpu,
   // A plain path ('./models/tiny') means a directory on disk.
   resolveModelUrl: (u) => (u instanceof URL || /^[a-z][a-z0-9+.-]*:/i.test(u) ? u : pathToFileURL(resolve(u) + '/')),
+  // A plain path is a library directory or a packed file on disk (a directory URL ends in '/').
+  resolveLibraryUrl: (u) => {
+    if (u instanceof URL || /^[a-z][a-z0-9+.-]*:/i.test(u)) return new URL(u);
+    const path = resolve(String(u));
+    return pathToFileURL(statSync(path, { throwIfNoEntry: false })?.isDirectory() ? `${path}/` : path);
+  },
 });
 
 export * from './core.js';

@@ -1,215 +1,195 @@
-// `Retriever`: the JavaScript twin of the Rust `demo_retriever::DemoRetriever`. Demos (a goal,
-// a screenshot, app and site) are embedded with one instruction; a query scores every demo by
-// cosine similarity, adds a bonus when its app / domain context matches the demo's, and sorts
-// by that score, ties broken by demo id. Same defaults and rules as the Rust crate and the CLI.
+// `Retriever`: glue over `WasmRetriever`, the Rust `demo_retriever::DemoRetriever` compiled to
+// wasm. Every retrieval rule (episode fields, domain and platform rules, ids, scores, bonuses,
+// tie-breaks) and the library format are the Rust crate's, so results equal the CLI's and a
+// library moves between them as it is. This file only moves values: images to bytes, files
+// from URLs, the embedder's wasm handle.
 
+import { WasmRetriever, demoFromEpisode as wasmDemoFromEpisode, hostOf as wasmHostOf, normalizeDomain as wasmNormalizeDomain, platformOf as wasmPlatformOf } from './wasm/qwen3_vl_embed_wasm.js';
 import { codedError } from './errors.js';
 
+/** The Rust crate's `DEFAULT_INSTRUCTION` (the npm test checks that a new Retriever reports it). */
 export const DEFAULT_INSTRUCTION = "Retrieve the GUI demonstration that shows how to complete the user's task.";
-const MAGIC = 'qwen3-vl-embed/retriever@1';
-const MACOS_APPS = ['finder', 'safari', 'system settings', 'system preferences', 'xcode', 'terminal', 'notes', 'mail',
-  'calendar', 'preview', 'keynote', 'pages', 'numbers'];
-const WINDOWS_APPS = ['explorer', 'notepad', 'control panel', 'settings (windows)', 'microsoft edge', 'paint'];
 
-/** Lower-case, trimmed, a leading `www.` removed: the form domains are stored and compared in. */
-export function normalizeDomain(domain) {
-  const d = String(domain).trim().toLowerCase();
-  return d.startsWith('www.') ? d.slice(4) : d;
+/** The crate's host rule (needs `await init()` first, as every sync wasm call). */
+export const hostOf = (url) => wasmHostOf(String(url ?? '')) ?? null;
+/** The crate's domain normalisation (after `await init()`). */
+export const normalizeDomain = (domain) => wasmNormalizeDomain(String(domain));
+/** The crate's platform rule (after `await init()`). */
+export const platformOf = (firstUrl, appName) => wasmPlatformOf(firstUrl ?? undefined, appName ?? undefined);
+
+/** The demo the retriever makes of a seed episode, with `screenshot` attached (after `await init()`). */
+export function demoFromEpisode(episode, screenshot = null) {
+  return { ...wasmDemoFromEpisode(episode), screenshot };
 }
 
-/** The host of an http(s) URL (no port, user info or `www.`), or null. */
-export function hostOf(url) {
-  const m = /^\s*(https?):\/\/([^/?#]*)/i.exec(String(url ?? ''));
-  if (!m) return null;
-  const host = m[2].split('@').pop().split(':')[0].toLowerCase();
-  return host ? normalizeDomain(host) : null;
+/** A `Demo` object as the seed episode the crate reads (its top-level fields override). */
+function episodeOf(demo) {
+  if (!demo || typeof demo !== 'object') throw codedError('BAD_ARGUMENT', 'a demo must be an object');
+  const episode = { episode_id: demo.id, instruction: demo.goal, app_name: demo.appName, domain: demo.domain, platform: demo.platform, tags: demo.tags, metadata: demo.metadata };
+  return Object.fromEntries(Object.entries(episode).filter(([, v]) => v != null));
 }
 
-/** `web` when the first step has an http(s) URL, else `macos` / `windows` by app name, else `unknown`. */
-export function platformOf(firstUrl, appName) {
-  if (hostOf(firstUrl)) return 'web';
-  const app = String(appName ?? '').trim().toLowerCase();
-  if (app.endsWith('.app') || MACOS_APPS.includes(app)) return 'macos';
-  if (app.endsWith('.exe') || WINDOWS_APPS.includes(app)) return 'windows';
-  return 'unknown';
-}
+/** Bytes or `ImageData` go to wasm as they are; Blobs, canvases and bitmaps wait for `buildIndex`. */
+const isReady = (image) => image == null || image instanceof Uint8Array || image instanceof ArrayBuffer || (typeof image === 'object' && 'data' in image && 'width' in image);
 
 /**
- * A demo from a seed episode (`{ episode_id, instruction, steps: [{ observation: { app_name,
- * url, screenshot_path } }] }`); top-level `app_name`, `domain`, `platform`, `tags` and
- * `metadata` override what is derived. The screenshot is passed separately (bytes, a Blob,
- * a canvas ...), since a browser cannot read `screenshot_path`.
+ * Builds the class. `env`: `{ init, readUrl(url, options), normalizeImage(image), wasmOf(embedder) }`
+ * from `core.js` (passed in to avoid an import cycle).
  */
-export function demoFromEpisode(episode, screenshot = null) {
-  if (!episode || typeof episode !== 'object') throw codedError('BAD_ARGUMENT', 'an episode must be an object');
-  const first = episode.steps?.[0]?.observation ?? {};
-  const appName = episode.app_name ?? first.app_name ?? null;
-  const url = (episode.steps ?? []).map((s) => s?.observation?.url).find((u) => hostOf(u));
-  return {
-    id: String(episode.episode_id ?? ''),
-    goal: episode.instruction ?? '',
-    screenshot,
-    appName,
-    domain: episode.domain != null ? normalizeDomain(episode.domain) : hostOf(url),
-    platform: episode.platform ?? platformOf(first.url, appName),
-    tags: episode.tags ?? [],
-    metadata: episode.metadata ?? null,
-  };
-}
-
-function checkId(id) {
-  if (typeof id !== 'string' || !id || id.length > 200 || id.startsWith('.') || !/^[A-Za-z0-9\-_.@+]+$/.test(id)) {
-    throw codedError('BAD_ID', `demo id ${JSON.stringify(id)}: 1 to 200 of A-Z a-z 0-9 - _ . @ +, not starting with '.'`);
-  }
-}
-
-// The seed's context rules, as crates/demo-retriever/src/score.rs applies them: the app context
-// contained in the app name (case-insensitive); the domain context a run of whole labels of the
-// demo's domain (`google.com` matches `mail.google.com`, `oogle.com` does not).
-const matchesApp = (context, app) => Boolean(context?.trim() && app && app.toLowerCase().includes(context.trim().toLowerCase()));
-const matchesDomain = (context, domain) => {
-  const [c, d] = [normalizeDomain(context ?? ''), normalizeDomain(domain ?? '')];
-  return Boolean(c && d && `.${d}.`.includes(`.${c}.`));
-};
-
-/** Builds the class against the package's `Index` (passed in to avoid an import cycle). */
-export function makeRetriever(Index) {
+export function makeRetriever(env) {
   return class Retriever {
+    #wasm;
     #embedder;
-    #index;
-    #demos = new Map(); // id -> demo without its screenshot once embedded
-    #pending = new Map(); // id -> demo with its screenshot, not embedded yet
+    #warned = false;
+    /** id -> [episode, screenshot] whose screenshot must be read asynchronously first. */
+    #deferred = new Map();
 
-    /** Use `Retriever.create`. */
-    constructor(embedder, settings, index) {
-      this.#embedder = embedder;
-      this.settings = settings;
-      this.#index = index;
+    /** Use `Retriever.create`, `load`, `fromBytes` or `fromFiles`. */
+    constructor(wasm, embedder) {
+      this.#wasm = wasm;
+      this.#embedder = embedder ?? null;
     }
 
     /**
-     * `{ embedder, model, dim, instruction, bonuses: { app, domain } }`; `dim` defaults to 512
-     * capped at the model's width, bonuses to 0.1 each.
+     * `{ embedder, model, dim, instruction, bonuses: { app, domain }, rerankTopN, strategy }`;
+     * `dim` (64 up to the model's width) defaults to 512 capped at the width, bonuses to 0.1
+     * each, rerankTopN to 20, strategy (`'auto'`, `'exact'`, `'hnsw'`) to `'auto'`.
      */
-    static async create({ embedder, model = 'Qwen3-VL-Embedding', dim, instruction = DEFAULT_INSTRUCTION, bonuses = {} } = {}) {
+    static async create({ embedder, model = 'Qwen3-VL-Embedding', dim, instruction = DEFAULT_INSTRUCTION, bonuses = {}, rerankTopN, strategy } = {}) {
+      await env.init();
       if (!embedder) throw codedError('BAD_ARGUMENT', 'Retriever.create needs { embedder }');
-      dim ??= Math.min(512, embedder.dimensions);
-      if (!Number.isInteger(dim) || dim <= 0 || dim > embedder.dimensions) {
-        throw codedError('BAD_DIMENSION', `dim ${dim}: expected 1..${embedder.dimensions}`);
+      if (dim !== undefined && !Number.isInteger(dim)) throw codedError('BAD_DIMENSION', `dim ${dim}: expected a whole number`);
+      return new Retriever(new WasmRetriever({ model, dim, instruction, bonuses, rerankTopN, strategy }, embedder.dimensions), embedder);
+    }
+
+    /**
+     * A library saved by the CLI (`index`, `add`) or by `toFiles`: `source` is a directory URL
+     * (ending in `/`; in Node also a directory path) or the URL / path of a packed file
+     * (`qwen3-vl-embed pack`, `toBytes`). `embedder` may be left out for text-only retrieval.
+     * Demo files are named by the sha256 of their bytes, so they go through the Cache API when
+     * `cache` is on (default); the manifest and its generation's files are always fetched
+     * afresh (a directory indexed again from scratch at the same URL starts over at `gen-1`).
+     */
+    static async load(source, { embedder, cache = true, onProgress } = {}) {
+      await env.init();
+      const url = env.resolveUrl(source);
+      if (!String(url).endsWith('/')) return Retriever.fromBytes(await env.readUrl(url, { cache, onProgress }), { embedder });
+      const files = {};
+      for (;;) {
+        const needed = WasmRetriever.filesNeeded(files);
+        if (!needed.length) break;
+        await Promise.all(
+          needed.map(async (name) => {
+            // A name the library does not have (a small index has no graph) is left out.
+            const bytes = await env.readUrl(new URL(name, url), { cache: cache && name.startsWith('demos/'), onProgress, file: name }).catch(() => null);
+            if (bytes) files[name] = bytes;
+          }),
+        );
+        if (!files['manifest.json']) throw codedError('CORRUPT_INDEX', `no manifest.json at ${url}: not a demo library`);
       }
-      const settings = { model, dim, instruction, bonuses: { app: bonuses.app ?? 0.1, domain: bonuses.domain ?? 0.1 } };
-      return new Retriever(embedder, settings, await Index.create({ model, dim, strategy: 'exact' }));
+      return Retriever.fromFiles(files, { embedder });
+    }
+
+    /** A packed library (`qwen3-vl-embed pack`, `toBytes`) as bytes. */
+    static async fromBytes(bytes, { embedder } = {}) {
+      await env.init();
+      const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+      return new Retriever(WasmRetriever.fromPacked(buf), embedder);
+    }
+
+    /** A library from its files by name (`toFiles()`, or an index directory's files). */
+    static async fromFiles(files, { embedder } = {}) {
+      await env.init();
+      return new Retriever(WasmRetriever.fromFiles(files), embedder);
+    }
+
+    /** `{ model, dim, instruction, bonuses: { app, domain }, rerankTopN, strategy }`. */
+    get settings() {
+      return this.#live().settings;
     }
 
     /** Adds or replaces a demo `{ id, goal, screenshot, appName, domain, platform, tags, metadata }`; embedded by `buildIndex`. */
     addDemo(demo) {
-      checkId(demo?.id);
-      if (!demo.goal?.trim() && demo.screenshot == null) throw codedError('EMPTY_INPUT', `demo ${demo.id} has neither a goal nor a screenshot`);
-      const stored = { ...demo, domain: demo.domain != null ? normalizeDomain(demo.domain) : null, appName: demo.appName ?? null };
-      this.#pending.set(demo.id, stored);
-      return this;
+      return this.addEpisode(episodeOf(demo), demo.screenshot ?? null);
     }
 
-    /** Adds a seed episode (see `demoFromEpisode`). */
+    /** Adds a seed episode `{ episode_id, instruction, steps: [{ observation: { app_name, url } }] }` with its screenshot. */
     addEpisode(episode, screenshot = null) {
-      return this.addDemo(demoFromEpisode(episode, screenshot));
+      const ready = isReady(screenshot);
+      this.#live().addEpisode(episode, ready ? screenshot : null);
+      const id = this.#live().demo(String(episode.episode_id)).id;
+      if (ready) this.#deferred.delete(id);
+      else this.#deferred.set(id, [episode, screenshot]);
+      return this;
     }
 
     /** Removes a demo; false when there was none. */
     remove(id) {
-      const had = this.#pending.delete(id) | this.#demos.has(id);
-      if (this.#demos.delete(id)) this.#index.remove(id);
-      return Boolean(had);
+      this.#deferred.delete(id);
+      return this.#live().remove(id);
     }
 
     get size() {
-      return this.#demos.size + [...this.#pending.keys()].filter((id) => !this.#demos.has(id)).length;
+      return this.#live().size;
     }
     /** Demos added since the last `buildIndex`. */
     get pending() {
-      return this.#pending.size;
+      return this.#live().pending;
     }
     demo(id) {
-      return this.#pending.get(id) ?? this.#demos.get(id) ?? null;
+      return this.#live().demo(id);
     }
 
     /** Embeds the pending demos, `batchSize` per model call; `onProgress({ done, total })` after each batch. */
     async buildIndex({ batchSize = 8, onProgress } = {}) {
-      const todo = [...this.#pending.values()];
-      const { dim, instruction } = this.settings;
-      for (let at = 0; at < todo.length; at += batchSize) {
-        const batch = todo.slice(at, at + batchSize);
-        const inputs = batch.map((d) => ({ text: d.goal || null, image: d.screenshot ?? null, instruction }));
-        const vectors = await this.#embedder.embedBatch(inputs, { dim });
-        batch.forEach((d, i) => {
-          const { screenshot, ...kept } = d;
-          if (this.#demos.has(d.id)) this.#index.remove(d.id);
-          this.#index.add(d.id, vectors[i], null);
-          this.#demos.set(d.id, kept);
-          this.#pending.delete(d.id);
-        });
-        onProgress?.({ done: Math.min(at + batchSize, todo.length), total: todo.length });
-      }
-      return { embedded: todo.length };
+      for (const [episode, screenshot] of this.#deferred.values()) this.#live().addEpisode(episode, await env.normalizeImage(screenshot));
+      this.#deferred.clear();
+      return this.#live().buildIndex(env.wasmOf(this.#needEmbedder('buildIndex')), batchSize, onProgress);
     }
 
     /**
-     * `{ task, screenshot, topK = 5, app, domain, instruction }` -> `[{ rank, demoId, score,
-     * embeddingScore, demo }]`, best first. `score` = cosine + bonuses.
+     * `{ task, screenshot, topK = 5, app, domain, instruction, method }` -> `[{ rank, demoId,
+     * score, embeddingScore, rerankScore, demo }]`, best first. `method`: `'multimodal'` (the
+     * model), `'text'` (TF-IDF over goal, app and domain, no model) or `'auto'` (default: the
+     * model when this retriever has an embedder, else text with a warning).
      */
-    async retrieve({ task, screenshot, topK = 5, app, domain, instruction } = {}) {
-      if (this.#pending.size) throw codedError('NOT_BUILT', `${this.#pending.size} demos are not embedded yet: call buildIndex()`);
-      const text = task?.trim() ? task : null;
-      if (!text && screenshot == null) throw codedError('EMPTY_INPUT', 'a query needs a task or a screenshot');
-      if (topK <= 0 || !this.#demos.size) return [];
-      const { dim, bonuses } = this.settings;
-      const query = await this.#embedder.embed({ text, image: screenshot ?? null, instruction: instruction ?? this.settings.instruction, dim });
-      return this.#index
-        .search(query, this.#demos.size)
-        .map(({ id, score }) => {
-          const d = this.#demos.get(id);
-          const bonus = (matchesApp(app, d.appName) ? bonuses.app : 0) + (matchesDomain(domain, d.domain) ? bonuses.domain : 0);
-          return { demoId: id, score: score + bonus, embeddingScore: score, demo: d };
-        })
-        .sort((a, b) => b.score - a.score || (a.demoId < b.demoId ? -1 : a.demoId > b.demoId ? 1 : 0))
-        .slice(0, topK)
-        .map((r, i) => ({ rank: i + 1, ...r }));
-    }
-
-    /** Settings, demos (without screenshots) and vectors in one buffer; pending demos are not saved. */
-    toBytes() {
-      const head = new TextEncoder().encode(JSON.stringify({ magic: MAGIC, settings: this.settings, demos: [...this.#demos.values()] }));
-      const index = this.#index.toBytes();
-      const out = new Uint8Array(4 + head.length + index.length);
-      new DataView(out.buffer).setUint32(0, head.length, true);
-      out.set(head, 4);
-      out.set(index, 4 + head.length);
-      return out;
-    }
-
-    /** Reads `toBytes()`; `embedder` must be the model the demos were embedded with. */
-    static async fromBytes(bytes, { embedder } = {}) {
-      if (!embedder) throw codedError('BAD_ARGUMENT', 'Retriever.fromBytes needs { embedder }');
-      const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-      let head;
-      try {
-        const n = new DataView(buf.buffer, buf.byteOffset, buf.byteLength).getUint32(0, true);
-        head = JSON.parse(new TextDecoder().decode(buf.subarray(4, 4 + n)));
-        head.indexBytes = buf.subarray(4 + n);
-      } catch (e) {
-        throw codedError('CORRUPT_INDEX', `not a Retriever buffer: ${e.message}`, e);
+    async retrieve(query = {}) {
+      const { method = 'auto', ...rest } = query;
+      if (!['auto', 'multimodal', 'text'].includes(method)) throw codedError('BAD_ARGUMENT', `method ${JSON.stringify(method)}: expected auto, multimodal or text`);
+      if (method === 'text' || (method === 'auto' && !this.#embedder)) {
+        if (method === 'auto' && !this.#warned) {
+          this.#warned = true;
+          console.warn('qwen3-vl-embed: no embedder loaded, retrieving by text (TF-IDF) instead');
+        }
+        return this.#live().retrieveText(rest);
       }
-      if (head.magic !== MAGIC) throw codedError('CORRUPT_INDEX', 'not a Retriever buffer');
-      const index = await Index.fromBytes(head.indexBytes);
-      if (index.dim !== head.settings.dim || index.size !== head.demos.length) throw codedError('CORRUPT_INDEX', 'demos and vectors disagree');
-      const r = new Retriever(embedder, head.settings, index);
-      for (const d of head.demos) r.#demos.set(d.id, d);
-      return r;
+      const screenshot = rest.screenshot == null ? rest.screenshot : await env.normalizeImage(rest.screenshot);
+      return this.#live().retrieve(env.wasmOf(this.#needEmbedder('multimodal retrieval')), { ...rest, screenshot });
+    }
+
+    /** The library as one packed file: `qwen3-vl-embed unpack` makes it an index directory. */
+    toBytes() {
+      return this.#live().toPacked();
+    }
+
+    /** The library's files by name (`{ "manifest.json": Uint8Array, ... }`): written into a directory, the CLI reads it. */
+    toFiles() {
+      return this.#live().toFiles();
     }
 
     dispose() {
-      this.#index?.dispose();
-      this.#index = null;
+      this.#wasm?.free();
+      this.#wasm = null;
+    }
+
+    #needEmbedder(what) {
+      if (!this.#embedder) throw codedError('BAD_ARGUMENT', `${what} needs a model: pass { embedder }`);
+      return this.#embedder;
+    }
+
+    #live() {
+      if (!this.#wasm) throw codedError('DISPOSED', 'this Retriever was disposed');
+      return this.#wasm;
     }
   };
 }

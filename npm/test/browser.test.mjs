@@ -8,13 +8,17 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
 import { serve } from '../../web/serve.mjs';
+import { CLI, assertSameAnswer, cliLibrary, sampleQueries, worstScoreDiff } from './cli-library.js';
 import { FIXTURES, cases, isEmptyCase, maxAbsDiff, readSafetensor, softwareGpuCases, tolerance } from './helpers.js';
 
 let server, browser, base;
 const report = {};
 
+// The CLI-indexed sample library (test/cli-library.js), served at /cross/ when there is a CLI.
+const cross = CLI ? cliLibrary() : null;
+
 before(async () => {
-  server = await serve(0);
+  server = await serve(0, cross ? [['/cross/', cross.dir]] : []);
   base = `http://127.0.0.1:${server.address().port}`;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -160,4 +164,33 @@ test('demo page: load, add screenshots, search, see ranked results', async () =>
   assert.equal(shot.subarray(1, 4).toString(), 'PNG');
   assert.ok(shot.length > 2000, 'the results screenshot has content');
   report.demo = { results, screenshot: join(dir, 'demo-results.png') };
+});
+
+test('cross-target: a library indexed by the CLI loads in Chromium (directory URL, packed file URL, bytes) and answers as the CLI does', { skip: !cross && 'QWEN3_VL_CLI is not set' }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/demo/blank.html`);
+  const answers = await page.evaluate(async (queries) => {
+    const { Embedder, Retriever } = await import('/pkg/dist/browser.js');
+    const embedder = await Embedder.load({ modelUrl: '/fixtures/models/tiny-embedding/', device: 'cpu', cache: false });
+    const shot = async (p) => (p ? new Uint8Array(await (await fetch(`/fixtures/demo-library/${p}`)).arrayBuffer()) : undefined);
+    const loaded = {
+      directory: await Retriever.load('/cross/index/', { embedder }),
+      packedFile: await Retriever.load('/cross/library.qvl', { embedder }),
+      bytes: await Retriever.fromBytes(await (await fetch('/cross/library.qvl')).arrayBuffer(), { embedder }),
+    };
+    const out = {};
+    for (const [how, retriever] of Object.entries(loaded)) {
+      out[how] = [];
+      for (const q of queries) {
+        const got = await retriever.retrieve({ ...q, screenshot: await shot(q.screenshot) });
+        out[how].push(got.map((r) => ({ demoId: r.demoId, score: r.score })));
+      }
+    }
+    return out;
+  }, sampleQueries());
+  await page.close();
+  for (const [how, got] of Object.entries(answers)) {
+    got.forEach((answer, i) => assertSameAnswer(answer, cross.answers[i], `Chromium, ${how}, query ${i}`));
+    report[`crossTarget_${how}_worstScoreDiff`] = worstScoreDiff(got, cross.answers);
+  }
 });

@@ -2,12 +2,16 @@
 // import below resolves exactly what users get from npm.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { DEFAULT_INSTRUCTION, Embedder, Index, Retriever, init } from 'qwen3-vl-embed';
 import { FIXTURES, MODEL_DIR, caseInputs, cases, isEmptyCase, maxAbsDiff, readSafetensor, softwareGpuCases, tolerance } from './helpers.js';
+import { CLI, LIBRARY, assertSameAnswer, cli, cliAnswer, cliLibrary, sampleEpisodes, sampleQueries, worstScoreDiff } from './cli-library.js';
 
 const DEVICE = process.env.QWEN3_VL_DEVICE ?? 'cpu';
+// Scores equal the CLI's (1e-6) where the query is embedded on the same kind of device: the CPU.
+const crossTargetSkip = !CLI ? 'QWEN3_VL_CLI is not set' : DEVICE !== 'cpu' ? 'compared on the CPU run' : false;
 const results = [];
 let embedder;
 let loadMs;
@@ -193,7 +197,9 @@ test('index: add, search, remove, toBytes/fromBytes round trip, npy and JSON exp
 
 test('retriever: cosine + app/domain bonuses, ties by id, episodes, progress, toBytes round trip', async () => {
   const png = (f) => new Uint8Array(readFileSync(join(FIXTURES, 'images', f)));
-  const retriever = await Retriever.create({ embedder, model: 'tiny-embedding', dim: 32 });
+  // The tiny model is 64 wide: the seed's minimum dimension is also its width.
+  for (const dim of [32, 65]) await assert.rejects(Retriever.create({ embedder, dim }), { code: 'BAD_DIMENSION' });
+  const retriever = await Retriever.create({ embedder, model: 'tiny-embedding', dim: 64 });
   retriever
     .addDemo({ id: 'night-shift', goal: 'Turn off Night Shift', appName: 'System Settings' })
     .addDemo({ id: 'star', goal: 'Star this repo', screenshot: png('rgb_64x48.png'), domain: 'www.GitHub.com' })
@@ -209,10 +215,10 @@ test('retriever: cosine + app/domain bonuses, ties by id, episodes, progress, to
   // Brute force: the same inputs through embedBatch, dot products, bonuses, sort by score then id.
   const demos = ['night-shift', 'star', 'wifi', 'flights'].map((id) => retriever.demo(id));
   const shots = { star: png('rgb_64x48.png'), flights: png('wide_176x96.png') };
-  const vectors = await embedder.embedBatch(demos.map((d) => ({ text: d.goal, image: shots[d.id] ?? null, instruction: DEFAULT_INSTRUCTION })), { dim: 32 });
+  const vectors = await embedder.embedBatch(demos.map((d) => ({ text: d.goal, image: shots[d.id] ?? null, instruction: DEFAULT_INSTRUCTION })), { dim: 64 });
   // 'settings' is inside 'System Settings' (the seed's containment rule; equality would give no bonus).
   const query = { task: 'make the screen less yellow', app: 'settings', domain: 'github.com', topK: 3 };
-  const q = await embedder.embed({ text: query.task, instruction: DEFAULT_INSTRUCTION, dim: 32 });
+  const q = await embedder.embed({ text: query.task, instruction: DEFAULT_INSTRUCTION, dim: 64 });
   const want = demos
     .map((d, i) => {
       const cos = vectors[i].reduce((s, x, j) => s + x * q[j], 0);
@@ -232,6 +238,78 @@ test('retriever: cosine + app/domain bonuses, ties by id, episodes, progress, to
   await assert.rejects(back.retrieve({ task: '  ' }), { code: 'EMPTY_INPUT' });
   assert.throws(() => back.addDemo({ id: '../x', goal: 'g' }), { code: 'BAD_ID' });
   await assert.rejects(Retriever.fromBytes(new Uint8Array(8), { embedder }), { code: 'CORRUPT_INDEX' });
+});
+
+test('cross-target: a library indexed by the CLI loads from a directory, a packed file and bytes, and answers as the CLI does', { skip: crossTargetSkip }, async () => {
+  const ref = cliLibrary();
+  const queries = sampleQueries().map((q) => ({ ...q, screenshot: q.screenshot ? new Uint8Array(readFileSync(join(LIBRARY, q.screenshot))) : undefined }));
+  const loaded = {
+    directory: await Retriever.load(ref.index, { embedder }),
+    packedFile: await Retriever.load(ref.packed, { embedder }),
+    bytes: await Retriever.fromBytes(readFileSync(ref.packed), { embedder }),
+  };
+  const worst = {};
+  for (const [how, retriever] of Object.entries(loaded)) {
+    assert.equal(retriever.size, 5);
+    const got = [];
+    for (const q of queries) got.push(await retriever.retrieve(q));
+    got.forEach((answer, i) => assertSameAnswer(answer, ref.answers[i], `${how}, query ${i}`));
+    worst[how] = worstScoreDiff(got, ref.answers);
+  }
+  console.log(`# cross-target (CLI library in Node): worst score diff ${JSON.stringify(worst)}`);
+  if (!ref.shared) rmSync(ref.dir, { recursive: true });
+});
+
+test('cross-target: a library built by npm loads in the CLI (written as files, and packed then unpacked) and answers as npm does', { skip: crossTargetSkip }, async () => {
+  // The model field names what the CLI loads to embed queries: the tiny checkpoint's directory.
+  // Index-time settings travel with the library: the CLI reports and uses them.
+  // (Bonuses exact in f32, as the library stores them.)
+  const settings = { bonuses: { app: 0.25, domain: 0.5 }, rerankTopN: 9, strategy: 'hnsw' };
+  const retriever = await Retriever.create({ embedder, model: MODEL_DIR, dim: 64, ...settings });
+  assert.equal(retriever.settings.instruction, DEFAULT_INSTRUCTION);
+  for (const [episode, screenshot] of sampleEpisodes()) retriever.addEpisode(episode, screenshot);
+  await retriever.buildIndex({ batchSize: 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'qwen3-vl-npm-library-'));
+  const asFiles = join(dir, 'files');
+  for (const [name, bytes] of Object.entries(retriever.toFiles())) {
+    mkdirSync(dirname(join(asFiles, name)), { recursive: true });
+    writeFileSync(join(asFiles, name), bytes);
+  }
+  writeFileSync(join(dir, 'library.qvl'), retriever.toBytes());
+  cli(['unpack', join(dir, 'library.qvl'), '--out', join(dir, 'unpacked')]);
+  const info = JSON.parse(cli(['info', asFiles, '--json']));
+  assert.deepEqual([info.bonuses, info.rerank_top_n, info.strategy, info.search], [settings.bonuses, 9, 'hnsw', 'hnsw']);
+  // Three queries (one with an app, one with a domain) keep the CLI runs few.
+  const queries = sampleQueries().filter((q) => !q.screenshot).slice(0, 3);
+  for (const [i, q] of queries.entries()) {
+    const want = await retriever.retrieve(q);
+    assertSameAnswer(cliAnswer(asFiles, q), want, `files, query ${i}`);
+    if (i === 0) assertSameAnswer(cliAnswer(join(dir, 'unpacked'), q), want, `unpacked, query ${i}`);
+  }
+  rmSync(dir, { recursive: true });
+});
+
+test("text retrieval: { method: 'text' }, and without an embedder automatically with one warning, answers as the CLI's --method text", { skip: crossTargetSkip }, async () => {
+  const ref = cliLibrary();
+  const queries = sampleQueries().filter((q) => q.task).slice(0, 4);
+  const want = queries.map((q) => cliAnswer(ref.index, q, ['--method', 'text']));
+  const withModel = await Retriever.load(ref.index, { embedder });
+  const noModel = await Retriever.load(ref.index);
+  const warnings = [];
+  const warn = console.warn;
+  console.warn = (...args) => warnings.push(args.join(' '));
+  try {
+    for (const [i, q] of queries.entries()) {
+      assertSameAnswer(await withModel.retrieve({ ...q, method: 'text' }), want[i], `method text, query ${i}`);
+      assertSameAnswer(await noModel.retrieve(q), want[i], `fallback, query ${i}`);
+    }
+  } finally {
+    console.warn = warn;
+  }
+  assert.equal(warnings.length, 1, `one warning: ${warnings}`);
+  assert.match(warnings[0], /no embedder loaded, retrieving by text/);
+  await assert.rejects(noModel.retrieve({ task: 'x', method: 'multimodal' }), { code: 'BAD_ARGUMENT' });
+  await assert.rejects(noModel.retrieve({ task: 'x', method: 'fuzzy' }), { code: 'BAD_ARGUMENT' });
 });
 
 test('dispose', () => {

@@ -10,8 +10,8 @@ use vector_index::fs::{Fs, StdFs};
 use crate::cache::hex;
 use crate::error::{Result, RetrieverError};
 use crate::layout::{
-    CACHE_FILE, Committed, DEMOS_DIR, FORMAT_VERSION, MANIFEST_FILE, MANIFEST_TMP, Manifest, TMP_SUFFIX, demo_file,
-    generation_dir, parse_generation,
+    CACHE_FILE, Committed, DEMOS_DIR, MANIFEST_FILE, MANIFEST_TMP, Manifest, TMP_SUFFIX, demo_file, generation_dir,
+    parse_generation,
 };
 use crate::retriever::DemoRetriever;
 
@@ -177,8 +177,7 @@ fn write_generation(
 /// Step 3: the manifest naming `generation` replaces the committed one. If the rename cannot
 /// be made durable, it is undone, so the error means "nothing changed" like any other.
 fn commit(r: &DemoRetriever, dir: &Path, generation: u64, before: &Committed) -> Result<()> {
-    let manifest = Manifest { format_version: FORMAT_VERSION, generation, settings: r.settings.clone() };
-    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| io_at(dir)(io::Error::other(e)))?;
+    let bytes = Manifest::new(generation, r.settings.clone()).to_bytes();
     let (tmp, path) = (dir.join(MANIFEST_TMP), dir.join(MANIFEST_FILE));
     StdFs.write_synced(&tmp, &bytes).map_err(io_at(&tmp))?;
     StdFs.rename(&tmp, &path).map_err(io_at(&path))?;

@@ -155,10 +155,18 @@ impl Demo {
     /// `base_dir`; the screenshot must exist (it is read when the demo is embedded).
     pub fn from_episode_json(text: &str, base_dir: &Path) -> Result<Demo, DemoProblem> {
         let raw: Value = serde_json::from_str(text).map_err(DemoProblem::Json)?;
-        Self::from_episode(raw, base_dir)
+        Self::from_episode(raw, Some(base_dir))
     }
 
-    fn from_episode(raw: Value, base_dir: &Path) -> Result<Demo, DemoProblem> {
+    /// Builds a demo from an episode where there are no files (wasm): the screenshot comes as
+    /// bytes ([`crate::DemoRetriever::add_demo_with_screenshot`]), so `screenshot_path` fields
+    /// are ignored and the demo has none.
+    pub fn from_episode_value(raw: Value) -> Result<Demo, DemoProblem> {
+        Self::from_episode(raw, None)
+    }
+
+    /// `base_dir`: where relative screenshot paths resolve; `None` ignores them.
+    fn from_episode(raw: Value, base_dir: Option<&Path>) -> Result<Demo, DemoProblem> {
         let ep: Episode = serde_json::from_value(raw.clone()).map_err(DemoProblem::Json)?;
         let demo_id = match &ep.episode_id {
             Value::String(s) => s.clone(),
@@ -179,7 +187,7 @@ impl Demo {
         let domain =
             ep.domain.map(|d| normalize_domain(&d)).or_else(|| first_url.and_then(host_of)).filter(|d| !d.is_empty());
         let screenshot = ep.screenshot_path.or_else(|| first.and_then(|o| o.screenshot_path.clone()));
-        let screenshot_path = screenshot.filter(|p| !p.is_empty()).map(|p| resolve(base_dir, &p));
+        let screenshot_path = base_dir.and_then(|base| screenshot.filter(|p| !p.is_empty()).map(|p| resolve(base, &p)));
         if let Some(path) = &screenshot_path {
             // Episode files and index metadata are JSON text: a path that is not UTF-8 cannot
             // be stored faithfully, so the demo is refused here (and can be skipped), rather

@@ -95,6 +95,17 @@ pub enum RetrieverError {
         found: usize,
     },
 
+    /// A library dimension outside `min..=max` (the seed's minimum, the model's width).
+    #[error("embedding dimension {dim}: a library needs {min}..={max} (at least {min}, at most the model's width)")]
+    DimOutOfRange {
+        /// The dimension asked for.
+        dim: usize,
+        /// The smallest allowed ([`crate::retriever::MIN_DIM`]).
+        min: usize,
+        /// The model's width.
+        max: usize,
+    },
+
     /// The saved index was embedded with another instruction than the one asked for.
     #[error("the index was embedded with instruction {found:?}, but {expected:?} was asked for (re-embed to switch)")]
     InstructionMismatch {
@@ -142,6 +153,10 @@ pub enum RetrieverError {
         /// What is wrong with it.
         reason: String,
     },
+
+    /// A packed library file ([`crate::pack`]) that cannot be read.
+    #[error("not a usable packed library: {0}")]
+    BadPack(String),
 
     /// Another command holds the index directory's writer lock (see [`crate::lock`]).
     #[error(

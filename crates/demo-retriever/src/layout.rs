@@ -39,6 +39,18 @@ pub(crate) struct Manifest {
     pub settings: RetrieverSettings,
 }
 
+impl Manifest {
+    /// The manifest committing `generation` of a library built with `settings`, as saved.
+    pub fn new(generation: u64, settings: RetrieverSettings) -> Self {
+        Self { format_version: FORMAT_VERSION, generation, settings }
+    }
+
+    /// The file's bytes (pretty JSON, so a person can read the settings).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).expect("a manifest (strings and numbers) serialises")
+    }
+}
+
 /// The directory of generation `generation` (the vector index and the cache).
 pub(crate) fn generation_dir(dir: &Path, generation: u64) -> PathBuf {
     dir.join(format!("{GENERATION_PREFIX}{generation}"))
@@ -88,7 +100,13 @@ impl Committed {
         };
         let mut bytes = Vec::new();
         file.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes).map_err(RetrieverError::io(&path))?;
-        let bad = |reason: String| RetrieverError::BadIndexDir { path: path.clone(), reason };
+        Self::parse(bytes, &path)
+    }
+
+    /// The state a manifest's bytes commit (`path` names it in errors); more than
+    /// [`MAX_MANIFEST_BYTES`] is refused before it is parsed.
+    pub fn parse(bytes: Vec<u8>, path: &Path) -> Result<Self> {
+        let bad = |reason: String| RetrieverError::BadIndexDir { path: path.to_path_buf(), reason };
         if bytes.len() as u64 > MAX_MANIFEST_BYTES {
             return Err(bad(format!("larger than {MAX_MANIFEST_BYTES} bytes: not a manifest")));
         }

@@ -7,7 +7,7 @@ use qwen3_vl_embedder::{EmbedError, EmbedInput};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use vector_index::{Index, IndexConfig};
+use vector_index::{Index, IndexConfig, Strategy};
 
 use crate::cache::{EmbeddingCache, cache_key};
 use crate::demo::Demo;
@@ -21,6 +21,18 @@ pub const DEFAULT_INSTRUCTION: &str = "Retrieve the GUI demonstration that shows
 pub const DEFAULT_MODEL: &str = "Qwen/Qwen3-VL-Embedding-2B";
 /// The Matryoshka dimension used unless told otherwise (capped at the model's hidden size).
 pub const DEFAULT_DIM: usize = 512;
+/// The smallest dimension a library may be built with (the seed's rule: shorter Matryoshka
+/// prefixes lose too much). Checked where users choose it (`index --dim`, npm's
+/// `Retriever.create`) by [`check_dim`].
+pub const MIN_DIM: usize = 64;
+
+/// Checks a library's dimension against [`MIN_DIM`] and the model's width `max`.
+pub fn check_dim(dim: usize, max: usize) -> Result<()> {
+    if (MIN_DIM..=max).contains(&dim) {
+        return Ok(());
+    }
+    Err(RetrieverError::DimOutOfRange { dim, min: MIN_DIM, max })
+}
 
 /// What an index was built with. Saved in the index directory's manifest; queries use it unless told
 /// otherwise.
@@ -38,6 +50,10 @@ pub struct RetrieverSettings {
     /// How many of the best candidates the reranker rescores when reranking is on.
     #[serde(default = "default_rerank_top_n")]
     pub rerank_top_n: usize,
+    /// How the vector index answers: exact scan, HNSW graph, or `auto` (HNSW from 10,000
+    /// demos). Saved with the index; absent in indexes saved before it existed (`auto`).
+    #[serde(default)]
+    pub strategy: Strategy,
 }
 
 /// The seed's `rerank_top_n` default.
@@ -55,7 +71,15 @@ impl RetrieverSettings {
             instruction: DEFAULT_INSTRUCTION.into(),
             bonuses: Bonuses::default(),
             rerank_top_n: default_rerank_top_n(),
+            strategy: Strategy::Auto,
         }
+    }
+
+    /// The vector index's configuration for these settings.
+    pub(crate) fn index_config(&self) -> IndexConfig {
+        let mut config = IndexConfig::new(self.model.clone(), self.dim);
+        config.strategy = self.strategy;
+        config
     }
 
     /// The same settings with another instruction.
@@ -249,14 +273,17 @@ pub struct DemoRetriever {
     pub(crate) replaced: BTreeMap<String, Demo>,
     pub(crate) index: Index,
     pub(crate) cache: EmbeddingCache,
+    /// Screenshots given as bytes with pending demos (where there is no file system to read
+    /// `screenshot_path` from: wasm), dropped once the demo is embedded.
+    pub(crate) screenshots: BTreeMap<String, Vec<u8>>,
 }
 
 impl DemoRetriever {
     /// An empty retriever.
     pub fn new(settings: RetrieverSettings) -> Result<Self> {
-        let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
-        let (demos, pending, replaced, cache) = Default::default();
-        Ok(Self { settings, demos, pending, replaced, index, cache })
+        let index = Index::new(settings.index_config())?;
+        let (demos, pending, replaced, cache, screenshots) = Default::default();
+        Ok(Self { settings, demos, pending, replaced, index, cache, screenshots })
     }
 
     /// A retriever over loaded parts, every demo built (what a load returns).
@@ -266,7 +293,8 @@ impl DemoRetriever {
         index: Index,
         cache: EmbeddingCache,
     ) -> Self {
-        Self { settings, demos, pending: Default::default(), replaced: Default::default(), index, cache }
+        let (pending, replaced, screenshots) = Default::default();
+        Self { settings, demos, pending, replaced, index, cache, screenshots }
     }
 
     /// What the index is built with.
@@ -341,6 +369,18 @@ impl DemoRetriever {
         self.pending.insert(id);
     }
 
+    /// Adds a demo whose screenshot is given as encoded image bytes rather than read from its
+    /// `screenshot_path` (where there is no file system: wasm). The bytes are embedded with the
+    /// goal by the next build, then dropped.
+    pub fn add_demo_with_screenshot(&mut self, demo: Demo, screenshot: Option<Vec<u8>>) {
+        let id = demo.demo_id.clone();
+        self.add_demo(demo);
+        match screenshot {
+            Some(bytes) => self.screenshots.insert(id, bytes),
+            None => self.screenshots.remove(&id),
+        };
+    }
+
     /// Adds demos (see [`Self::add_demo`]). Returns how many.
     pub fn add_demos(&mut self, demos: impl IntoIterator<Item = Demo>) -> Result<usize> {
         let mut n = 0;
@@ -355,6 +395,7 @@ impl DemoRetriever {
     pub fn remove_demo(&mut self, demo_id: &str) -> Result<bool> {
         self.pending.remove(demo_id);
         self.replaced.remove(demo_id);
+        self.screenshots.remove(demo_id);
         if self.demos.remove(demo_id).is_none() {
             return Ok(false);
         }
@@ -369,14 +410,15 @@ impl DemoRetriever {
         self.demos.clear();
         self.pending.clear();
         self.replaced.clear();
-        self.index = Index::new(IndexConfig::new(self.settings.model.clone(), self.settings.dim))?;
+        self.screenshots.clear();
+        self.index = Index::new(self.settings.index_config())?;
         Ok(())
     }
 
     /// Switches model, dimension or instruction: every demo is embedded again by the next
     /// build (vectors already in the cache for the new settings are reused).
     pub fn reembed(&mut self, settings: RetrieverSettings) -> Result<()> {
-        let index = Index::new(IndexConfig::new(settings.model.clone(), settings.dim))?;
+        let index = Index::new(settings.index_config())?;
         (self.settings, self.index) = (settings, index);
         self.pending = self.demos.keys().cloned().collect();
         // The previous versions' vectors went with the old index: nothing to restore.
@@ -400,10 +442,12 @@ impl DemoRetriever {
     }
 
     /// The model input for a demo: its goal and, when it has one, its screenshot.
-    fn document_input(&self, demo: &Demo) -> Result<EmbedInput, DemoError> {
+    pub(crate) fn document_input(&self, demo: &Demo) -> Result<EmbedInput, DemoError> {
         let mut input = EmbedInput::text(demo.goal.clone()).with_instruction(self.settings.instruction.clone());
-        if let Some(path) = &demo.screenshot_path {
-            let bytes = qwen3_vl_embedder::read_image(path).map_err(|source| DemoError {
+        if let Some(bytes) = self.screenshots.get(&demo.demo_id) {
+            input.images.push(bytes.clone());
+        } else if let Some(path) = &demo.screenshot_path {
+            let bytes = read_screenshot(path).map_err(|source| DemoError {
                 origin: format!("demo {}", demo.demo_id),
                 problem: DemoProblem::Screenshot { path: path.clone(), source },
             })?;
@@ -412,7 +456,7 @@ impl DemoRetriever {
         Ok(input)
     }
 
-    fn key_of(&self, input: &EmbedInput) -> String {
+    pub(crate) fn key_of(&self, input: &EmbedInput) -> String {
         let s = &self.settings;
         cache_key(&s.model, s.dim, &s.instruction, input.text.as_deref(), &input.images)
     }
@@ -497,6 +541,7 @@ impl DemoRetriever {
         let skipped = bad.into_iter().map(|(id, e)| self.leave_out(&id, e)).collect();
         self.pending.clear();
         self.replaced.clear();
+        self.screenshots.clear();
         Ok(BuildReport { skipped, ..report })
     }
 
@@ -554,7 +599,7 @@ impl DemoRetriever {
     }
 
     /// The index's vector for `id` if it was computed from the inputs `key` names.
-    fn indexed_vector(&self, id: &str, key: &str) -> Option<Vec<f32>> {
+    pub(crate) fn indexed_vector(&self, id: &str, key: &str) -> Option<Vec<f32>> {
         let item = self.index.get(id).ok()?;
         (item.metadata.get("embed_key").and_then(Value::as_str) == Some(key)).then(|| item.vector.to_vec())
     }
@@ -571,10 +616,7 @@ impl DemoRetriever {
         query: &Query,
         reranker: Option<&dyn Rerank>,
     ) -> Result<Vec<RetrievalResult>> {
-        if !self.pending.is_empty() {
-            return Err(RetrieverError::NotBuilt(self.pending.len()));
-        }
-        let input = query.embed_input(&self.settings.instruction)?;
+        let input = self.query_input(query)?;
         if query.rerank && reranker.is_none() {
             return Err(RetrieverError::NoReranker);
         }
@@ -588,6 +630,16 @@ impl DemoRetriever {
             None => None,
         };
         Ok(self.results(rank(candidates, rerank_scores.as_deref()), query.top_k))
+    }
+
+    /// The model input a query is embedded as (the query's instruction, else the index's):
+    /// what [`Self::retrieve`] embeds, for callers that embed it themselves
+    /// ([`Self::retrieve_by_vector`]). Fails when demos are not built or the query is empty.
+    pub fn query_input(&self, query: &Query) -> Result<EmbedInput> {
+        if !self.pending.is_empty() {
+            return Err(RetrieverError::NotBuilt(self.pending.len()));
+        }
+        query.embed_input(&self.settings.instruction)
     }
 
     /// The first `top_k` of `ranked` (best first) as results, with 1-based ranks.
@@ -672,6 +724,21 @@ impl DemoRetriever {
     }
 }
 
+/// A demo's screenshot file, read with the embedder's limits.
+#[cfg(not(target_arch = "wasm32"))]
+fn read_screenshot(path: &std::path::Path) -> Result<Vec<u8>, EmbedError> {
+    qwen3_vl_embedder::read_image(path)
+}
+
+/// wasm32 has no file system: a demo's screenshot must come as bytes
+/// ([`DemoRetriever::add_demo_with_screenshot`]).
+#[cfg(target_arch = "wasm32")]
+fn read_screenshot(path: &std::path::Path) -> Result<Vec<u8>, EmbedError> {
+    let source =
+        std::io::Error::new(std::io::ErrorKind::Unsupported, "no file system here: pass the screenshot's bytes");
+    Err(EmbedError::Io { path: path.display().to_string(), source })
+}
+
 /// Errors caused by one input itself (its image file or its content), not by the model or
 /// the device: the ones a build can pin on a demo and skip.
 fn is_input_error(e: &EmbedError) -> bool {
@@ -683,7 +750,7 @@ fn bad_embedding(input: &str, problem: String) -> EmbedError {
 }
 
 /// Refuses a vector that must not be stored, whatever [`EmbedBatch`] produced it.
-fn check_vector(id: &str, v: &[f32], dim: usize) -> Result<()> {
+pub(crate) fn check_vector(id: &str, v: &[f32], dim: usize) -> Result<()> {
     let input = format!("demo {id}");
     if v.len() != dim {
         return Err(bad_embedding(&input, format!("{} components long, expected {dim}", v.len())).into());

@@ -73,11 +73,12 @@
 //! they see the manifest before a commit or after it, and only files it names.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use vector_index::Index;
+use vector_index::fs::{Fs, StdFs};
 
 use crate::cache::{EmbeddingCache, hex};
 use crate::demo::Demo;
@@ -168,7 +169,7 @@ impl DemoRetriever {
         let mut attempt = 1;
         loop {
             let loaded = match &state {
-                Committed::Manifest { manifest, .. } => load_generation(dir, manifest),
+                Committed::Manifest { manifest, .. } => load_generation(dir, manifest, &StdFs),
                 Committed::Legacy => crate::legacy::load(dir),
                 Committed::Nothing => Err(bad_dir(dir, "not a demo index (no manifest.json)")),
             };
@@ -184,22 +185,35 @@ impl DemoRetriever {
     }
 }
 
-/// Loads generation `manifest.generation` and the demo files its items name.
-fn load_generation(dir: &Path, manifest: &Manifest) -> Result<DemoRetriever> {
+/// Loads generation `manifest.generation` and the demo files its items name, from `dir` on
+/// the storage `fs` (the file system, or a library's files in memory: [`crate::files`]).
+pub(crate) fn load_generation(dir: &Path, manifest: &Manifest, fs: &dyn Fs) -> Result<DemoRetriever> {
     let gen_dir = generation_dir(dir, manifest.generation);
-    let index = Index::load(&gen_dir)?;
+    let index = Index::load_with(&gen_dir, fs)?;
     check_agreement(&gen_dir, &manifest.settings, &index)?;
     let mut demos = BTreeMap::new();
     for item in index.iter() {
-        let sha = item.metadata.get("episode_sha256").and_then(Value::as_str).unwrap_or_default();
-        // The name comes from the index: only a sha256 in hex may become a path.
-        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(bad_dir(&gen_dir, format!("item {:?} names no episode file (episode_sha256)", item.id)));
-        }
-        demos.insert(item.id.to_owned(), read_demo(&demo_file(dir, sha), item.id, item.metadata)?);
+        let path = demo_path(dir, &gen_dir, item.id, item.metadata)?;
+        let bytes = fs.read(&path).map_err(RetrieverError::io(&path))?;
+        demos.insert(item.id.to_owned(), parse_demo(&bytes, &path, item.id, item.metadata)?);
     }
-    let cache = EmbeddingCache::read_file(&gen_dir.join(CACHE_FILE))?;
+    let cache_path = gen_dir.join(CACHE_FILE);
+    let cache = match fs.read(&cache_path) {
+        Ok(bytes) => EmbeddingCache::parse(&bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => EmbeddingCache::default(),
+        Err(e) => return Err(RetrieverError::io(cache_path)(e)),
+    };
     Ok(DemoRetriever::assemble(manifest.settings.clone(), demos, index, cache))
+}
+
+/// The episode file an index item names by its `episode_sha256`.
+pub(crate) fn demo_path(dir: &Path, gen_dir: &Path, id: &str, metadata: &Value) -> Result<PathBuf> {
+    let sha = metadata.get("episode_sha256").and_then(Value::as_str).unwrap_or_default();
+    // The name comes from the index: only a sha256 in hex may become a path.
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad_dir(gen_dir, format!("item {id:?} names no episode file (episode_sha256)")));
+    }
+    Ok(demo_file(dir, sha))
 }
 
 /// Checks that the settings and the vector index describe the same embeddings.
@@ -222,11 +236,16 @@ pub(crate) fn check_agreement(dir: &Path, settings: &RetrieverSettings, index: &
 /// Reads an episode file and checks it is the one the index item `id` was saved with.
 pub(crate) fn read_demo(path: &Path, id: &str, metadata: &Value) -> Result<Demo> {
     let bytes = std::fs::read(path).map_err(RetrieverError::io(path))?;
+    parse_demo(&bytes, path, id, metadata)
+}
+
+/// An episode file's bytes, checked against the sha256 the index item `id` records.
+fn parse_demo(bytes: &[u8], path: &Path, id: &str, metadata: &Value) -> Result<Demo> {
     let expected = metadata.get("episode_sha256").and_then(Value::as_str).unwrap_or_default();
-    if hex(&Sha256::digest(&bytes)) != expected {
+    if hex(&Sha256::digest(bytes)) != expected {
         return Err(bad_dir(path, "the episode file does not match the index (modified since it was saved)"));
     }
-    let demo: Demo = serde_json::from_slice(&bytes).map_err(|e| bad_dir(path, format!("invalid JSON: {e}")))?;
+    let demo: Demo = serde_json::from_slice(bytes).map_err(|e| bad_dir(path, format!("invalid JSON: {e}")))?;
     if demo.demo_id != id {
         return Err(bad_dir(path, format!("holds demo {:?}, expected {id:?}", demo.demo_id)));
     }

@@ -1,11 +1,13 @@
 //! The episode and cache readers on hostile bytes: the sample episodes and a cache file, each
 //! mutated thousands of times (bytes flipped, cut, spliced, deep nesting), must give a demo or
-//! a typed problem, and a cache with its bad lines dropped, never a panic. A deterministic
+//! a typed problem, and a cache with its bad lines dropped, never a panic; so must a library's
+//! files (what a directory URL serves) with any one file mutated. A deterministic
 //! stand-in for the fuzz targets in `fuzz/` (which need nightly), run on every CI build.
 
 use std::path::Path;
 
-use demo_retriever::{Demo, EmbeddingCache};
+use demo_retriever::{Demo, DemoRetriever, EmbedBatch, EmbeddingCache, RetrieverSettings, read_library};
+use qwen3_vl_embedder::{EmbedError, EmbedInput};
 use reference_fixtures::fixtures_dir;
 
 /// xorshift64*: reproducible mutations without a dependency.
@@ -89,4 +91,46 @@ fn mutated_cache_files_keep_their_good_lines() {
         let dropped = parsed.take_dropped().len();
         assert!(parsed.len() + dropped <= lines, "every line is kept once or dropped once");
     }
+}
+
+/// Unit vectors from the goal's length: a library without a model.
+struct ByLength;
+
+impl EmbedBatch for ByLength {
+    fn embed_inputs(&self, inputs: &[EmbedInput], dim: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(inputs
+            .iter()
+            .map(|i| {
+                let n = i.text.as_deref().map_or(1, str::len) as f32;
+                let v: Vec<f32> = (0..dim).map(|k| ((k as f32 + 1.0) * n).sin() + 1.5).collect();
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.into_iter().map(|x| x / norm).collect()
+            })
+            .collect())
+    }
+}
+
+#[test]
+fn a_library_with_any_file_mutated_loads_or_is_a_typed_error() {
+    let mut r = DemoRetriever::new(RetrieverSettings::new("by-length", 8)).unwrap();
+    r.add_demos(read_library(&fixtures_dir().join("demo-library/episodes")).unwrap().demos).unwrap();
+    r.build_index(&ByLength, 8, &mut |_| {}).unwrap();
+    let files = r.to_files().unwrap();
+    let names = files.names();
+    let mut rng = Rng(0x0f11_e5ed);
+    let (mut loaded, mut refused) = (0, 0);
+    for i in 0..600 {
+        let name = &names[i % names.len()];
+        let mut hostile = files.clone();
+        hostile.insert(name, mutate(&mut rng, &files.get(name).unwrap())).unwrap();
+        match DemoRetriever::from_files(&hostile) {
+            Ok(_) => loaded += 1,
+            Err(e) => {
+                assert!(!e.to_string().is_empty());
+                refused += 1;
+            }
+        }
+    }
+    // The cache drops bad lines (so it often loads); everything else is checksummed or parsed.
+    assert!(refused > 300 && loaded > 0, "loaded {loaded}, refused {refused}");
 }

@@ -6,7 +6,7 @@
 //! | 1 | a model, device or file problem: a model that cannot be found or loaded, a device that cannot start, an input image that cannot be read (missing, not a regular file, over `MAX_IMAGE_FILE_BYTES`, undecodable), an embedding that is NaN, infinite or zero, stdout that cannot be written (closed pipe, full disk), a save that could not be written (the index is unchanged), any other I/O error |
 //! | 2 | bad usage: what clap rejects (unknown flags or values, `--device`/`--precision` names, a count or `--dim` of 0), a `--dim` above the model's width, an input or query with neither text nor image (or `--method text` without text), `index --out` naming a non-empty directory that is not an index, `remove` of an id the index does not hold, an `eval` queries file that is malformed or names unknown demos |
 //! | 3 | bad demos (unreadable episode, missing or undecodable screenshot, duplicate id) or an empty library |
-//! | 4 | an index directory that is missing, damaged or built with other settings |
+//! | 4 | an index directory (or packed library) that is missing, damaged or built with other settings |
 //! | 5 | the index is locked: another `index` or `add` is writing it (nothing was changed; retry later) |
 //!
 //! A command that fails with an error leaves a saved index as it was: every check runs before
@@ -70,11 +70,13 @@ impl Failure {
                 | R::TextQueryNeedsText
                 | R::UnknownDemos(_)
                 | R::BadFilter { .. }
-                | R::NotAnIndexDir { .. },
+                | R::NotAnIndexDir { .. }
+                | R::DimOutOfRange { .. },
             ) => 2,
             Self::Retriever(R::BadDemos(_) | R::EmptyLibrary(_)) => 3,
             Self::Retriever(
                 R::BadIndexDir { .. }
+                | R::BadPack(_)
                 | R::Index(_)
                 | R::ModelMismatch { .. }
                 | R::DimMismatch { .. }

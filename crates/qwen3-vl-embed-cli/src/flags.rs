@@ -10,6 +10,26 @@ pub fn positive(value: &str) -> Result<usize, String> {
     }
 }
 
+/// A library's embedding dimension (`index --dim`): at least `demo_retriever::MIN_DIM`, the
+/// seed's minimum (the model's width is checked once the model is known).
+pub fn library_dim(value: &str) -> Result<usize, String> {
+    let dim = positive(value)?;
+    if dim < demo_retriever::MIN_DIM {
+        return Err(format!("must be at least {} (shorter embeddings lose too much)", demo_retriever::MIN_DIM));
+    }
+    Ok(dim)
+}
+
+/// A search strategy (`index --strategy`): `auto`, `exact` or `hnsw`.
+pub fn strategy(value: &str) -> Result<demo_retriever::Strategy, String> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "auto" => Ok(demo_retriever::Strategy::Auto),
+        "exact" => Ok(demo_retriever::Strategy::Exact),
+        "hnsw" => Ok(demo_retriever::Strategy::Hnsw),
+        other => Err(format!("{other:?}: expected auto, exact or hnsw")),
+    }
+}
+
 /// A context bonus: a finite number (`--app-bonus`, `--domain-bonus`); negative values are
 /// allowed and demote the context's demos.
 pub fn bonus(value: &str) -> Result<f32, String> {
@@ -22,7 +42,16 @@ pub fn bonus(value: &str) -> Result<f32, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{bonus, positive};
+    use super::{bonus, library_dim, positive};
+
+    #[test]
+    fn library_dims_start_at_the_seeds_minimum() {
+        assert_eq!(library_dim("64"), Ok(64));
+        assert_eq!(library_dim("2048"), Ok(2048));
+        for bad in ["63", "1", "0", "x"] {
+            assert!(library_dim(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn bonuses_are_finite_numbers() {

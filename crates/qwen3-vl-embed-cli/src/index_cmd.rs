@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 use demo_retriever::{
-    DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, IndexLock, RetrieverError, RetrieverSettings,
-    check_out_dir, is_index_dir,
+    Bonuses, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, IndexLock, RetrieverError,
+    RetrieverSettings, check_out_dir, is_index_dir,
 };
 
 use crate::demo_build::{BuildArgs, build, model_id, read_demos};
@@ -24,13 +24,31 @@ pub struct IndexArgs {
     /// Model directory or Hugging Face Hub id [default: the existing index's, else Qwen/Qwen3-VL-Embedding-2B].
     #[arg(long)]
     model: Option<String>,
-    /// Matryoshka dimension [default: the existing index's, else 512 capped at the model's width].
-    #[arg(long, value_parser = crate::flags::positive)]
+    /// Matryoshka dimension, 64 up to the model's width [default: the existing index's, else
+    /// 512 capped at the model's width].
+    #[arg(long, value_parser = crate::flags::library_dim)]
     dim: Option<usize>,
     /// Instruction demos and queries are embedded with [default: the existing index's, else
     /// "Retrieve the GUI demonstration that shows how to complete the user's task."].
     #[arg(long)]
     instruction: Option<String>,
+    /// Bonus added to a demo's score when the query's --app is contained in its app name,
+    /// saved in the index [default: the existing index's, else 0.1].
+    #[arg(long, value_parser = crate::flags::bonus)]
+    app_bonus: Option<f32>,
+    /// Bonus added when the query's --domain is a run of whole labels of the demo's domain,
+    /// saved in the index [default: the existing index's, else 0.1].
+    #[arg(long, value_parser = crate::flags::bonus)]
+    domain_bonus: Option<f32>,
+    /// How many of the best candidates `query --rerank` rescores, saved in the index
+    /// [default: the existing index's, else 20].
+    #[arg(long, value_parser = crate::flags::positive)]
+    rerank_top_n: Option<usize>,
+    /// How queries search: `exact` (scan every demo), `hnsw` (a graph, at any size) or `auto`
+    /// (hnsw from 10,000 demos); saved in the index [default: the existing index's, else auto].
+    /// Changing it rebuilds the vector index from the cached vectors (nothing is re-embedded).
+    #[arg(long, value_parser = crate::flags::strategy)]
+    strategy: Option<demo_retriever::Strategy>,
     #[command(flatten)]
     build: BuildArgs,
     /// Re-embed an existing index whose model, dim or instruction differ from the ones given.
@@ -56,17 +74,29 @@ pub fn run(args: IndexArgs) -> CmdResult {
     let model = model.or_else(|| old.as_ref().map(|s| s.model.clone())).unwrap_or_else(|| DEFAULT_MODEL.into());
     let embedder = load_embedder(&model, &args.build.device, args.build.batch_size)?;
     let dim = args.dim.or(old.as_ref().map(|s| s.dim)).unwrap_or_else(|| DEFAULT_DIM.min(embedder.hidden_size()));
-    let instruction = args.instruction.or(old.map(|s| s.instruction)).unwrap_or_else(|| DEFAULT_INSTRUCTION.into());
-    let settings = RetrieverSettings::new(model, dim).with_instruction(instruction);
+    if args.dim.is_some() {
+        demo_retriever::check_dim(dim, embedder.hidden_size())?;
+    }
+    let instruction =
+        args.instruction.or(old.as_ref().map(|s| s.instruction.clone())).unwrap_or_else(|| DEFAULT_INSTRUCTION.into());
+    let mut settings = RetrieverSettings::new(model, dim).with_instruction(instruction);
+    // Query-time settings: given ones replace the index's, the rest are kept.
+    let kept = old.as_ref().map_or(Bonuses::default(), |s| s.bonuses);
+    settings.bonuses =
+        Bonuses { app: args.app_bonus.unwrap_or(kept.app), domain: args.domain_bonus.unwrap_or(kept.domain) };
+    settings.rerank_top_n = args.rerank_top_n.or(old.as_ref().map(|s| s.rerank_top_n)).unwrap_or(settings.rerank_top_n);
+    settings.strategy = args.strategy.or(old.map(|s| s.strategy)).unwrap_or_default();
     let mut retriever = match existing {
         Some(mut r) => {
-            if *r.settings() != settings {
-                let settings = RetrieverSettings {
-                    bonuses: r.settings().bonuses,
-                    rerank_top_n: r.settings().rerank_top_n,
-                    ..settings
-                };
+            let s = r.settings();
+            let vectors = (&s.model, s.dim, &s.instruction, s.strategy);
+            if vectors != (&settings.model, settings.dim, &settings.instruction, settings.strategy) {
+                // A new vector index; the embedding cache gives back every vector it already has.
                 r.reembed(settings)?;
+            } else {
+                // Bonuses and the rerank depth apply at query time: nothing is re-embedded.
+                r.set_bonuses(settings.bonuses);
+                r.set_rerank_top_n(settings.rerank_top_n);
             }
             r.clear()?;
             r

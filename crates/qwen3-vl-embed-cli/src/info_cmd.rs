@@ -36,7 +36,7 @@ pub fn run(args: InfoArgs) -> CmdResult {
             "index": shown, "model": s.model, "dim": s.dim, "instruction": s.instruction,
             "demos": r.len(), "platforms": platforms, "cached_embeddings": r.cache().len(),
             "bonuses": {"app": s.bonuses.app, "domain": s.bonuses.domain}, "rerank_top_n": s.rerank_top_n,
-            "search": search, "disk_bytes": disk_bytes, "demo_ids": ids,
+            "search": search, "strategy": s.strategy, "disk_bytes": disk_bytes, "demo_ids": ids,
         });
         return crate::output::print_line(out);
     }

@@ -13,10 +13,13 @@ mod failure;
 mod flags;
 mod index_cmd;
 mod info_cmd;
+mod migrate_cmd;
 mod model_load;
 mod output;
+mod pack_cmd;
 mod query_cmd;
 mod remove_cmd;
+mod unpack_cmd;
 
 use std::process::ExitCode;
 
@@ -47,6 +50,12 @@ enum Command {
     Eval(eval_cmd::EvalArgs),
     /// Export an index's vectors and metadata to a vector database's import format (Qdrant).
     Export(export_cmd::ExportArgs),
+    /// Upgrade a text-only index to a multimodal one, screenshots from a folder or a JSON map.
+    Migrate(migrate_cmd::MigrateArgs),
+    /// Write an index directory as one packed file (for the npm package: Node, browsers).
+    Pack(pack_cmd::PackArgs),
+    /// Turn a packed library (from `pack` or the npm package) back into an index directory.
+    Unpack(unpack_cmd::UnpackArgs),
 }
 
 fn main() -> ExitCode {
@@ -60,6 +69,9 @@ fn main() -> ExitCode {
         Command::Remove(args) => remove_cmd::run(args),
         Command::Eval(args) => eval_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
+        Command::Migrate(args) => migrate_cmd::run(args),
+        Command::Pack(args) => pack_cmd::run(args),
+        Command::Unpack(args) => unpack_cmd::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -205,7 +205,7 @@ fn bad_inputs_are_clear_errors_and_leave_the_index_intact() {
     fails(&["add", i, s(&bad.join("missing")), "--device", "cpu"], 3, "gone.png");
     fails(&["add", i, s(&bad.join("corrupt")), "--device", "cpu"], 3, "invalid episode JSON");
     fails(&["add", i, s(&bad.join("empty")), "--device", "cpu"], 3, "holds no episodes");
-    fails(&["index", s(&episodes), "--out", i, "--model", m, "--dim", "32", "--device", "cpu"], 4, "dimension 32");
+    fails(&["index", s(&episodes), "--out", i, "--model", m, "--dim", "65", "--device", "cpu"], 4, "dimension 65");
     fails(&["index", s(&episodes), "--out", i, "--model", s(&other), "--device", "cpu"], 4, "built with model");
     fails(&["index", s(&episodes), "--out", i, "--instruction", "Other", "--device", "cpu"], 4, "instruction");
     fails(&["index", s(&bad.join("empty")), "--out", i, "--model", m, "--device", "cpu"], 3, "holds no episodes");

@@ -77,6 +77,13 @@ async fn start(choice: DeviceChoice) -> Result<(qwen3_vl_embedder::Device, &'sta
     Ok((started.device, name))
 }
 
+impl WasmEmbedder {
+    /// The model, shared with a pending build or query of a `WasmRetriever`.
+    pub(crate) fn shared(&self) -> Rc<Embedder> {
+        self.inner.clone()
+    }
+}
+
 #[wasm_bindgen]
 impl WasmEmbedder {
     /// Builds an embedder from `config.json` text, `tokenizer.json` bytes and the weight

@@ -21,7 +21,11 @@ pub fn bad_argument(message: impl AsRef<str>) -> JsValue {
 
 /// An embedding error as a JS `Error`, its `code` chosen by kind (`EMPTY_INPUT`, `BAD_IMAGE`, ...).
 pub fn from_embed(e: EmbedError) -> JsValue {
-    let code = match &e {
+    js_error(embed_code(&e), e.to_string())
+}
+
+fn embed_code(e: &EmbedError) -> &'static str {
+    match e {
         EmbedError::EmptyInput => "EMPTY_INPUT",
         EmbedError::BadDimension { .. } => "BAD_DIMENSION",
         EmbedError::UnknownDevice(_) => "UNKNOWN_DEVICE",
@@ -32,8 +36,7 @@ pub fn from_embed(e: EmbedError) -> JsValue {
         EmbedError::Model(m) => model_code(m),
         // A NaN, infinite or zero embedding comes from broken weights or config.
         EmbedError::BadEmbedding { .. } => "BAD_MODEL",
-    };
-    js_error(code, e.to_string())
+    }
 }
 
 /// A model error as a JS `Error`: `DEVICE`, `UNSUPPORTED_DTYPE` or `BAD_MODEL`.
@@ -77,4 +80,38 @@ pub fn from_index(e: vector_index::Error) -> JsValue {
         _ => "INDEX",
     };
     js_error(code, e.to_string())
+}
+
+/// A retriever error as a JS `Error`: `NOT_BUILT`, `EMPTY_INPUT`, `UNKNOWN_ID`, `BAD_ID`,
+/// `CORRUPT_INDEX` (a library's files or packed file), `BAD_DEMO`, or the embedding's and the
+/// index's own codes.
+pub fn from_retriever(e: demo_retriever::RetrieverError) -> JsValue {
+    use demo_retriever::RetrieverError as R;
+    let code = match e {
+        R::Embed(e) => return from_embed(e),
+        R::Index(e) => return from_index(e),
+        R::BadDemos(mut demos) if demos.len() == 1 => return from_demo_problem(demos.remove(0).problem),
+        R::NotBuilt(_) => "NOT_BUILT",
+        R::DimOutOfRange { .. } => "BAD_DIMENSION",
+        R::EmptyQuery | R::TextQueryNeedsText => "EMPTY_INPUT",
+        R::UnknownDemos(_) => "UNKNOWN_ID",
+        R::BadIndexDir { .. } | R::BadPack(_) | R::Io { .. } => "CORRUPT_INDEX",
+        R::BadDemos(_) | R::EmptyLibrary(_) => "BAD_DEMO",
+        R::BadFilter { .. } | R::NoReranker => "BAD_ARGUMENT",
+        R::ModelMismatch { .. } | R::DimMismatch { .. } | R::InstructionMismatch { .. } => "BAD_ARGUMENT",
+        _ => "INDEX",
+    };
+    js_error(code, e.to_string())
+}
+
+/// One demo's problem as a JS `Error`: `BAD_ID`, `EMPTY_INPUT` (no goal), or `BAD_DEMO`.
+pub fn from_demo_problem(p: demo_retriever::DemoProblem) -> JsValue {
+    use demo_retriever::DemoProblem as P;
+    let code = match &p {
+        P::BadId { .. } => "BAD_ID",
+        P::NoGoal => "EMPTY_INPUT",
+        P::Unembeddable(e) | P::Screenshot { source: e, .. } => embed_code(e),
+        _ => "BAD_DEMO",
+    };
+    js_error(code, p.to_string())
 }

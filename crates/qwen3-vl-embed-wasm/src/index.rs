@@ -15,11 +15,12 @@ pub struct WasmIndex {
 }
 
 /// JSON values -> plain JS objects (not `Map`s).
-fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
+pub(crate) fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(|e| bad_argument(e.to_string()))
 }
 
-fn from_js(value: JsValue) -> Result<serde_json::Value, JsValue> {
+/// A JS value as JSON (`undefined`: null).
+pub(crate) fn from_js(value: JsValue) -> Result<serde_json::Value, JsValue> {
     if value.is_undefined() {
         return Ok(serde_json::Value::Null);
     }

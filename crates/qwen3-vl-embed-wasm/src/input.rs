@@ -50,7 +50,7 @@ fn optional_string(object: &JsValue, key: &str) -> Result<Option<String>, JsValu
 }
 
 /// Encoded bytes as they are, or RGBA pixels encoded as PNG.
-fn image_bytes(value: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
+pub(crate) fn image_bytes(value: &JsValue, what: &str) -> Result<Vec<u8>, JsValue> {
     if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
         return Ok(bytes.to_vec());
     }

@@ -8,6 +8,8 @@
 //!   `embedBatch`): every method that touches the device returns a `Promise`, and readback is
 //!   always asynchronous (browsers forbid blocking on the GPU).
 //! * `WasmIndex`: `vector-index` with `toBytes`/`fromBytes`, `.npy` and JSON export.
+//! * `WasmRetriever`: `demo-retriever`'s `DemoRetriever` (the CLI's retrieval), reading and
+//!   writing the CLI's library files (`fromFiles`, `fromPacked`, `toFiles`, `toPacked`).
 //!
 //! Errors reach JS as `Error` objects with a stable `code` (see `error.rs`).
 //!
@@ -20,6 +22,8 @@ pub mod error;
 pub mod index;
 pub mod input;
 pub mod js_bytes;
+pub mod retriever;
 
 pub use embedder::WasmEmbedder;
 pub use index::WasmIndex;
+pub use retriever::WasmRetriever;
