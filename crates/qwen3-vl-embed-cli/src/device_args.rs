@@ -9,8 +9,8 @@ pub struct DeviceArgs {
     /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
-    /// How the weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU, half the memory) or
-    /// int8 (a quarter of the memory).
+    /// How the weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU, half the memory),
+    /// int8 (a quarter of the memory) or q4 (CPU, about a sixth).
     #[arg(long, default_value = "f32")]
     pub precision: Precision,
 }

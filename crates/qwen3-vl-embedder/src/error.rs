@@ -23,7 +23,7 @@ pub enum EmbedError {
     UnknownDevice(String),
 
     /// A precision name (`--precision`, the JS `dtype`) we do not know.
-    #[error("unknown precision {0:?}: expected f32, f16, bf16 or int8")]
+    #[error("unknown precision {0:?}: expected f32, f16, bf16, int8 or q4")]
     UnknownPrecision(String),
 
     /// The device could not be started.

@@ -33,7 +33,9 @@ pub use input::EmbedInput;
 pub use input::read_image;
 pub use model_files::ModelFiles;
 pub use precision::Precision;
-pub use qwen3_vl_model::{Checkpoint, CpuKernels, LoadProgress, ModelInput, ProgressFn, cpu_kernels, int8_weights};
+pub use qwen3_vl_model::{
+    Checkpoint, CpuKernels, LoadProgress, ModelInput, ProgressFn, cpu_kernels, int8_weights, q4_weights,
+};
 pub use qwen3_vl_preprocess::image::MAX_IMAGE_FILE_BYTES;
 pub use reranker::Reranker;
 pub use source::resolve_model_dir;

@@ -70,6 +70,16 @@ pub enum ModelError {
         dtype: String,
     },
 
+    /// A precision only our native CPU kernels run (q4 for now) was asked of another device
+    /// (wgpu, WebGPU, or wasm32's CPU).
+    #[error(
+        "{precision} weights run on the native CPU device only for now: load with --device cpu, or use int8 or f32 on this device"
+    )]
+    PrecisionNeedsCpu {
+        /// The precision asked for.
+        precision: String,
+    },
+
     /// The inputs handed to the forward pass are inconsistent (wrong number of image
     /// tokens for the grids, empty batch, ...).
     #[error("invalid model input: {0}")]

@@ -44,7 +44,7 @@ pub use load::checkpoint::{Checkpoint, LoadProgress, ProgressFn, shard_names};
 #[cfg(not(target_family = "wasm"))]
 pub use load::safetensors::FileSource;
 pub use load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative};
-pub use load::weights::{INT8_BLOCK, int8_weights};
+pub use load::weights::{INT8_BLOCK, Q4_BLOCK, int8_weights, is_q4, q4_weights};
 pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};
 pub use reranker::{NO_TOKEN_ID, Qwen3VlReranker, YES_TOKEN_ID};
 pub use vision::VisionOutput;

@@ -29,6 +29,29 @@ pub fn int8_weights() -> DType {
     )
 }
 
+/// Values per q4 block that share one f16 scale (see `linear_kernels::PackedQ4`).
+pub const Q4_BLOCK: u8 = 32;
+
+/// The dtype that selects 4-bit linear weights (symmetric, one f16 scale per [`Q4_BLOCK`]
+/// inputs of each output, llama.cpp's Q4_0 rule) under f32 compute: about a sixth of the f32
+/// bytes. Only the CPU device runs it (our kernels, `cpu_linear.rs`); elsewhere the load fails
+/// with [`ModelError::PrecisionNeedsCpu`](crate::ModelError::PrecisionNeedsCpu).
+///
+/// burn's own Q4S scheme names it; burn's quantized kernels are never used for it.
+pub fn q4_weights() -> DType {
+    DType::QFloat(
+        QuantScheme::default()
+            .with_value(QuantValue::Q4S)
+            .with_store(QuantStore::PackedU32(0))
+            .per_block([Q4_BLOCK], burn::tensor::quantization::ScaleDtype::F16),
+    )
+}
+
+/// Whether `dtype` is [`q4_weights`] (any 4-bit scheme).
+pub fn is_q4(dtype: DType) -> bool {
+    matches!(dtype, DType::QFloat(s) if matches!(s.value, QuantValue::Q4S | QuantValue::Q4F))
+}
+
 /// Reads named tensors from a checkpoint onto a device, in the model's float dtype.
 pub struct WeightLoader<'a> {
     /// The checkpoint tensors are taken from.
@@ -78,7 +101,12 @@ impl WeightLoader<'_> {
             }
             DType::QFloat(_) if cpu => {
                 let values = self.checkpoint.take_f32(&weight_name, shape)?;
-                return self.packed(name, PackedWeight::q8(&values, d_out, d_in)?, d_out, bias);
+                let packed = if is_q4(self.linear_dtype) {
+                    PackedWeight::q4(&values, d_out, d_in)?
+                } else {
+                    PackedWeight::q8(&values, d_out, d_in)?
+                };
+                return self.packed(name, packed, d_out, bias);
             }
             DType::BF16 => {
                 let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
