@@ -64,6 +64,21 @@ pub enum EmbedError {
         problem: String,
     },
 
+    /// `convert --out` names a place the conversion cannot write to (a file, a non-empty
+    /// directory), or the conversion asked for is not one (f32).
+    #[error("cannot convert into {path}: {reason}")]
+    BadConvertOutput {
+        /// The output directory asked for.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A converted directory's format file is unreadable, or names a format, version or
+    /// precision this code does not know.
+    #[error("bad converted model directory (qwen3-vl-embed-format.json): {0}")]
+    BadConvertedFormat(String),
+
     /// Prompt, tokenizer or image preprocessing failed.
     #[error(transparent)]
     Preprocess(#[from] qwen3_vl_preprocess::PreprocessError),

@@ -80,6 +80,16 @@ pub enum ModelError {
         precision: String,
     },
 
+    /// A converted checkpoint's linear weights are stored packed in one precision (int8 or
+    /// q4), and the model was asked to load in another, or on a device other than the CPU.
+    #[error(
+        "the weights are stored as {stored} (a converted model directory): load them with precision {stored} on the CPU device, or convert the original checkpoint again"
+    )]
+    ConvertedPrecision {
+        /// The stored precision: `int8` or `q4`.
+        stored: String,
+    },
+
     /// The inputs handed to the forward pass are inconsistent (wrong number of image
     /// tokens for the grids, empty batch, ...).
     #[error("invalid model input: {0}")]

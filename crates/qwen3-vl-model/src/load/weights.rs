@@ -9,6 +9,7 @@ use crate::cpu_linear::PackedWeight;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, LinearWeight, RmsNorm};
 use crate::load::checkpoint::Checkpoint;
+use crate::load::packed_store::{self, StoredKind};
 
 /// Values per int8 block that share one f32 scale: 32 consecutive values of a row of the
 /// `[in, out]` weight. 32 keeps the rounding error at ~0.5% of a weight's spread and the scales
@@ -93,6 +94,17 @@ impl WeightLoader<'_> {
         let (d_out, d_in) = (shape[0], shape[1..].iter().product());
         let weight_name = format!("{name}.weight");
         let cpu = crate::cpu_linear::applies(self.device, self.linear_dtype);
+        // A converted checkpoint: the weight is stored packed, and read back without
+        // re-quantizing (only in its own precision, on the CPU device).
+        if let Some(kind) = packed_store::stored_kind(self.checkpoint, &weight_name) {
+            let requested = match self.linear_dtype {
+                DType::QFloat(_) if cpu && is_q4(self.linear_dtype) => Some(StoredKind::Q4),
+                DType::QFloat(_) if cpu => Some(StoredKind::Q8),
+                _ => None,
+            };
+            let packed = packed_store::read_packed(self.checkpoint, &weight_name, kind, d_out, d_in, requested)?;
+            return self.packed(name, packed, d_out, bias);
+        }
         let weight = match self.linear_dtype {
             // The CPU device: packed once for our kernels; the stored copy is dropped here.
             DType::BF16 if cpu => {
@@ -124,8 +136,12 @@ impl WeightLoader<'_> {
     }
 
     fn packed(&self, name: &str, weight: PackedWeight, d_out: usize, bias: bool) -> Result<Linear> {
+        let weight = Arc::new(weight);
+        if !matches!(*weight, PackedWeight::Bf16(..)) {
+            self.checkpoint.record_packed(&format!("{name}.weight"), &weight);
+        }
         let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
-        Ok(Linear { weight: LinearWeight::Packed(Arc::new(weight)), bias })
+        Ok(Linear { weight: LinearWeight::Packed(weight), bias })
     }
 
     /// A LayerNorm stored as `{name}.weight [dim]` and `{name}.bias [dim]`.
