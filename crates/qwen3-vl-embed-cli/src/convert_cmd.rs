@@ -49,7 +49,7 @@ pub fn run(args: ConvertArgs) -> CmdResult {
     bar.finish_and_clear();
     let stats = stats?;
     eprintln!(
-        "wrote {} ({}: {} tensors, {} packed linear weights, {} bytes of weights)",
+        "wrote {} ({}: {} tensors, {} of them packed int8/q4 weights, {} bytes of weights)",
         args.out.display(),
         args.precision,
         stats.tensors,

@@ -19,7 +19,7 @@ fn a_q4_conversion_embeds_like_q4_at_load() {
     let out = tmp("convert-q4");
     let tiny = tiny_model_dir();
     let (_, stderr) = ok(&["convert", s(&tiny), "--precision", "q4", "--out", s(&out)]);
-    assert!(stderr.contains("packed linear weights"), "{stderr}");
+    assert!(stderr.contains("packed int8/q4 weights"), "{stderr}");
     let want = embed(s(&tiny), &["--precision", "q4"]);
     let got = embed(s(&out), &[]);
     // Same vector, printed the same: JSON text equality (the model field names the directory).

@@ -119,3 +119,36 @@ fn unknown_formats_are_refused() {
     assert!(matches!(qwen3_vl_embedder::model_files::read_format(&dir), Err(EmbedError::BadConvertedFormat(_))));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A measurement, not a check: load time, first and second embedding time of the benchmark's
+/// 32-token text query, and cosines between precisions, for the directories in
+/// `QWEN3_VL_MEASURE_DIRS` (`PRECISION=DIR,...`, e.g. `f32=/m/2b,q4=/tmp/2b-q4`; the first is
+/// the reference). Run with `cargo test -p qwen3-vl-embedder --test converted measure --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement: run by hand"]
+fn measure_text_query() {
+    let spec = std::env::var("QWEN3_VL_MEASURE_DIRS").expect("QWEN3_VL_MEASURE_DIRS=PRECISION=DIR,...");
+    let device = start_device(DeviceChoice::Cpu).unwrap();
+    let input = EmbedInput::text("Turn off Night Shift and set the display brightness to fifty percent");
+    let mut first: Option<Vec<f32>> = None;
+    for item in spec.split(',') {
+        let (precision, dir) = item.split_once('=').expect("PRECISION=DIR");
+        let precision: Precision = precision.parse().unwrap();
+        let options = EmbedderOptions { dtype: precision.dtype(), ..EmbedderOptions::default() };
+        let t = std::time::Instant::now();
+        let e = Embedder::from_dir(Path::new(dir), &device.device, options).unwrap();
+        let load = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        let v = e.embed(&input, None).unwrap();
+        let once = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
+        e.embed(&input, None).unwrap();
+        let twice = t.elapsed().as_secs_f64();
+        let cosine = first.as_ref().map_or(1.0, |f| f.iter().zip(&v).map(|(a, b)| a * b).sum::<f32>());
+        println!(
+            "{precision} {dir}: load {load:.1} s, first {once:.2} s, second {twice:.2} s, cosine to the first {cosine:.6}"
+        );
+        first.get_or_insert(v);
+    }
+}

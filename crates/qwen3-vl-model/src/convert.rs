@@ -3,8 +3,9 @@
 //! `qwen3_vl_embedder::convert`'s).
 //!
 //! - int8 / q4: the model is loaded at that precision on the CPU device with the checkpoint
-//!   recording every linear weight it packs ([`Checkpoint::recording_packed`]), and those
-//!   packed weights are written in their portable form (`load/packed_store.rs`). The stored
+//!   recording every weight it packs ([`Checkpoint::recording_packed`]: the linear weights,
+//!   and in the q4 mode the int8 token table), and those packed weights are written in their
+//!   portable form (`load/packed_store.rs`). The stored
 //!   values are exactly what a load at that precision computes, by construction: one
 //!   quantization, the model's own. Every other tensor is copied as stored.
 //! - f16 / bf16: every float tensor is rounded to that dtype (nearest even), chunk by chunk.
@@ -43,7 +44,8 @@ pub struct ConvertProgress {
 pub struct ConvertStats {
     /// Tensors written.
     pub tensors: usize,
-    /// Of which packed linear weights (int8 or q4; two tensors each).
+    /// Weights written packed (int8 or q4 linear weights, the q4 mode's int8 token table; two
+    /// tensors each).
     pub packed_weights: usize,
     /// Bytes of the safetensors file.
     pub file_bytes: u64,

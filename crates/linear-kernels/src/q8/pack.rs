@@ -120,6 +120,23 @@ impl PackedQ8 {
         }))
     }
 
+    /// Output column `col`'s K dequantized weights (value · scale, exact in f32 up to the one
+    /// product) into `out` (`k` long): a lookup table kept as int8 (the token embeddings of
+    /// the q4 mode) reads its rows this way.
+    pub fn dequantize_column(&self, col: usize, out: &mut [f32]) -> Result<(), Error> {
+        check_len("column", 1, self.k, out.len())?;
+        if col >= self.n {
+            return Err(Error::Shape { what: "column index", expected: self.n, found: col });
+        }
+        let panel = self.panel(col / NR);
+        let c = col % NR;
+        for (kk, o) in out.iter_mut().enumerate() {
+            let (b, j) = (kk / BLOCK, kk % BLOCK);
+            *o = f32::from(panel.values[((b * 8 + j / 4) * NR + c) * 4 + j % 4]) * panel.scales[b * NR + c];
+        }
+        Ok(())
+    }
+
     /// The portable checkpoint form of [`Self::from_quantized`]: (values `[n, blocks * 32]`,
     /// scales `[n, blocks]`).
     pub fn to_quantized(&self) -> (Vec<i8>, Vec<f32>) {
