@@ -66,7 +66,11 @@ impl Qwen3VlModel {
     ///   scale per 32 values, the rest and all compute in f32 (every device): about a quarter of
     ///   the memory; embeddings within cosine 0.999 of f32 on the fixtures.
     /// - [`q4_weights`](crate::load::weights::q4_weights): the linear weights in 4 bits with one
-    ///   f16 scale per 32 values (the CPU device only, for now), the rest and all compute in f32.
+    ///   f16 scale per 32 values and the token table in int8 (the CPU device only, for now), the
+    ///   rest and all compute in f32.
+    ///
+    /// A converted checkpoint (`qwen3-vl-embed convert`) whose weights are stored packed loads
+    /// them as stored, in their own precision only ([`ModelError::ConvertedPrecision`]).
     ///
     /// Accepts the released names (`model.visual.*`, `model.language_model.*`) and the same
     /// names without the leading `model.`. Fails on missing, mis-shaped or leftover tensors.
