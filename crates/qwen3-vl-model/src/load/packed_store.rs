@@ -135,3 +135,40 @@ pub(crate) fn read_packed(
 fn kernel_error(e: linear_kernels::Error) -> ModelError {
     ModelError::Config(format!("CPU kernels: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::safetensors::tests::build;
+
+    /// A checkpoint holding one stored int8 weight `w.weight` ([2, 32]) with these parts.
+    fn checkpoint(values_dtype: &str, values_shape: Vec<usize>, values: Vec<u8>) -> Checkpoint {
+        let scales = [1.0f32, 2.0].iter().flat_map(|s| s.to_le_bytes()).collect();
+        let file = build(&[
+            ("w.weight.q8", values_dtype, values_shape, values),
+            ("w.weight.q8_scales", "F32", vec![2, 1], scales),
+        ]);
+        Checkpoint::from_buffers(vec![("c.safetensors".into(), file)]).unwrap()
+    }
+
+    #[test]
+    fn stored_weights_read_back_and_hostile_ones_are_typed_errors() {
+        let good = checkpoint("I8", vec![2, 32], (0..64).map(|i| (i as i8 - 32) as u8).collect());
+        assert_eq!(stored_kind(&good, "w.weight"), Some(StoredKind::Q8));
+        let packed = read_packed(&good, "w.weight", StoredKind::Q8, 2, 32, Some(StoredKind::Q8)).unwrap();
+        let PackedWeight::Q8(w, _) = &packed else { panic!("int8") };
+        let (values, scales) = w.to_quantized();
+        assert_eq!((values[0], values[63], scales), (-32, 31, vec![1.0, 2.0]));
+
+        let wrong_precision = read_packed(&good, "w.weight", StoredKind::Q8, 2, 32, Some(StoredKind::Q4));
+        assert!(matches!(wrong_precision, Err(ModelError::ConvertedPrecision { .. })));
+        let wrong_shape = read_packed(&good, "w.weight", StoredKind::Q8, 2, 64, Some(StoredKind::Q8));
+        assert!(matches!(wrong_shape, Err(ModelError::ShapeMismatch { .. })), "{wrong_shape:?}");
+        let unsigned = checkpoint("U8", vec![2, 32], vec![0; 64]);
+        let err = read_packed(&unsigned, "w.weight", StoredKind::Q8, 2, 32, Some(StoredKind::Q8)).err().unwrap();
+        assert!(matches!(err, ModelError::UnsupportedDType { .. }), "{err}");
+        let min = checkpoint("I8", vec![2, 32], vec![0x80; 64]);
+        let err = read_packed(&min, "w.weight", StoredKind::Q8, 2, 32, Some(StoredKind::Q8)).err().unwrap();
+        assert!(matches!(err, ModelError::CorruptWeights { .. }) && err.to_string().contains("-127..=127"), "{err}");
+    }
+}
