@@ -76,12 +76,12 @@ step "cargo test --workspace$([ $full = 1 ] && echo ' (QWEN3_VL_FULL_MATRIX=1)' 
 env "${clippy_env[@]}" cargo test --workspace --no-fail-fast 2>&1 || status=$?
 
 # The CPU kernels' fallbacks, forced on any CPU (QWEN3_VL_CPU_KERNELS caps the level): the CPU
-# bf16 and int8 parity tests again with the AVX2 kernels (exact f32 activations for bf16, the
-# path a CPU without AVX-512 takes) and the portable ones (every other architecture, wasm32).
+# bf16, int8 and q4 parity tests again with the AVX2 kernels (exact f32 activations for bf16,
+# the path a CPU without AVX-512 takes) and the portable ones (every other architecture, wasm32).
 for level in avx2 scalar; do
-  step "CPU kernel fallback: bf16/int8 parity at QWEN3_VL_CPU_KERNELS=$level"
+  step "CPU kernel fallback: bf16/int8/q4 parity at QWEN3_VL_CPU_KERNELS=$level"
   env "${clippy_env[@]}" QWEN3_VL_CPU_KERNELS=$level cargo test --workspace --test parity -- \
-    bf16_weights_on_cpu int8_weights_stay_close_on_cpu 2>&1 || status=$?
+    bf16_weights_on_cpu int8_weights_stay_close_on_cpu q4_weights_stay_close_on_cpu 2>&1 || status=$?
 done
 
 # The npm package from the same checkout: wasm32 build, the packed tarball in an empty

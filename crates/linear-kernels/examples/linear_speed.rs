@@ -1,4 +1,4 @@
-//! GFLOP/s of every kernel this CPU has, at the model's linear shapes (Qwen3-VL 2B decoder:
+//! GFLOP/s of every kernel this CPU has (bf16, int8, q4), at the model's linear shapes (Qwen3-VL 2B decoder:
 //! hidden 2048, MLP 6144; M = 1 token, 32 tokens, 280 tokens of a screenshot query).
 //!
 //! ```text
@@ -16,7 +16,9 @@
 
 use std::time::Instant;
 
-use linear_kernels::{Bf16Kernel, Level, PackedBf16, PackedQ8, Q8Kernel, matmul_bf16_with, matmul_q8_with};
+use linear_kernels::{
+    Bf16Kernel, Level, PackedBf16, PackedQ4, PackedQ8, Q8Kernel, matmul_bf16_with, matmul_q4_with, matmul_q8_with,
+};
 
 /// Deterministic values in [-1, 1) (no `rand` dependency).
 fn values(len: usize, seed: u64) -> Vec<f32> {
@@ -90,6 +92,7 @@ fn main() {
         let w = values(k * n, (k * n) as u64);
         let packed_bf16 = PackedBf16::from_kn_f32(&w, k, n).expect("shape");
         let packed_q8 = PackedQ8::from_kn(&w, k, n).expect("shape");
+        let packed_q4 = PackedQ4::from_kn(&w, k, n).expect("shape");
         for &m in &ms {
             let x = values(m * k, m as u64);
             let mut y = vec![0.0f32; m * n];
@@ -104,6 +107,10 @@ fn main() {
                 let g =
                     best_gflops(flops, reps, || matmul_q8_with(kernel, &x, m, &packed_q8, &mut y).expect("supported"));
                 println!("| {m} | {k}x{n} | int8 | {} | {:.1} | {} |", kernel.name(), g.0, per_cpu(g.1));
+                // q4 runs on the same integer kernel family (one level switch for both).
+                let g =
+                    best_gflops(flops, reps, || matmul_q4_with(kernel, &x, m, &packed_q4, &mut y).expect("supported"));
+                println!("| {m} | {k}x{n} | q4 | {} | {:.1} | {} |", kernel.name(), g.0, per_cpu(g.1));
             }
         }
     }

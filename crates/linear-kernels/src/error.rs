@@ -14,6 +14,15 @@ pub enum Error {
         /// The buffer's actual length.
         found: usize,
     },
+    /// A stored value lies outside the range the kernels accept.
+    Value {
+        /// Which values, e.g. "int8 weight values".
+        what: &'static str,
+        /// The accepted range.
+        expected: &'static str,
+        /// What was found.
+        found: String,
+    },
     /// A kernel was asked for (by name or through the environment) that this CPU cannot run.
     Unsupported {
         /// The kernel's name, e.g. "avx512bf16".
@@ -34,6 +43,7 @@ impl fmt::Display for Error {
             Error::Shape { what, expected, found } => {
                 write!(f, "{what} has {found} elements, the shape implies {expected}")
             }
+            Error::Value { what, expected, found } => write!(f, "{what} must lie in {expected}, found {found}"),
             Error::Unsupported { kernel, needs } => {
                 write!(f, "CPU kernel {kernel:?} needs {needs}, which this CPU does not have")
             }

@@ -1,6 +1,6 @@
 //! CPU kernels for a linear layer, `y[M, N] = x[M, K] · W[K, N]`, with f32 activations and
-//! output and a weight stored in bf16 ([`PackedBf16`]) or in int8 with one f32 scale per 32
-//! inputs per output ([`PackedQ8`]).
+//! output and a weight stored in bf16 ([`PackedBf16`]), in int8 with one f32 scale per 32
+//! inputs per output ([`PackedQ8`]), or in 4 bits with one f16 scale per 32 ([`PackedQ4`]).
 //!
 //! Weights are packed once, at load time, into the layout the kernels stream (panels of 32
 //! output columns); no kernel ever makes a widened f32 or dequantized copy of a weight.
@@ -33,6 +33,7 @@
 mod bf16;
 mod error;
 mod par;
+mod q4;
 mod q8;
 mod select;
 
@@ -41,5 +42,6 @@ mod testutil;
 
 pub use bf16::{PackedBf16, matmul_bf16, matmul_bf16_with};
 pub use error::Error;
+pub use q4::{PackedQ4, matmul_q4, matmul_q4_with};
 pub use q8::{PackedQ8, matmul_q8, matmul_q8_with};
 pub use select::{Bf16Kernel, ENV_VAR, Level, Q8Kernel};

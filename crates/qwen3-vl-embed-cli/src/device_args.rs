@@ -9,13 +9,22 @@ pub struct DeviceArgs {
     /// cpu, wgpu or auto (wgpu when an adapter exists, else cpu).
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
-    /// How the weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU, half the memory) or
-    /// int8 (a quarter of the memory).
-    #[arg(long, default_value = "f32")]
-    pub precision: Precision,
+    /// How the weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU, half the memory),
+    /// int8 (a quarter of the memory) or q4 (CPU, about a sixth). Default: f32, or the
+    /// precision a converted model directory was written in.
+    #[arg(long)]
+    pub precision: Option<Precision>,
 }
 
 impl DeviceArgs {
+    /// The precision to load `dir` in: `--precision`, else a converted directory's own, else f32.
+    pub fn precision_for(&self, dir: &std::path::Path) -> qwen3_vl_embedder::Result<Precision> {
+        match self.precision {
+            Some(p) => Ok(p),
+            None => Ok(qwen3_vl_embedder::model_files::read_format(dir)?.unwrap_or_default()),
+        }
+    }
+
     /// Starts the chosen device and says on stderr which one it is.
     pub fn start(&self) -> qwen3_vl_embedder::Result<StartedDevice> {
         let device = start_device(self.device)?;

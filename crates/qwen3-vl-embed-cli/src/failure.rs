@@ -4,7 +4,7 @@
 //! |---|---|
 //! | 0 | success |
 //! | 1 | a model, device or file problem: a model that cannot be found or loaded, a device that cannot start, an input image that cannot be read (missing, not a regular file, over `MAX_IMAGE_FILE_BYTES`, undecodable), an embedding that is NaN, infinite or zero, stdout that cannot be written (closed pipe, full disk), a save that could not be written (the index is unchanged), any other I/O error |
-//! | 2 | bad usage: what clap rejects (unknown flags or values, `--device`/`--precision` names, a count or `--dim` of 0), a `--dim` above the model's width, an input or query with neither text nor image (or `--method text` without text), `index --out` naming a non-empty directory that is not an index, `remove` of an id the index does not hold, an `eval` queries file that is malformed or names unknown demos |
+//! | 2 | bad usage: what clap rejects (unknown flags or values, `--device`/`--precision` names, a count or `--dim` of 0), a `--dim` above the model's width, an input or query with neither text nor image (or `--method text` without text), `index --out` naming a non-empty directory that is not an index, `convert --out` naming a file or a non-empty directory, `remove` of an id the index does not hold, an `eval` queries file that is malformed or names unknown demos |
 //! | 3 | bad demos (unreadable episode, missing or undecodable screenshot, duplicate id) or an empty library |
 //! | 4 | an index directory (or packed library) that is missing, damaged or built with other settings |
 //! | 5 | the index is locked: another `index` or `add` is writing it (nothing was changed; retry later) |
@@ -62,7 +62,13 @@ impl Failure {
         use EmbedError as E;
         use RetrieverError as R;
         match self {
-            Self::Embed(E::EmptyInput | E::BadDimension { .. } | E::UnknownDevice(_) | E::UnknownPrecision(_)) => 2,
+            Self::Embed(
+                E::EmptyInput
+                | E::BadDimension { .. }
+                | E::UnknownDevice(_)
+                | E::UnknownPrecision(_)
+                | E::BadConvertOutput { .. },
+            ) => 2,
             Self::Embed(_) | Self::Stdout(_) => 1,
             Self::BadQueries(_) => 2,
             Self::Retriever(

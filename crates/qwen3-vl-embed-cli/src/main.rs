@@ -4,6 +4,7 @@
 //! download progress, errors) goes to stderr, so scripts can pipe stdout safely.
 
 mod add_cmd;
+mod convert_cmd;
 mod demo_build;
 mod device_args;
 mod embed_cmd;
@@ -48,6 +49,8 @@ enum Command {
     Remove(remove_cmd::RemoveArgs),
     /// Precision@k, recall@k and MRR of each retrieval method on queries with known answers.
     Eval(eval_cmd::EvalArgs),
+    /// Write a model directory in another precision (int8, q4, f16, bf16), loadable directly.
+    Convert(convert_cmd::ConvertArgs),
     /// Export an index's vectors and metadata to a vector database's import format (Qdrant).
     Export(export_cmd::ExportArgs),
     /// Upgrade a text-only index to a multimodal one, screenshots from a folder or a JSON map.
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Remove(args) => remove_cmd::run(args),
         Command::Eval(args) => eval_cmd::run(args),
         Command::Export(args) => export_cmd::run(args),
+        Command::Convert(args) => convert_cmd::run(args),
         Command::Migrate(args) => migrate_cmd::run(args),
         Command::Pack(args) => pack_cmd::run(args),
         Command::Unpack(args) => unpack_cmd::run(args),

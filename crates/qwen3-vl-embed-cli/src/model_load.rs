@@ -13,7 +13,7 @@ pub fn load_embedder(model: &str, device: &DeviceArgs, batch_size: usize) -> Res
     let started = device.start()?;
     let options = EmbedderOptions {
         batch_size: batch_size.max(1),
-        dtype: device.precision.dtype(),
+        dtype: device.precision_for(&dir)?.dtype(),
         ..EmbedderOptions::default()
     };
     let bar = ProgressBar::new(0);

@@ -29,13 +29,13 @@ fn embed_code(e: &EmbedError) -> &'static str {
         EmbedError::EmptyInput => "EMPTY_INPUT",
         EmbedError::BadDimension { .. } => "BAD_DIMENSION",
         EmbedError::UnknownDevice(_) => "UNKNOWN_DEVICE",
-        EmbedError::UnknownPrecision(_) => "BAD_ARGUMENT",
+        EmbedError::UnknownPrecision(_) | EmbedError::BadConvertOutput { .. } => "BAD_ARGUMENT",
         EmbedError::DeviceInit { .. } => "DEVICE_INIT",
         EmbedError::ModelSource { .. } | EmbedError::Io { .. } => "MODEL_SOURCE",
         EmbedError::Preprocess(p) => preprocess_code(p),
         EmbedError::Model(m) => model_code(m),
         // A NaN, infinite or zero embedding comes from broken weights or config.
-        EmbedError::BadEmbedding { .. } => "BAD_MODEL",
+        EmbedError::BadEmbedding { .. } | EmbedError::BadConvertedFormat(_) => "BAD_MODEL",
     }
 }
 
@@ -61,7 +61,11 @@ fn preprocess_code(e: &PreprocessError) -> &'static str {
 fn model_code(e: &ModelError) -> &'static str {
     match e {
         ModelError::Device(_) => "DEVICE",
-        ModelError::UnsupportedPrecision { .. } => "UNSUPPORTED_DTYPE",
+        // q4 (native CPU only for now) and packed int8/q4 weights loaded in another precision
+        // are dtype problems from JS's side too.
+        ModelError::UnsupportedPrecision { .. }
+        | ModelError::PrecisionNeedsCpu { .. }
+        | ModelError::ConvertedPrecision { .. } => "UNSUPPORTED_DTYPE",
         _ => "BAD_MODEL",
     }
 }

@@ -23,7 +23,7 @@ pub enum EmbedError {
     UnknownDevice(String),
 
     /// A precision name (`--precision`, the JS `dtype`) we do not know.
-    #[error("unknown precision {0:?}: expected f32, f16, bf16 or int8")]
+    #[error("unknown precision {0:?}: expected f32, f16, bf16, int8 or q4")]
     UnknownPrecision(String),
 
     /// The device could not be started.
@@ -63,6 +63,21 @@ pub enum EmbedError {
         /// What is wrong with the vector.
         problem: String,
     },
+
+    /// `convert --out` names a place the conversion cannot write to (a file, a non-empty
+    /// directory), or the conversion asked for is not one (f32).
+    #[error("cannot convert into {path}: {reason}")]
+    BadConvertOutput {
+        /// The output directory asked for.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A converted directory's format file is unreadable, or names a format, version or
+    /// precision this code does not know.
+    #[error("bad converted model directory (qwen3-vl-embed-format.json): {0}")]
+    BadConvertedFormat(String),
 
     /// Prompt, tokenizer or image preprocessing failed.
     #[error(transparent)]

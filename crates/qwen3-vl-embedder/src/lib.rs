@@ -5,10 +5,13 @@
 //! Matryoshka width. [`Reranker`] scores (query, document) pairs with the same preparation.
 //! [`start_device`] is the only place that names concrete devices; [`Precision`] the one
 //! list of precision names; [`resolve_model_dir`] finds a model on disk or on the Hugging
-//! Face Hub.
+//! Face Hub; [`convert::convert_dir`] writes a model directory in another precision (int8 and
+//! q4 weights packed once, loaded without re-quantizing).
 
 #![warn(missing_docs)]
 
+#[cfg(not(target_family = "wasm"))]
+pub mod convert;
 pub mod device;
 pub mod embedder;
 pub mod error;
@@ -33,7 +36,9 @@ pub use input::EmbedInput;
 pub use input::read_image;
 pub use model_files::ModelFiles;
 pub use precision::Precision;
-pub use qwen3_vl_model::{Checkpoint, CpuKernels, LoadProgress, ModelInput, ProgressFn, cpu_kernels, int8_weights};
+pub use qwen3_vl_model::{
+    Checkpoint, CpuKernels, LoadProgress, ModelInput, ProgressFn, cpu_kernels, int8_weights, q4_weights,
+};
 pub use qwen3_vl_preprocess::image::MAX_IMAGE_FILE_BYTES;
 pub use reranker::Reranker;
 pub use source::resolve_model_dir;

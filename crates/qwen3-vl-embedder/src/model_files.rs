@@ -1,10 +1,18 @@
 //! The one reader of a model directory: `config.json`, `tokenizer.json` and the safetensors
-//! weights, shared by [`Embedder`](crate::Embedder) and [`Reranker`](crate::Reranker).
+//! weights, shared by [`Embedder`](crate::Embedder) and [`Reranker`](crate::Reranker), and the
+//! description of a converted directory ([`FORMAT_FILE`]).
 
 use qwen3_vl_model::Checkpoint;
 
 #[cfg(not(target_family = "wasm"))]
 use crate::error::{EmbedError, Result};
+
+/// The file that marks and describes a converted model directory (`crate::convert`).
+pub const FORMAT_FILE: &str = "qwen3-vl-embed-format.json";
+
+/// Largest format file read: real ones are under 2 KB.
+#[cfg(not(target_family = "wasm"))]
+const MAX_FORMAT_BYTES: u64 = 64 << 10;
 
 /// A model's files, read (config, tokenizer) or opened (weights) but not yet loaded onto a
 /// device. Natively they come from a directory ([`Self::read_dir`]); in the browser each file
@@ -16,6 +24,8 @@ pub struct ModelFiles {
     pub tokenizer_json: Vec<u8>,
     /// The opened weights (`model.safetensors` or the shards of its index).
     pub checkpoint: Checkpoint,
+    /// The precision of a converted directory ([`FORMAT_FILE`]); `None` for a plain one.
+    pub converted: Option<crate::Precision>,
 }
 
 impl ModelFiles {
@@ -30,6 +40,32 @@ impl ModelFiles {
         let config_json = String::from_utf8(config).map_err(|_| {
             EmbedError::Model(qwen3_vl_model::ModelError::Config("config.json is not valid UTF-8".into()))
         })?;
-        Ok(Self { config_json, tokenizer_json: read("tokenizer.json")?, checkpoint: Checkpoint::open_dir(dir)? })
+        Ok(Self {
+            config_json,
+            tokenizer_json: read("tokenizer.json")?,
+            checkpoint: Checkpoint::open_dir(dir)?,
+            converted: read_format(dir)?,
+        })
     }
+}
+
+/// The checked precision of a converted directory's [`FORMAT_FILE`], `None` without one.
+#[cfg(not(target_family = "wasm"))]
+pub fn read_format(dir: &std::path::Path) -> Result<Option<crate::Precision>> {
+    use std::io::Read;
+    let path = dir.join(FORMAT_FILE);
+    let file = match std::fs::File::open(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        other => other.map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?,
+    };
+    let mut text = Vec::new();
+    file.take(MAX_FORMAT_BYTES + 1)
+        .read_to_end(&mut text)
+        .map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
+    if text.len() as u64 > MAX_FORMAT_BYTES {
+        return Err(EmbedError::BadConvertedFormat(format!("larger than {MAX_FORMAT_BYTES} bytes")));
+    }
+    let format: crate::convert::ConvertedFormat =
+        serde_json::from_slice(&text).map_err(|e| EmbedError::BadConvertedFormat(e.to_string()))?;
+    format.checked_precision().map(Some)
 }

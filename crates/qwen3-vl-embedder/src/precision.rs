@@ -22,11 +22,14 @@ pub enum Precision {
     /// int8 linear weights (one scale per 32 values), f32 compute: every device at about a
     /// quarter of the memory (cosine to f32 in the README's int8 row).
     Int8,
+    /// 4-bit linear weights (one f16 scale per 32 values), f32 compute: the native CPU device
+    /// only for now, at about a sixth of the f32 memory (cosine to f32 in the README's q4 row).
+    Q4,
 }
 
 impl Precision {
     /// Every precision, in the order help texts list them.
-    pub const ALL: [Self; 4] = [Self::F32, Self::F16, Self::Bf16, Self::Int8];
+    pub const ALL: [Self; 5] = [Self::F32, Self::F16, Self::Bf16, Self::Int8, Self::Q4];
 
     /// The model's load dtype for this precision.
     pub fn dtype(self) -> DType {
@@ -35,16 +38,18 @@ impl Precision {
             Self::F16 => DType::F16,
             Self::Bf16 => DType::BF16,
             Self::Int8 => crate::int8_weights(),
+            Self::Q4 => crate::q4_weights(),
         }
     }
 
-    /// The canonical name: `f32`, `f16`, `bf16` or `int8`.
+    /// The canonical name: `f32`, `f16`, `bf16`, `int8` or `q4`.
     pub fn name(self) -> &'static str {
         match self {
             Self::F32 => "f32",
             Self::F16 => "f16",
             Self::Bf16 => "bf16",
             Self::Int8 => "int8",
+            Self::Q4 => "q4",
         }
     }
 }
@@ -65,6 +70,7 @@ impl FromStr for Precision {
             "f16" | "float16" => Ok(Self::F16),
             "bf16" | "bfloat16" => Ok(Self::Bf16),
             "int8" => Ok(Self::Int8),
+            "q4" => Ok(Self::Q4),
             _ => Err(EmbedError::UnknownPrecision(s.to_string())),
         }
     }
@@ -81,6 +87,6 @@ mod tests {
         }
         assert_eq!("BFloat16".parse::<Precision>().unwrap(), Precision::Bf16);
         let err = "q3".parse::<Precision>().unwrap_err().to_string();
-        assert_eq!(err, "unknown precision \"q3\": expected f32, f16, bf16 or int8");
+        assert_eq!(err, "unknown precision \"q3\": expected f32, f16, bf16, int8 or q4");
     }
 }

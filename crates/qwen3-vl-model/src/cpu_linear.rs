@@ -5,18 +5,19 @@
 //! Why: burn's CPU backend widens a bf16 weight to f32 and dequantizes an int8 weight into an
 //! f32 copy before every product, so a 32-token query streams ~7 GB of widened 2B weights per
 //! forward pass. Here the weights are packed once, at load, into the layout the kernels read
-//! (bf16 panels; int8 with one f32 scale per 32 inputs of each output), and every product reads
+//! (bf16 panels; int8 with one f32 scale per 32 inputs of each output; 4-bit with one f16
+//! scale per 32), and every product reads
 //! them as they are: AVX-512 BF16 / VNNI where the CPU has them, else AVX-512F / AVX2 or
 //! portable Rust, chosen at load (`QWEN3_VL_CPU_KERNELS` caps the level, so each path can be
 //! tested on any CPU; see `linear_kernels::Level`).
 //!
 //! Accuracy: bf16 weights meet f32 activations exactly (f32 accumulation) except with the
 //! AVX-512 BF16 kernel, which rounds activations to bf16 inside the product, as PyTorch's bf16
-//! matmul does; int8 quantizes activations per row and block of 32 on the fly. The tests hold
-//! both to the project's bounds (bf16 cosine >= 0.9999, int8 >= 0.999 to f32).
+//! matmul does; int8 and q4 quantize activations per row and block of 32 on the fly. The tests
+//! hold them to the project's bounds (bf16 cosine >= 0.9999, int8 >= 0.999, q4 >= 0.99 to f32).
 
 use burn::tensor::{DType, Device, Tensor, TensorData};
-use linear_kernels::{Bf16Kernel, PackedBf16, PackedQ8, Q8Kernel};
+use linear_kernels::{Bf16Kernel, PackedBf16, PackedQ4, PackedQ8, Q8Kernel};
 
 use crate::error::{ModelError, Result};
 
@@ -27,10 +28,13 @@ pub enum PackedWeight {
     Bf16(PackedBf16, Bf16Kernel),
     /// int8 weights with one f32 scale per 32 inputs of each output.
     Q8(PackedQ8, Q8Kernel),
+    /// 4-bit weights with one f16 scale per 32 inputs of each output (the int8 kernel family).
+    Q4(PackedQ4, Q8Kernel),
 }
 
 /// Whether linear layers of `dtype` on `device` use the CPU kernels: the CPU device (flex)
-/// with bf16 weights or [`int8_weights`](crate::int8_weights), natively.
+/// with bf16 weights, [`int8_weights`](crate::int8_weights) or
+/// [`q4_weights`](crate::q4_weights), natively.
 pub fn applies(device: &Device, linear_dtype: DType) -> bool {
     cfg!(not(target_family = "wasm"))
         && matches!(linear_dtype, DType::BF16 | DType::QFloat(_))
@@ -55,11 +59,18 @@ impl PackedWeight {
         Ok(Self::Q8(PackedQ8::from_nk(values, n, k).map_err(kernel_error)?, kernel))
     }
 
+    /// Quantizes and packs an f32 weight `[n, k]` (checkpoint layout) into 4-bit blocks.
+    pub fn q4(values: &[f32], n: usize, k: usize) -> Result<Self> {
+        let kernel = Q8Kernel::select().map_err(kernel_error)?;
+        Ok(Self::Q4(PackedQ4::from_nk(values, n, k).map_err(kernel_error)?, kernel))
+    }
+
     /// `[in, out]`.
     pub fn shape(&self) -> [usize; 2] {
         match self {
             Self::Bf16(w, _) => [w.k(), w.n()],
             Self::Q8(w, _) => [w.k(), w.n()],
+            Self::Q4(w, _) => [w.k(), w.n()],
         }
     }
 
@@ -80,6 +91,7 @@ impl PackedWeight {
         match self {
             Self::Bf16(w, kernel) => linear_kernels::matmul_bf16_with(*kernel, &x, m, w, &mut y),
             Self::Q8(w, kernel) => linear_kernels::matmul_q8_with(*kernel, &x, m, w, &mut y),
+            Self::Q4(w, kernel) => linear_kernels::matmul_q4_with(*kernel, &x, m, w, &mut y),
         }
         .expect("shapes and kernel checked");
         Tensor::from_data(TensorData::new(y, [m, n]), (&device, DType::F32))
@@ -92,7 +104,7 @@ impl PackedWeight {
 pub struct CpuKernels {
     /// The bf16 kernel: `scalar`, `avx2`, `avx512` or `avx512bf16`.
     pub bf16: &'static str,
-    /// The int8 kernel: `scalar`, `avx2` or `vnni`.
+    /// The int8 and q4 kernel (one family): `scalar`, `avx2` or `vnni`.
     pub int8: &'static str,
     /// Whether the bf16 kernel rounds activations to bf16 (`avx512bf16`); the others multiply
     /// exact f32 activations, so bf16 checkpoints give f32's results.

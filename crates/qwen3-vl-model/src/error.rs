@@ -70,6 +70,26 @@ pub enum ModelError {
         dtype: String,
     },
 
+    /// A precision only our native CPU kernels run (q4 for now) was asked of another device
+    /// (wgpu, WebGPU, or wasm32's CPU).
+    #[error(
+        "{precision} weights run on the native CPU device only for now: load with --device cpu, or use int8 or f32 on this device"
+    )]
+    PrecisionNeedsCpu {
+        /// The precision asked for.
+        precision: String,
+    },
+
+    /// A converted checkpoint's linear weights are stored packed in one precision (int8 or
+    /// q4), and the model was asked to load in another, or on a device other than the CPU.
+    #[error(
+        "the weights are stored as {stored} (a converted model directory): load them with precision {stored} on the CPU device, or convert the original checkpoint again"
+    )]
+    ConvertedPrecision {
+        /// The stored precision: `int8` or `q4`.
+        stored: String,
+    },
+
     /// The inputs handed to the forward pass are inconsistent (wrong number of image
     /// tokens for the grids, empty batch, ...).
     #[error("invalid model input: {0}")]

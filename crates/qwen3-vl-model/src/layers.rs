@@ -36,7 +36,7 @@ pub struct Linear {
 pub enum LinearWeight {
     /// A burn tensor on the device: the compute dtype, bf16, or int8 (quantized).
     Tensor(Tensor<2>),
-    /// Packed on the host for the CPU kernels (the CPU device with bf16 or int8 weights).
+    /// Packed on the host for the CPU kernels (the CPU device with bf16, int8 or q4 weights).
     Packed(Arc<PackedWeight>),
 }
 

@@ -24,6 +24,8 @@
 #![warn(missing_docs)]
 
 mod config;
+#[cfg(not(target_family = "wasm"))]
+mod convert;
 mod cpu_attention;
 mod cpu_linear;
 mod error;
@@ -39,14 +41,18 @@ mod vision;
 mod vision_layout;
 
 pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
+#[cfg(not(target_family = "wasm"))]
+pub use convert::{ConvertProgress, ConvertStats, write_converted};
 pub use cpu_attention::cpu_attention_kernel;
-pub use cpu_linear::{CpuKernels, cpu_kernels};
+pub use cpu_linear::{CpuKernels, PackedWeight, cpu_kernels};
 pub use error::{ModelError, Result};
 pub use load::checkpoint::{Checkpoint, LoadProgress, ProgressFn, shard_names};
+pub use load::packed_store::{StoredKind, stored_bytes, stored_kind, stored_names, stored_plan};
 #[cfg(not(target_family = "wasm"))]
 pub use load::safetensors::FileSource;
-pub use load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative};
-pub use load::weights::{INT8_BLOCK, int8_weights};
+pub use load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, TensorInfo};
+pub use load::safetensors_write::{TensorPlan, write_safetensors};
+pub use load::weights::{INT8_BLOCK, Q4_BLOCK, int8_weights, is_q4, q4_weights};
 pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};
 pub use reranker::{NO_TOKEN_ID, Qwen3VlReranker, YES_TOKEN_ID};
 pub use vision::VisionOutput;

@@ -69,7 +69,13 @@ impl TextDecoder {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
-            embed_tokens: TokenEmbedding::load(w.checkpoint, &format!("{prefix}embed_tokens.weight"), c.vocab_size, h)?,
+            embed_tokens: TokenEmbedding::load(
+                w.checkpoint,
+                &format!("{prefix}embed_tokens.weight"),
+                c.vocab_size,
+                h,
+                crate::load::weights::is_q4(w.linear_dtype),
+            )?,
             layers,
             norm: w.rms_norm(&format!("{prefix}norm"), h, eps)?,
             config: c.clone(),

@@ -3,7 +3,7 @@
 //! is exact in i32; the f32 scales are applied once per block.
 
 mod pack;
-mod quant;
+pub(crate) mod quant;
 mod scalar;
 
 #[cfg(target_arch = "x86_64")]

@@ -10,6 +10,11 @@
 //!
 //! K is zero-padded to a multiple of 32 and N to a multiple of 32, so kernels never branch on
 //! edges. Storage: 1.25 bytes per weight (values, scale and correction).
+//!
+//! Checkpoints store the values in a portable row-major form instead (`[n, blocks * 32]` i8,
+//! scales `[n, blocks]` f32), which every device can read; [`PackedQ8::from_quantized`]
+//! permutes that into this layout without re-quantizing, [`PackedQ8::to_quantized`] gives it
+//! back.
 
 use rayon::prelude::*;
 
@@ -91,10 +96,82 @@ impl PackedQ8 {
         }
     }
 
+    /// Packs already-quantized values in the portable checkpoint form: `values` `[n, blocks *
+    /// 32]` (row-major, one row per output column, zero-padded past k), `scales` `[n, blocks]`,
+    /// `blocks = ceil(k / 32)`. A permutation (and the VNNI corrections, sums of the values):
+    /// the result equals [`Self::from_fn`] on the weights the values were made from. Values
+    /// must lie in [-127, 127] (what quantization makes; the AVX2 kernel relies on it): a -128
+    /// is an [`Error::Value`].
+    pub fn from_quantized(k: usize, n: usize, values: &[i8], scales: &[f32]) -> Result<Self, Error> {
+        let blocks = k.div_ceil(BLOCK);
+        check_len("values", n, blocks * BLOCK, values.len())?;
+        check_len("scales", n, blocks, scales.len())?;
+        if values.contains(&i8::MIN) {
+            return Err(Error::Value { what: "int8 weight values", expected: "-127..=127", found: "-128".into() });
+        }
+        Ok(Self::from_blocks(k, n, |b, col, q| {
+            let row = &values[(col * blocks + b) * BLOCK..][..BLOCK];
+            for (j, (qj, &v)) in q.iter_mut().zip(row).enumerate() {
+                // Padding past k is zero whatever the file says: the kernels' VNNI correction
+                // must match what is multiplied.
+                *qj = if b * BLOCK + j < k { v } else { 0 };
+            }
+            scales[col * blocks + b]
+        }))
+    }
+
+    /// Output column `col`'s K dequantized weights (value · scale, exact in f32 up to the one
+    /// product) into `out` (`k` long): a lookup table kept as int8 (the token embeddings of
+    /// the q4 mode) reads its rows this way.
+    pub fn dequantize_column(&self, col: usize, out: &mut [f32]) -> Result<(), Error> {
+        check_len("column", 1, self.k, out.len())?;
+        if col >= self.n {
+            return Err(Error::Shape { what: "column index", expected: self.n, found: col });
+        }
+        let panel = self.panel(col / NR);
+        let c = col % NR;
+        for (kk, o) in out.iter_mut().enumerate() {
+            let (b, j) = (kk / BLOCK, kk % BLOCK);
+            *o = f32::from(panel.values[((b * 8 + j / 4) * NR + c) * 4 + j % 4]) * panel.scales[b * NR + c];
+        }
+        Ok(())
+    }
+
+    /// The portable checkpoint form of [`Self::from_quantized`]: (values `[n, blocks * 32]`,
+    /// scales `[n, blocks]`).
+    pub fn to_quantized(&self) -> (Vec<i8>, Vec<f32>) {
+        let blocks = self.k.div_ceil(BLOCK);
+        let mut values = vec![0i8; self.n * blocks * BLOCK];
+        let mut scales = vec![0.0f32; self.n * blocks];
+        for col in 0..self.n {
+            let panel = self.panel(col / NR);
+            let c = col % NR;
+            for b in 0..blocks {
+                scales[col * blocks + b] = panel.scales[b * NR + c];
+                for kk in 0..BLOCK {
+                    values[(col * blocks + b) * BLOCK + kk] = panel.values[((b * 8 + kk / 4) * NR + c) * 4 + kk % 4];
+                }
+            }
+        }
+        (values, scales)
+    }
+
     /// Quantizes and packs a `[k, n]` weight given element by element: `get(i, j)` is input
     /// i, output j (finite). For sources in another layout or encoding (e.g. a bf16 checkpoint
     /// read in place) without an f32 copy. Panels are packed in parallel.
     pub fn from_fn(k: usize, n: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Self {
+        Self::from_blocks(k, n, |b, col, q| {
+            let mut v = [0.0f32; BLOCK];
+            for (j, vj) in v.iter_mut().enumerate().take(k - b * BLOCK) {
+                *vj = get(b * BLOCK + j, col);
+            }
+            quantize_block(&v, q)
+        })
+    }
+
+    /// Packs every valid column's blocks: `block(b, column, q)` writes block b's 32 values of
+    /// a column and returns its scale. Panels are packed in parallel.
+    fn from_blocks(k: usize, n: usize, block: impl Fn(usize, usize, &mut [i8; BLOCK]) -> f32 + Sync) -> Self {
         let blocks = k.div_ceil(BLOCK);
         let panels = n.div_ceil(NR);
         let mut values = vec![0i8; panels * blocks * BLOCK * NR];
@@ -109,12 +186,8 @@ impl PackedQ8 {
                 .for_each(|(p, ((values, scales), corrections))| {
                     for c in 0..NR.min(n - p * NR) {
                         for b in 0..blocks {
-                            let mut v = [0.0f32; BLOCK];
-                            for (j, vj) in v.iter_mut().enumerate().take(k - b * BLOCK) {
-                                *vj = get(b * BLOCK + j, p * NR + c);
-                            }
                             let mut q = [0i8; BLOCK];
-                            scales[b * NR + c] = quantize_block(&v, &mut q);
+                            scales[b * NR + c] = block(b, p * NR + c, &mut q);
                             corrections[b * NR + c] = -128 * q.iter().map(|&x| i32::from(x)).sum::<i32>();
                             for (kk, &qk) in q.iter().enumerate() {
                                 values[((b * 8 + kk / 4) * NR + c) * 4 + kk % 4] = qk;

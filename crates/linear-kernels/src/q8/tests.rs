@@ -167,3 +167,33 @@ fn the_selected_kernel_runs_or_says_why_not() {
         Err(e) => panic!("{e}"),
     }
 }
+
+#[test]
+fn portable_values_round_trip_to_the_same_packing() {
+    for (m, k, n) in [(2, 70, 45), (1, 1, 1), (3, 64, 33)] {
+        let (w, x) = data(m, k, n);
+        let packed = PackedQ8::from_kn(&w, k, n).unwrap();
+        let (values, scales) = packed.to_quantized();
+        assert_eq!(values.len(), n * k.div_ceil(BLOCK) * BLOCK);
+        let again = PackedQ8::from_quantized(k, n, &values, &scales).unwrap();
+        for kernel in Q8Kernel::ALL.into_iter().filter(|k| k.is_supported()) {
+            assert_eq!(run(kernel, &x, m, &packed), run(kernel, &x, m, &again), "{}", kernel.name());
+        }
+        assert_eq!(again.to_quantized(), (values, scales));
+    }
+    // Columns dequantize to value · scale of the portable form.
+    let (k, n) = (70, 45);
+    let packed = PackedQ8::from_kn(&data(1, k, n).0, k, n).unwrap();
+    let (values, scales) = packed.to_quantized();
+    let mut column = vec![0.0; k];
+    packed.dequantize_column(44, &mut column).unwrap();
+    let blocks = k.div_ceil(BLOCK);
+    for (kk, &v) in column.iter().enumerate() {
+        assert_eq!(v, f32::from(values[44 * blocks * BLOCK + kk]) * scales[44 * blocks + kk / BLOCK]);
+    }
+    assert!(packed.dequantize_column(45, &mut column).is_err());
+    let err = PackedQ8::from_quantized(32, 1, &[-128; 32], &[1.0]).unwrap_err();
+    assert!(matches!(err, Error::Value { .. }), "{err}");
+    let err = PackedQ8::from_quantized(64, 2, &[0; 10], &[0.0; 4]).unwrap_err();
+    assert_eq!(err, Error::Shape { what: "values", expected: 128, found: 10 });
+}

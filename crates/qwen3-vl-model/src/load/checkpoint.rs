@@ -6,12 +6,13 @@
 //! that does not belong to the config fails loudly instead of half-loading.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use half::bf16;
 
+use crate::cpu_linear::PackedWeight;
 use crate::error::{ModelError, Result};
-use crate::load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, StoredValues};
+use crate::load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, StoredValues, TensorInfo};
 use crate::load::transpose::{bf16_transposed, widen_transposed};
 
 /// Tensors a checkpoint may carry that the embedding model never uses.
@@ -41,7 +42,12 @@ pub struct Checkpoint {
     progress: Option<Box<dyn ProgressFn>>,
     /// Raw bytes of the tensor being converted, reused for the next (see `read_raw`).
     scratch: Mutex<Vec<u8>>,
+    /// When recording (the converter): every linear weight the model packed, by weight name.
+    recorded: Option<Mutex<Vec<Recorded>>>,
 }
+
+/// A packed linear weight under its checkpoint name (`{layer}.weight`).
+pub type Recorded = (String, Arc<PackedWeight>);
 
 /// Which tensors the model took, and their bytes.
 #[derive(Default)]
@@ -80,6 +86,7 @@ impl Checkpoint {
             total_bytes,
             progress: None,
             scratch: Mutex::new(Vec::new()),
+            recorded: None,
         })
     }
 
@@ -88,6 +95,70 @@ impl Checkpoint {
     pub fn with_progress(mut self, progress: impl ProgressFn + 'static) -> Self {
         self.progress = Some(Box::new(progress));
         self
+    }
+
+    /// Keeps every int8 or q4 linear weight the model packs while loading from this checkpoint,
+    /// under its checkpoint name, for [`Self::take_recorded`]: the converter writes exactly
+    /// what a load at that precision computes.
+    pub fn recording_packed(mut self) -> Self {
+        self.recorded = Some(Mutex::new(Vec::new()));
+        self
+    }
+
+    /// Notes a packed linear weight when recording.
+    pub(crate) fn record_packed(&self, weight_name: &str, packed: &Arc<PackedWeight>) {
+        if let Some(recorded) = &self.recorded {
+            recorded.lock().unwrap_or_else(|p| p.into_inner()).push((weight_name.to_string(), packed.clone()));
+        }
+    }
+
+    /// The packed weights recorded so far (see [`Self::recording_packed`]), emptied.
+    pub fn take_recorded(&self) -> Vec<Recorded> {
+        self.recorded
+            .as_ref()
+            .map(|r| std::mem::take(&mut *r.lock().unwrap_or_else(|p| p.into_inner())))
+            .unwrap_or_default()
+    }
+
+    /// Every tensor name, sorted.
+    pub fn tensor_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.location.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Where a tensor lives: its stored dtype and shape.
+    pub fn tensor_info(&self, name: &str) -> Option<&TensorInfo> {
+        self.location.get(name).map(|&i| &self.files[i].tensors()[name])
+    }
+
+    /// Whether the model never uses this tensor (the LM head): a converter drops it.
+    pub fn is_ignored(name: &str) -> bool {
+        IGNORED_TENSORS.contains(&name)
+    }
+
+    /// The file holding `name`, or the missing-tensor error.
+    fn file_of(&self, name: &str) -> Result<&SafetensorsFile> {
+        self.location
+            .get(name)
+            .map(|&i| &self.files[i])
+            .ok_or_else(|| ModelError::MissingTensor { name: name.to_string(), expected: Vec::new() })
+    }
+
+    /// Streams a tensor's stored bytes unchanged (see [`SafetensorsFile::copy_bytes`]).
+    pub fn copy_bytes(&self, name: &str, visit: impl FnMut(&[u8]) -> std::io::Result<()>) -> Result<()> {
+        self.file_of(name)?.copy_bytes(name, visit)
+    }
+
+    /// Streams a float tensor in chunks (see [`SafetensorsFile::stream_float`]).
+    pub fn stream_float(&self, name: &str, visit: impl FnMut(StoredDType, &[u8])) -> Result<StoredDType> {
+        self.file_of(name)?.stream_float(name, visit)
+    }
+
+    /// Reads a byte-sized integer tensor of `dtype` ("I8" or "U8") after checking its shape,
+    /// and marks it as used (a converted checkpoint's packed weights).
+    pub fn take_bytes(&self, name: &str, expected: &[usize], dtype: &str) -> Result<Vec<u8>> {
+        self.take(name, expected, |file| file.read_bytes(name, dtype))
     }
 
     /// Builds a checkpoint from in-memory files: `(file name, bytes)` pairs.

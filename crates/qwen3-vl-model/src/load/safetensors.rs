@@ -122,6 +122,16 @@ pub struct TensorInfo {
 }
 
 impl TensorInfo {
+    /// The dtype as the file names it (`F32`, `BF16`, `I8`, `U8`, ...).
+    pub fn dtype_name(&self) -> &str {
+        match &self.dtype {
+            Ok(StoredDType::F32) => "F32",
+            Ok(StoredDType::F16) => "F16",
+            Ok(StoredDType::BF16) => "BF16",
+            Err(name) => name,
+        }
+    }
+
     /// Bytes the tensor occupies in the file.
     pub fn byte_len(&self) -> u64 {
         self.end - self.start
@@ -222,6 +232,49 @@ impl SafetensorsFile {
         })
     }
 
+    /// Reads a byte-sized integer tensor (`dtype` "I8" or "U8", as the header must name it):
+    /// the packed weights of a converted checkpoint. Its length was checked against the shape
+    /// and the file when the header was parsed.
+    pub fn read_bytes(&self, tensor: &str, dtype: &str) -> Result<Vec<u8>> {
+        let info = self.info(tensor)?;
+        if info.dtype_name() != dtype {
+            return Err(ModelError::UnsupportedDType {
+                name: tensor.to_string(),
+                dtype: info.dtype_name().to_string(),
+            });
+        }
+        let mut out = vec![0u8; info.byte_len() as usize];
+        self.source.read_at(info.start, &mut out).map_err(|e| self.read_error(tensor, e))?;
+        Ok(out)
+    }
+
+    /// Streams one tensor's stored bytes, whatever its dtype, through `visit` in chunks of at
+    /// most 4 MiB (for copying a tensor unchanged into another file).
+    pub fn copy_bytes(&self, tensor: &str, mut visit: impl FnMut(&[u8]) -> std::io::Result<()>) -> Result<()> {
+        let info = self.info(tensor)?;
+        let mut chunk = vec![0u8; CHUNK_BYTES.min(info.byte_len() as usize)];
+        let mut offset = info.start;
+        while offset < info.end {
+            let n = ((info.end - offset) as usize).min(chunk.len());
+            self.source.read_at(offset, &mut chunk[..n]).map_err(|e| self.read_error(tensor, e))?;
+            visit(&chunk[..n]).map_err(|e| ModelError::Io { path: format!("copy of {tensor}"), source: e })?;
+            offset += n as u64;
+        }
+        Ok(())
+    }
+
+    fn info(&self, tensor: &str) -> Result<&TensorInfo> {
+        self.tensors
+            .get(tensor)
+            .ok_or_else(|| ModelError::MissingTensor { name: tensor.to_string(), expected: Vec::new() })
+    }
+
+    /// Streams a float tensor through `visit` in chunks of whole elements (see
+    /// [`Self::read_f32`]); returns its stored dtype.
+    pub fn stream_float(&self, tensor: &str, visit: impl FnMut(StoredDType, &[u8])) -> Result<StoredDType> {
+        self.read_chunks(tensor, visit)
+    }
+
     /// Reads one tensor's raw little-endian bytes into `scratch` (grown as needed, never
     /// shrunk: one buffer serves a whole model load, instead of a fresh allocation, and fresh
     /// zeroed pages from the kernel, per tensor); returns the dtype and the tensor's bytes.
@@ -307,9 +360,16 @@ fn parse_entry(entry: &serde_json::Value, data_start: u64, data_len: u64) -> Res
     if end > data_len {
         return Err(format!("data_offsets end {end} is past the {data_len} data bytes in the file"));
     }
-    let elem_size = match dtype {
+    let elem_size = match &dtype {
         Ok(d) => d.size() as u64,
-        Err(_) => return Ok(TensorInfo { dtype, shape, start: data_start + begin, end: data_start + end }),
+        // Integer tensors are checked too: a converted checkpoint's packed weights are I8/U8.
+        Err(name) => match name.as_str() {
+            "I8" | "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2" => 1,
+            "I16" | "U16" => 2,
+            "I32" | "U32" => 4,
+            "I64" | "U64" | "F64" => 8,
+            _ => return Ok(TensorInfo { dtype, shape, start: data_start + begin, end: data_start + end }),
+        },
     };
     let numel = shape.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d as u64)).ok_or("shape overflows")?;
     let expected = numel.checked_mul(elem_size).ok_or("shape overflows")?;

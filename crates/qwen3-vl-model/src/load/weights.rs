@@ -9,6 +9,7 @@ use crate::cpu_linear::PackedWeight;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, LinearWeight, RmsNorm};
 use crate::load::checkpoint::Checkpoint;
+use crate::load::packed_store::{self, StoredKind};
 
 /// Values per int8 block that share one f32 scale: 32 consecutive values of a row of the
 /// `[in, out]` weight. 32 keeps the rounding error at ~0.5% of a weight's spread and the scales
@@ -27,6 +28,29 @@ pub fn int8_weights() -> DType {
             .with_store(QuantStore::PackedU32(0))
             .per_block([INT8_BLOCK], burn::tensor::quantization::ScaleDtype::F32),
     )
+}
+
+/// Values per q4 block that share one f16 scale (see `linear_kernels::PackedQ4`).
+pub const Q4_BLOCK: u8 = 32;
+
+/// The dtype that selects 4-bit linear weights (symmetric, one f16 scale per [`Q4_BLOCK`]
+/// inputs of each output, llama.cpp's Q4_0 rule) under f32 compute: about a sixth of the f32
+/// bytes. Only the CPU device runs it (our kernels, `cpu_linear.rs`); elsewhere the load fails
+/// with [`ModelError::PrecisionNeedsCpu`](crate::ModelError::PrecisionNeedsCpu).
+///
+/// burn's own Q4S scheme names it; burn's quantized kernels are never used for it.
+pub fn q4_weights() -> DType {
+    DType::QFloat(
+        QuantScheme::default()
+            .with_value(QuantValue::Q4S)
+            .with_store(QuantStore::PackedU32(0))
+            .per_block([Q4_BLOCK], burn::tensor::quantization::ScaleDtype::F16),
+    )
+}
+
+/// Whether `dtype` is [`q4_weights`] (any 4-bit scheme).
+pub fn is_q4(dtype: DType) -> bool {
+    matches!(dtype, DType::QFloat(s) if matches!(s.value, QuantValue::Q4S | QuantValue::Q4F))
 }
 
 /// Reads named tensors from a checkpoint onto a device, in the model's float dtype.
@@ -70,6 +94,17 @@ impl WeightLoader<'_> {
         let (d_out, d_in) = (shape[0], shape[1..].iter().product());
         let weight_name = format!("{name}.weight");
         let cpu = crate::cpu_linear::applies(self.device, self.linear_dtype);
+        // A converted checkpoint: the weight is stored packed, and read back without
+        // re-quantizing (only in its own precision, on the CPU device).
+        if let Some(kind) = packed_store::stored_kind(self.checkpoint, &weight_name) {
+            let requested = match self.linear_dtype {
+                DType::QFloat(_) if cpu && is_q4(self.linear_dtype) => Some(StoredKind::Q4),
+                DType::QFloat(_) if cpu => Some(StoredKind::Q8),
+                _ => None,
+            };
+            let packed = packed_store::read_packed(self.checkpoint, &weight_name, kind, d_out, d_in, requested)?;
+            return self.packed(name, packed, d_out, bias);
+        }
         let weight = match self.linear_dtype {
             // The CPU device: packed once for our kernels; the stored copy is dropped here.
             DType::BF16 if cpu => {
@@ -78,7 +113,12 @@ impl WeightLoader<'_> {
             }
             DType::QFloat(_) if cpu => {
                 let values = self.checkpoint.take_f32(&weight_name, shape)?;
-                return self.packed(name, PackedWeight::q8(&values, d_out, d_in)?, d_out, bias);
+                let packed = if is_q4(self.linear_dtype) {
+                    PackedWeight::q4(&values, d_out, d_in)?
+                } else {
+                    PackedWeight::q8(&values, d_out, d_in)?
+                };
+                return self.packed(name, packed, d_out, bias);
             }
             DType::BF16 => {
                 let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
@@ -96,8 +136,12 @@ impl WeightLoader<'_> {
     }
 
     fn packed(&self, name: &str, weight: PackedWeight, d_out: usize, bias: bool) -> Result<Linear> {
+        let weight = Arc::new(weight);
+        if !matches!(*weight, PackedWeight::Bf16(..)) {
+            self.checkpoint.record_packed(&format!("{name}.weight"), &weight);
+        }
         let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
-        Ok(Linear { weight: LinearWeight::Packed(Arc::new(weight)), bias })
+        Ok(Linear { weight: LinearWeight::Packed(weight), bias })
     }
 
     /// A LayerNorm stored as `{name}.weight [dim]` and `{name}.bias [dim]`.

@@ -1,0 +1,209 @@
+//! `convert`: a model directory -> a self-describing directory in another precision
+//! (`qwen3-vl-embed convert`), written atomically.
+//!
+//! The output holds `model.safetensors` (the weights, `qwen3_vl_model::write_converted`), every
+//! other regular file of the source (`config.json`, `tokenizer.json`, ...) copied, and
+//! [`FORMAT_FILE`], which records the precision and how the tensors are stored
+//! ([`ConvertedFormat`]). Everything is written into a temporary sibling directory, fsynced,
+//! and renamed into place at the end: a failed or killed conversion leaves no output (the next
+//! run removes a stale temporary directory), never a half-written one.
+
+use std::fs;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use qwen3_vl_model::{ConvertProgress, ConvertStats, Qwen3VlConfig, write_converted};
+
+use crate::error::{EmbedError, Result};
+use crate::model_files::{FORMAT_FILE, ModelFiles};
+use crate::precision::Precision;
+
+/// The `format` value of [`FORMAT_FILE`].
+pub const FORMAT_NAME: &str = "qwen3-vl-embed-converted";
+/// The version of the layout this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The description a converted directory carries in [`FORMAT_FILE`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConvertedFormat {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] when written by this code.
+    pub version: u32,
+    /// The precision name (`int8`, `q4`, `f16`, `bf16`): load it with this `--precision`.
+    pub precision: String,
+    /// How the linear weights are stored, in words (names, dtypes, shapes, quantization rule).
+    pub linear_weights: String,
+    /// How every other tensor is stored.
+    pub other_tensors: String,
+    /// The tool and version that wrote it.
+    pub written_by: String,
+}
+
+impl ConvertedFormat {
+    fn new(precision: Precision) -> Self {
+        let (linear_weights, other_tensors) = match precision {
+            Precision::Int8 => (
+                "{layer}.weight.q8: I8 [out, ceil(in/32)*32], one row per output, zero-padded past in, values -127..=127; \
+                 {layer}.weight.q8_scales: F32 [out, ceil(in/32)]; weight = scale * value, scale = max|w| / 127 per 32 inputs",
+                "as stored in the source",
+            ),
+            Precision::Q4 => (
+                "{layer}.weight.q4: U8 [out, ceil(in/32)*16], one row per output, two 4-bit codes per byte (even input in the \
+                 low nibble), code = q + 8, q in -8..=7, zero-padded (code 8) past in; {layer}.weight.q4_scales: F16 \
+                 [out, ceil(in/32)]; weight = scale * q, scale = f16(m / -8) with m the block's largest-magnitude value \
+                 (llama.cpp Q4_0), per 32 inputs",
+                "as stored in the source",
+            ),
+            Precision::F16 | Precision::Bf16 | Precision::F32 => (
+                "as the other tensors",
+                if precision == Precision::F16 {
+                    "F16 (rounded to nearest even)"
+                } else {
+                    "BF16 (rounded to nearest even)"
+                },
+            ),
+        };
+        Self {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            precision: precision.name().into(),
+            linear_weights: linear_weights.into(),
+            other_tensors: other_tensors.into(),
+            written_by: concat!("qwen3-vl-embed ", env!("CARGO_PKG_VERSION")).into(),
+        }
+    }
+
+    /// The recorded precision, checked: a format or version this code does not know, or an
+    /// unknown precision, is [`EmbedError::BadConvertedFormat`].
+    pub fn checked_precision(&self) -> Result<Precision> {
+        if self.format != FORMAT_NAME || self.version != FORMAT_VERSION {
+            return Err(EmbedError::BadConvertedFormat(format!(
+                "format {:?} version {}, expected {FORMAT_NAME:?} version {FORMAT_VERSION} (written by a newer tool?)",
+                self.format, self.version
+            )));
+        }
+        self.precision
+            .parse()
+            .map_err(|_| EmbedError::BadConvertedFormat(format!("unknown precision {:?}", self.precision)))
+    }
+}
+
+/// Converts the model directory `src` to `precision` (f16, bf16, int8 or q4) into the new
+/// directory `out` (absent or empty), reporting progress. See the module docs.
+pub fn convert_dir(
+    src: &Path,
+    out: &Path,
+    precision: Precision,
+    progress: impl Fn(ConvertProgress) + Send + Sync + 'static,
+) -> Result<ConvertStats> {
+    if precision == Precision::F32 {
+        return Err(EmbedError::BadConvertOutput {
+            path: out.display().to_string(),
+            reason: "f32 is not a conversion: choose int8, q4, f16 or bf16".into(),
+        });
+    }
+    check_out(out)?;
+    let files = ModelFiles::read_dir(src)?;
+    let config = Qwen3VlConfig::from_json_str(&files.config_json)?;
+    let temp = temp_dir(out)?;
+    let result = (|| {
+        let stats = write_weights(&temp, files, config, precision, progress)?;
+        copy_other_files(src, &temp)?;
+        let format = serde_json::to_vec_pretty(&ConvertedFormat::new(precision)).expect("a plain struct serializes");
+        write_synced(&temp.join(FORMAT_FILE), &format)?;
+        sync_dir(&temp)?;
+        fs::rename(&temp, out).map_err(|e| io(out, e))?;
+        if let Some(parent) = out.parent() {
+            sync_dir(parent)?;
+        }
+        Ok(stats)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&temp);
+    }
+    result
+}
+
+/// `out` must not exist or be an empty directory, and its parent must exist.
+fn check_out(out: &Path) -> Result<()> {
+    let bad = |reason: &str| EmbedError::BadConvertOutput { path: out.display().to_string(), reason: reason.into() };
+    match fs::symlink_metadata(out) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io(out, e)),
+        Ok(m) if !m.is_dir() => Err(bad("exists and is not a directory")),
+        Ok(_) => match fs::read_dir(out).map_err(|e| io(out, e))?.next() {
+            None => Ok(()),
+            Some(_) => Err(bad("is not empty; choose a new directory")),
+        },
+    }
+}
+
+/// The temporary sibling `.<name>.converting`, removed first if a killed run left it.
+fn temp_dir(out: &Path) -> Result<PathBuf> {
+    let name = out.file_name().ok_or_else(|| EmbedError::BadConvertOutput {
+        path: out.display().to_string(),
+        reason: "names no directory".into(),
+    })?;
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let temp = parent.join(format!(".{}.converting", name.to_string_lossy()));
+    if temp.exists() {
+        fs::remove_dir_all(&temp).map_err(|e| io(&temp, e))?;
+    }
+    fs::create_dir(&temp).map_err(|e| io(&temp, e))?;
+    Ok(temp)
+}
+
+fn write_weights(
+    dir: &Path,
+    files: ModelFiles,
+    config: Qwen3VlConfig,
+    precision: Precision,
+    progress: impl Fn(ConvertProgress) + Send + Sync + 'static,
+) -> Result<ConvertStats> {
+    let path = dir.join("model.safetensors");
+    let file = fs::File::create(&path).map_err(|e| io(&path, e))?;
+    let mut writer = BufWriter::with_capacity(4 << 20, file);
+    let stats = write_converted(
+        files.checkpoint,
+        config,
+        precision.dtype(),
+        &mut writer,
+        &path.display().to_string(),
+        progress,
+    )?;
+    let file = writer.into_inner().map_err(|e| io(&path, e.into_error()))?;
+    file.sync_all().map_err(|e| io(&path, e))?;
+    Ok(stats)
+}
+
+/// Copies every regular file of `src` but the weights (and an old format file) into `dir`.
+fn copy_other_files(src: &Path, dir: &Path) -> Result<()> {
+    for entry in fs::read_dir(src).map_err(|e| io(src, e))? {
+        let entry = entry.map_err(|e| io(src, e))?;
+        let name = entry.file_name();
+        let name_str = name.to_string_lossy();
+        let skip =
+            name_str.ends_with(".safetensors") || name_str == "model.safetensors.index.json" || name_str == FORMAT_FILE;
+        if skip || !entry.file_type().map_err(|e| io(&entry.path(), e))?.is_file() {
+            continue;
+        }
+        let to = dir.join(&name);
+        fs::copy(entry.path(), &to).map_err(|e| io(&entry.path(), e))?;
+        fs::File::open(&to).and_then(|f| f.sync_all()).map_err(|e| io(&to, e))?;
+    }
+    Ok(())
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = fs::File::create(path).map_err(|e| io(path, e))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).map_err(|e| io(path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(dir, e))
+}
+
+fn io(path: &Path, source: std::io::Error) -> EmbedError {
+    EmbedError::Io { path: path.display().to_string(), source }
+}
