@@ -78,6 +78,8 @@ env "${clippy_env[@]}" cargo test --workspace --no-fail-fast 2>&1 || status=$?
 # The CPU kernels' fallbacks, forced on any CPU (QWEN3_VL_CPU_KERNELS caps the level): the CPU
 # bf16, int8 and q4 parity tests again with the AVX2 kernels (exact f32 activations for bf16,
 # the path a CPU without AVX-512 takes) and the portable ones (every other architecture, wasm32).
+# The same variable caps the CPU attention's softmax (crates/attention-kernels), so these runs
+# also take its AVX2 and portable paths through the whole model.
 for level in avx2 scalar; do
   step "CPU kernel fallback: bf16/int8/q4 parity at QWEN3_VL_CPU_KERNELS=$level"
   env "${clippy_env[@]}" QWEN3_VL_CPU_KERNELS=$level cargo test --workspace --test parity -- \
