@@ -1,7 +1,7 @@
 // The public API, shared by the browser and Node entry points. `platform` supplies what
 // differs between them: how to instantiate the wasm, read URLs and find a WebGPU adapter.
 
-import initWasm, { WasmEmbedder, WasmIndex } from './wasm/qwen3_vl_embed_wasm.js';
+import initWasm, { WasmEmbedder, WasmIndex, WasmReranker } from './wasm/qwen3_vl_embed_wasm.js';
 import { codedError } from './errors.js';
 import { fetchBytes, gatherFiles } from './load.js';
 import { makeRetriever } from './retriever.js';
@@ -161,6 +161,59 @@ export class Embedder {
   }
 }
 
+/** Qwen3-VL-Reranker: scores how well documents answer a query, in `[0, 1]`. */
+export class Reranker {
+  #wasm;
+
+  constructor(wasm) {
+    if (!(wasm instanceof WasmReranker)) throw codedError('BAD_ARGUMENT', 'use `await Reranker.load(...)`');
+    this.#wasm = wasm;
+  }
+
+  /**
+   * Loads a reranker from `{ modelUrl }` or `{ files: { config, tokenizer, weights } }`, with
+   * `device`, `cache` and `onProgress` as `Embedder.load` takes them. It computes in f32.
+   */
+  static async load(options = {}) {
+    await init();
+    const { onProgress, cache = true } = options;
+    const readUrl = (url, extra) => platform.readUrl(url, { cache, onProgress, file: String(url).split('/').pop(), ...extra });
+    const device = await pickDevice(options.device);
+    const modelUrl = options.modelUrl && platform.resolveModelUrl ? platform.resolveModelUrl(options.modelUrl) : options.modelUrl;
+    const files = await gatherFiles({ ...options, modelUrl }, readUrl);
+    return new Reranker(await WasmReranker.load(files.config, files.tokenizer, files.weights, { device, dtype: options.dtype, onProgress }));
+  }
+
+  /** `"webgpu"` or `"cpu"`. */
+  get device() {
+    return this.#live().device;
+  }
+
+  /**
+   * Scores each document (a string or `{ text, image, images }`) against `query` ->
+   * `Float32Array`; `options.instruction` replaces the reranker's default one.
+   */
+  async score(query, documents, options = {}) {
+    if (!Array.isArray(documents)) throw codedError('BAD_ARGUMENT', 'score expects an array of documents');
+    return this.#live().score(await normalizeInput(query), await Promise.all(documents.map(normalizeInput)), options.instruction);
+  }
+
+  /** Frees the model. The reranker cannot be used afterwards. */
+  dispose() {
+    this.#wasm?.free();
+    this.#wasm = null;
+  }
+
+  [WASM]() {
+    return this.#live();
+  }
+
+  #live() {
+    if (!this.#wasm) throw codedError('DISPOSED', 'this Reranker was disposed');
+    return this.#wasm;
+  }
+}
+
 /** Marks the private "wrap an existing WasmIndex" use of the Index constructor. */
 const WRAP = Symbol('wrap');
 
@@ -256,6 +309,10 @@ export const Retriever = makeRetriever({
   wasmOf: (embedder) => {
     if (!(embedder instanceof Embedder)) throw codedError('BAD_ARGUMENT', '{ embedder } must be an Embedder');
     return embedder[WASM]();
+  },
+  rerankerWasmOf: (reranker) => {
+    if (!(reranker instanceof Reranker)) throw codedError('BAD_ARGUMENT', '{ reranker } must be a Reranker');
+    return reranker[WASM]();
   },
 });
 export { DEFAULT_INSTRUCTION, demoFromEpisode, hostOf, normalizeDomain, platformOf } from './retriever.js';

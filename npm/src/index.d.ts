@@ -94,6 +94,17 @@ export declare class Embedder {
   dispose(): void;
 }
 
+/** Qwen3-VL-Reranker: how well each document answers a query, in [0, 1]. Computes in f32. */
+export declare class Reranker {
+  private constructor();
+  /** `modelUrl` or `files`, `device`, `cache`, `onProgress` as for `Embedder.load` (no `dtype` but f32). */
+  static load(options: LoadOptions): Promise<Reranker>;
+  readonly device: 'webgpu' | 'cpu';
+  /** One score per document, in order; `instruction` replaces the reranker's default. */
+  score(query: EmbedInput | string, documents: Array<EmbedInput | string>, options?: { instruction?: string }): Promise<Float32Array>;
+  dispose(): void;
+}
+
 export interface IndexOptions {
   /** Name of the embedding model the vectors come from. */
   model?: string;
@@ -156,12 +167,27 @@ export interface RetrievalResult {
   score: number;
   /** Cosine similarity of query and demo. */
   embeddingScore: number;
-  /** The reranker's score when reranked (never, yet, in this package: null). */
+  /** The reranker's score when reranked (`rerank: true`; then `score` is it + bonuses), else null. */
   rerankScore: number | null;
   demo: Omit<Demo, 'screenshot'>;
 }
 
-export interface RetrieverOptions {
+/** Models and session options a Retriever may be given when it is created or loaded. */
+export interface RetrieverModels {
+  embedder?: Embedder;
+  /** Makes `retrieve({ rerank: true })` possible. */
+  reranker?: Reranker;
+  /** Query embeddings kept in memory (an LRU keyed by model, dim, instruction, text and image hashes); default 256, 0 turns it off. */
+  queryCache?: number;
+  /**
+   * A demo's screenshot for the reranker when the retriever does not hold it in memory (a
+   * loaded library keeps only its episodes' `screenshot_path`s): image bytes, or a Promise of
+   * them. Default: read `path` (a file in Node, a URL relative to the page in a browser).
+   */
+  screenshots?: (demo: { demoId: string; path: string }) => ImageInput | Promise<ImageInput>;
+}
+
+export interface RetrieverOptions extends RetrieverModels {
   embedder: Embedder;
   /** Names the embedding model; the CLI loads it (a Hub id or a model directory) to query a library saved here. */
   model?: string;
@@ -188,11 +214,11 @@ export declare class Retriever {
    * (Node: also a directory path), or the URL / path of a packed file (`qwen3-vl-embed pack`,
    * `toBytes`). Without `embedder`, `retrieve` ranks by text.
    */
-  static load(source: string | URL, options?: { embedder?: Embedder; cache?: boolean; onProgress?: (event: ProgressEvent) => void }): Promise<Retriever>;
+  static load(source: string | URL, options?: RetrieverModels & { cache?: boolean; onProgress?: (event: ProgressEvent) => void }): Promise<Retriever>;
   /** A packed library (`qwen3-vl-embed pack`, `toBytes`). */
-  static fromBytes(bytes: Uint8Array | ArrayBuffer, options?: { embedder?: Embedder }): Promise<Retriever>;
+  static fromBytes(bytes: Uint8Array | ArrayBuffer, options?: RetrieverModels): Promise<Retriever>;
   /** A library from its files by name (`toFiles`, or an index directory's files). */
-  static fromFiles(files: Record<string, Uint8Array>, options?: { embedder?: Embedder }): Promise<Retriever>;
+  static fromFiles(files: Record<string, Uint8Array>, options?: RetrieverModels): Promise<Retriever>;
   readonly settings: { model: string; dim: number; instruction: string; bonuses: { app: number; domain: number }; rerankTopN: number; strategy: 'auto' | 'exact' | 'hnsw' };
   addDemo(demo: Demo): this;
   /** A seed episode `{ episode_id, instruction, steps: [{ observation: { app_name, url } }] }`. */
@@ -212,7 +238,11 @@ export declare class Retriever {
     instruction?: string;
     /** 'auto' (default): the model when there is an embedder, else 'text' with a console warning. */
     method?: 'auto' | 'multimodal' | 'text';
+    /** Rescore the best `rerankTopN` candidates with the reranker (needs `reranker` and the model). */
+    rerank?: boolean;
   }): Promise<RetrievalResult[]>;
+  /** The query-embedding cache so far. */
+  readonly queryCacheStats: { hits: number; misses: number; size: number; capacity: number };
   /** The library as one packed file (`qwen3-vl-embed unpack` makes it an index directory). */
   toBytes(): Uint8Array;
   /** The library's files by name; written into a directory, the CLI reads it as an index. */

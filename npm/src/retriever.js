@@ -33,33 +33,49 @@ function episodeOf(demo) {
 const isReady = (image) => image == null || image instanceof Uint8Array || image instanceof ArrayBuffer || (typeof image === 'object' && 'data' in image && 'width' in image);
 
 /**
- * Builds the class. `env`: `{ init, readUrl(url, options), normalizeImage(image), wasmOf(embedder) }`
- * from `core.js` (passed in to avoid an import cycle).
+ * Builds the class. `env`: `{ init, readUrl(url, options), normalizeImage(image), wasmOf(embedder),
+ * rerankerWasmOf(reranker) }` from `core.js` (passed in to avoid an import cycle).
  */
 export function makeRetriever(env) {
   return class Retriever {
     #wasm;
     #embedder;
+    #reranker;
+    #screenshots;
     #warned = false;
     /** id -> [episode, screenshot] whose screenshot must be read asynchronously first. */
     #deferred = new Map();
 
     /** Use `Retriever.create`, `load`, `fromBytes` or `fromFiles`. */
-    constructor(wasm, embedder) {
+    constructor(wasm, { embedder, reranker, queryCache, screenshots } = {}) {
       this.#wasm = wasm;
       this.#embedder = embedder ?? null;
+      this.#reranker = reranker ?? null;
+      if (reranker != null) env.rerankerWasmOf(reranker);
+      if (screenshots != null && typeof screenshots !== 'function') throw codedError('BAD_ARGUMENT', 'screenshots must be a function ({ demoId, path }) => image bytes');
+      // Reranking shows the reranker each candidate's screenshot; a loaded library keeps only
+      // its episodes' paths. Default: read the path (a file in Node, a URL relative to the page).
+      this.#screenshots = screenshots ?? (({ path }) => env.readUrl(env.resolveUrl(path), { cache: false }));
+      if (queryCache !== undefined) {
+        if (!Number.isInteger(queryCache) || queryCache < 0) throw codedError('BAD_ARGUMENT', `queryCache ${queryCache}: expected a whole number >= 0 (0 turns it off)`);
+        wasm.setQueryCache(queryCache);
+      }
     }
 
     /**
-     * `{ embedder, model, dim, instruction, bonuses: { app, domain }, rerankTopN, strategy }`;
-     * `dim` (64 up to the model's width) defaults to 512 capped at the width, bonuses to 0.1
-     * each, rerankTopN to 20, strategy (`'auto'`, `'exact'`, `'hnsw'`) to `'auto'`.
+     * `{ embedder, reranker, queryCache, model, dim, instruction, bonuses: { app, domain },
+     * rerankTopN, strategy }`; `dim` (64 up to the model's width) defaults to 512 capped at the
+     * width, bonuses to 0.1 each, rerankTopN to 20, strategy (`'auto'`, `'exact'`, `'hnsw'`) to
+     * `'auto'`. `reranker` (a `Reranker`) makes `retrieve({ rerank: true })` possible;
+     * `queryCache` is how many query embeddings are kept in memory (default 256, 0: off);
+     * `screenshots` (`({ demoId, path }) => bytes`, may be async) gives the reranker a demo's
+     * screenshot that is not in memory (default: read `path`).
      */
-    static async create({ embedder, model = 'Qwen3-VL-Embedding', dim, instruction = DEFAULT_INSTRUCTION, bonuses = {}, rerankTopN, strategy } = {}) {
+    static async create({ embedder, reranker, queryCache, screenshots, model = 'Qwen3-VL-Embedding', dim, instruction = DEFAULT_INSTRUCTION, bonuses = {}, rerankTopN, strategy } = {}) {
       await env.init();
       if (!embedder) throw codedError('BAD_ARGUMENT', 'Retriever.create needs { embedder }');
       if (dim !== undefined && !Number.isInteger(dim)) throw codedError('BAD_DIMENSION', `dim ${dim}: expected a whole number`);
-      return new Retriever(new WasmRetriever({ model, dim, instruction, bonuses, rerankTopN, strategy }, embedder.dimensions), embedder);
+      return new Retriever(new WasmRetriever({ model, dim, instruction, bonuses, rerankTopN, strategy }, embedder.dimensions), { embedder, reranker, queryCache, screenshots });
     }
 
     /**
@@ -69,11 +85,13 @@ export function makeRetriever(env) {
      * Demo files are named by the sha256 of their bytes, so they go through the Cache API when
      * `cache` is on (default); the manifest and its generation's files are always fetched
      * afresh (a directory indexed again from scratch at the same URL starts over at `gen-1`).
+     * `reranker`, `queryCache` and `screenshots` as in `create`.
      */
-    static async load(source, { embedder, cache = true, onProgress } = {}) {
+    static async load(source, { embedder, reranker, queryCache, screenshots, cache = true, onProgress } = {}) {
       await env.init();
       const url = env.resolveUrl(source);
-      if (!String(url).endsWith('/')) return Retriever.fromBytes(await env.readUrl(url, { cache, onProgress }), { embedder });
+      const models = { embedder, reranker, queryCache, screenshots };
+      if (!String(url).endsWith('/')) return Retriever.fromBytes(await env.readUrl(url, { cache, onProgress }), models);
       const files = {};
       for (;;) {
         const needed = WasmRetriever.filesNeeded(files);
@@ -87,20 +105,20 @@ export function makeRetriever(env) {
         );
         if (!files['manifest.json']) throw codedError('CORRUPT_INDEX', `no manifest.json at ${url}: not a demo library`);
       }
-      return Retriever.fromFiles(files, { embedder });
+      return Retriever.fromFiles(files, models);
     }
 
-    /** A packed library (`qwen3-vl-embed pack`, `toBytes`) as bytes. */
-    static async fromBytes(bytes, { embedder } = {}) {
+    /** A packed library (`qwen3-vl-embed pack`, `toBytes`) as bytes; options as in `load`. */
+    static async fromBytes(bytes, { embedder, reranker, queryCache, screenshots } = {}) {
       await env.init();
       const buf = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-      return new Retriever(WasmRetriever.fromPacked(buf), embedder);
+      return new Retriever(WasmRetriever.fromPacked(buf), { embedder, reranker, queryCache, screenshots });
     }
 
-    /** A library from its files by name (`toFiles()`, or an index directory's files). */
-    static async fromFiles(files, { embedder } = {}) {
+    /** A library from its files by name (`toFiles()`, or an index directory's files); options as in `load`. */
+    static async fromFiles(files, { embedder, reranker, queryCache, screenshots } = {}) {
       await env.init();
-      return new Retriever(WasmRetriever.fromFiles(files), embedder);
+      return new Retriever(WasmRetriever.fromFiles(files), { embedder, reranker, queryCache, screenshots });
     }
 
     /** `{ model, dim, instruction, bonuses: { app, domain }, rerankTopN, strategy }`. */
@@ -148,15 +166,20 @@ export function makeRetriever(env) {
     }
 
     /**
-     * `{ task, screenshot, topK = 5, app, domain, instruction, method }` -> `[{ rank, demoId,
-     * score, embeddingScore, rerankScore, demo }]`, best first. `method`: `'multimodal'` (the
-     * model), `'text'` (TF-IDF over goal, app and domain, no model) or `'auto'` (default: the
-     * model when this retriever has an embedder, else text with a warning).
+     * `{ task, screenshot, topK = 5, app, domain, instruction, method, rerank }` -> `[{ rank,
+     * demoId, score, embeddingScore, rerankScore, demo }]`, best first. `method`: `'multimodal'`
+     * (the model), `'text'` (TF-IDF over goal, app and domain, no model) or `'auto'` (default:
+     * the model when this retriever has an embedder, else text with a warning). `rerank: true`
+     * rescores the best `rerankTopN` candidates with the `reranker` (multimodal only), as the
+     * CLI's `query --rerank`.
      */
     async retrieve(query = {}) {
-      const { method = 'auto', ...rest } = query;
+      const { method = 'auto', rerank = false, ...rest } = query;
+      if (typeof rerank !== 'boolean') throw codedError('BAD_ARGUMENT', 'query.rerank must be true or false');
+      if (rerank && !this.#reranker) throw codedError('BAD_ARGUMENT', 'rerank: true needs a reranker: pass { reranker } when creating or loading the Retriever');
+      if (rerank && method === 'text') throw codedError('BAD_ARGUMENT', "rerank: true needs the multimodal method, not 'text'");
       if (!['auto', 'multimodal', 'text'].includes(method)) throw codedError('BAD_ARGUMENT', `method ${JSON.stringify(method)}: expected auto, multimodal or text`);
-      if (method === 'text' || (method === 'auto' && !this.#embedder)) {
+      if (method === 'text' || (method === 'auto' && !this.#embedder && !rerank)) {
         if (method === 'auto' && !this.#warned) {
           this.#warned = true;
           console.warn('qwen3-vl-embed: no embedder loaded, retrieving by text (TF-IDF) instead');
@@ -164,7 +187,17 @@ export function makeRetriever(env) {
         return this.#live().retrieveText(rest);
       }
       const screenshot = rest.screenshot == null ? rest.screenshot : await env.normalizeImage(rest.screenshot);
-      return this.#live().retrieve(env.wasmOf(this.#needEmbedder('multimodal retrieval')), { ...rest, screenshot });
+      const embedder = env.wasmOf(this.#needEmbedder('multimodal retrieval'));
+      if (rerank) {
+        const screenshotOf = async (demoId, path) => env.normalizeImage(await this.#screenshots({ demoId, path }));
+        return this.#live().retrieveReranked(embedder, env.rerankerWasmOf(this.#reranker), { ...rest, screenshot }, screenshotOf);
+      }
+      return this.#live().retrieve(embedder, { ...rest, screenshot });
+    }
+
+    /** `{ hits, misses, size, capacity }` of the in-memory query-embedding cache. */
+    get queryCacheStats() {
+      return this.#live().queryCacheStats;
     }
 
     /** The library as one packed file: `qwen3-vl-embed unpack` makes it an index directory. */

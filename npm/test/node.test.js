@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { DEFAULT_INSTRUCTION, Embedder, Index, Retriever, init } from 'qwen3-vl-embed';
+import { DEFAULT_INSTRUCTION, Embedder, Index, Reranker, Retriever, init } from 'qwen3-vl-embed';
 import { FIXTURES, MODEL_DIR, caseInputs, cases, isEmptyCase, maxAbsDiff, readSafetensor, softwareGpuCases, tolerance } from './helpers.js';
 import { CLI, LIBRARY, assertSameAnswer, cli, cliAnswer, cliLibrary, sampleEpisodes, sampleQueries, worstScoreDiff } from './cli-library.js';
 
@@ -310,6 +310,59 @@ test("text retrieval: { method: 'text' }, and without an embedder automatically 
   assert.match(warnings[0], /no embedder loaded, retrieving by text/);
   await assert.rejects(noModel.retrieve({ task: 'x', method: 'multimodal' }), { code: 'BAD_ARGUMENT' });
   await assert.rejects(noModel.retrieve({ task: 'x', method: 'fuzzy' }), { code: 'BAD_ARGUMENT' });
+});
+
+test('query cache: a repeated query comes from memory and answers as a fresh one; queryCache: 0 turns it off', async () => {
+  const make = async (queryCache) => {
+    const r = await Retriever.create({ embedder, dim: 64, queryCache });
+    for (const [episode, screenshot] of sampleEpisodes()) r.addEpisode(episode, screenshot);
+    await r.buildIndex();
+    return r;
+  };
+  const [cached, off] = [await make(undefined), await make(0)];
+  const q = { task: 'Star a repository', app: 'Finder', topK: 3 };
+  const first = await cached.retrieve(q);
+  const again = await cached.retrieve(q);
+  assert.deepEqual(again, first);
+  assert.deepEqual(cached.queryCacheStats, { hits: 1, misses: 1, size: 1, capacity: 256 });
+  // The reference for the cached answer: a retriever that embeds every query afresh.
+  assert.deepEqual(await off.retrieve(q), first);
+  await off.retrieve(q);
+  assert.deepEqual(off.queryCacheStats, { hits: 0, misses: 2, size: 0, capacity: 0 });
+  // Another instruction is another key.
+  await cached.retrieve({ ...q, instruction: 'Find the task.' });
+  assert.equal(cached.queryCacheStats.misses, 2);
+  await assert.rejects(make(-1), { code: 'BAD_ARGUMENT' });
+});
+
+test("reranking: a Reranker scores as transformers does, and { rerank: true } answers as the CLI's query --rerank", { skip: crossTargetSkip }, async () => {
+  const dir = join(FIXTURES, 'reranker');
+  const reranker = await Reranker.load({ modelUrl: join(dir, 'tiny-reranker'), device: DEVICE });
+  // The reranker alone against transformers (tools/reference/make_reranker_fixtures.py).
+  const side = ({ text, images }) => ({ text: text ?? undefined, images: images.map((p) => new Uint8Array(readFileSync(join(FIXTURES, p)))) });
+  let worstRerank = 0;
+  for (const c of JSON.parse(readFileSync(join(dir, 'cases.json'), 'utf8')).cases) {
+    const [got] = await reranker.score(side(c.query), [side(c.document)], { instruction: c.instruction ?? undefined });
+    worstRerank = Math.max(worstRerank, Math.abs(got - c.score));
+    assert.ok(Math.abs(got - c.score) <= 1e-5, `${c.name}: ${got} vs ${c.score}`);
+  }
+  // In the retriever: the CLI's reranked answers on the CLI's library are the reference.
+  const ref = cliLibrary();
+  const retriever = await Retriever.load(ref.index, { embedder, reranker });
+  const queries = sampleQueries().slice(0, 3);
+  for (const [i, q] of queries.entries()) {
+    const want = cliAnswer(ref.index, q, ['--rerank', '--reranker', join(dir, 'tiny-reranker')]);
+    const screenshot = q.screenshot ? new Uint8Array(readFileSync(join(LIBRARY, q.screenshot))) : undefined;
+    const got = await retriever.retrieve({ ...q, screenshot, rerank: true });
+    assertSameAnswer(got, want, `reranked query ${i}`);
+    assert.ok(got.every((r) => typeof r.rerankScore === 'number'), 'every result was rescored (top 5 of rerankTopN 20)');
+  }
+  console.log(`# reranker in Node: worst |score - transformers| ${worstRerank.toExponential(2)}`);
+  const plain = await Retriever.load(ref.index, { embedder });
+  await assert.rejects(plain.retrieve({ task: 'x', rerank: true }), { code: 'BAD_ARGUMENT' });
+  await assert.rejects(retriever.retrieve({ task: 'x', rerank: true, method: 'text' }), { code: 'BAD_ARGUMENT' });
+  await assert.rejects(Reranker.load({ modelUrl: join(dir, 'tiny-reranker'), device: DEVICE, dtype: 'int8' }), { code: 'UNSUPPORTED_DTYPE' });
+  reranker.dispose();
 });
 
 test('dispose', () => {

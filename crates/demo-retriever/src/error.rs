@@ -145,6 +145,15 @@ pub enum RetrieverError {
     #[error("reranking was asked for but no reranker is loaded")]
     NoReranker,
 
+    /// A reranker answered with another number of scores than there were candidates.
+    #[error("the reranker returned {got} score(s) for {expected} candidate(s)")]
+    RerankScores {
+        /// Candidates sent to the reranker.
+        expected: usize,
+        /// Scores that came back.
+        got: usize,
+    },
+
     /// A directory that is not a demo index, or one whose files disagree.
     #[error("{}: {reason}", path.display())]
     BadIndexDir {

@@ -45,14 +45,14 @@ pub mod store;
 pub mod text_search;
 
 pub use cache::{CacheStats, DroppedEntry, EmbeddingCache, cache_key};
-pub use caller_embeds::ToEmbed;
+pub use caller_embeds::{RerankRequest, ToEmbed};
 pub use demo::{Demo, DemoLibrary, read_library};
 pub use error::{DemoError, DemoProblem, Result, RetrieverError};
 pub use files::LibraryFiles;
 pub use filter::{Filter, FilterField};
 pub use lock::IndexLock;
 pub use migrate::{Migration, ScreenshotResolver};
-pub use query_cache::{CachedEmbedder, QueryCacheStats};
+pub use query_cache::{CachedEmbedder, QueryCacheStats, QueryVectors};
 pub use qwen3_vl_embedder::Reranker;
 pub use retriever::{
     BuildReport, DEFAULT_DIM, DEFAULT_INSTRUCTION, DEFAULT_MODEL, DemoRetriever, EmbedBatch, MIN_DIM, OnBadDemo,

@@ -82,41 +82,30 @@ impl Lru {
 /// ```
 pub struct CachedEmbedder<E> {
     inner: E,
-    model: String,
-    capacity: usize,
-    lru: Mutex<Lru>,
+    vectors: QueryVectors,
 }
 
 impl<E: EmbedBatch> CachedEmbedder<E> {
     /// Wraps `inner`, which embeds with the model named `model` (part of every key, so one
     /// cache never mixes models), keeping at most `capacity` vectors (0 turns caching off).
     pub fn new(inner: E, model: impl Into<String>, capacity: usize) -> Self {
-        Self { inner, model: model.into(), capacity, lru: Mutex::default() }
+        Self { inner, vectors: QueryVectors::new(model, capacity) }
     }
 
     /// Hits, misses and size so far.
     pub fn stats(&self) -> QueryCacheStats {
-        let lru = self.lru.lock().unwrap_or_else(|e| e.into_inner());
-        QueryCacheStats { hits: lru.hits, misses: lru.misses, len: lru.entries.len() }
+        self.vectors.stats()
     }
 
     /// The wrapped embedder.
     pub fn inner(&self) -> &E {
         &self.inner
     }
-
-    fn key(&self, input: &EmbedInput, dim: usize) -> String {
-        cache_key(&self.model, dim, input.instruction.as_deref().unwrap_or(""), input.text.as_deref(), &input.images)
-    }
 }
 
 impl<E: EmbedBatch> EmbedBatch for CachedEmbedder<E> {
     fn embed_inputs(&self, inputs: &[EmbedInput], dim: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
-        let keys: Vec<String> = inputs.iter().map(|i| self.key(i, dim)).collect();
-        let mut out: Vec<Option<Vec<f32>>> = {
-            let mut lru = self.lru.lock().unwrap_or_else(|e| e.into_inner());
-            keys.iter().map(|k| lru.get(k)).collect()
-        };
+        let mut out: Vec<Option<Vec<f32>>> = inputs.iter().map(|i| self.vectors.get(i, dim)).collect();
         let missing: Vec<usize> = (0..inputs.len()).filter(|&i| out[i].is_none()).collect();
         // The model runs without the lock held, so other threads' hits are not kept waiting.
         let fresh = if missing.is_empty() {
@@ -125,11 +114,8 @@ impl<E: EmbedBatch> EmbedBatch for CachedEmbedder<E> {
             let batch: Vec<EmbedInput> = missing.iter().map(|&i| inputs[i].clone()).collect();
             self.inner.embed_inputs(&batch, dim)?
         };
-        let mut lru = self.lru.lock().unwrap_or_else(|e| e.into_inner());
-        lru.hits += (inputs.len() - missing.len()) as u64;
-        lru.misses += missing.len() as u64;
         for (&i, vector) in missing.iter().zip(fresh) {
-            lru.put(keys[i].clone(), vector.clone(), self.capacity);
+            self.vectors.put(&inputs[i], dim, vector.clone());
             out[i] = Some(vector);
         }
         // Every slot is filled: hits above, misses from `fresh` (one vector per input sent).
@@ -141,6 +127,73 @@ impl<E: EmbedBatch> EmbedBatch for CachedEmbedder<E> {
                 })
             })
             .collect()
+    }
+}
+
+/// The LRU behind [`CachedEmbedder`], for callers whose model cannot block (wasm): look a
+/// query up with [`Self::get`], embed it yourself on a miss, store it with [`Self::put`].
+///
+/// ```
+/// use demo_retriever::QueryVectors;
+/// use qwen3_vl_embedder::EmbedInput;
+///
+/// let cache = QueryVectors::new("my-model", 2);
+/// let q = EmbedInput::text("Turn off Night Shift");
+/// assert!(cache.get(&q, 4).is_none());
+/// cache.put(&q, 4, vec![0.5; 4]);
+/// assert_eq!(cache.get(&q, 4), Some(vec![0.5; 4]));
+/// assert_eq!((cache.stats().misses, cache.stats().hits), (1, 1));
+/// ```
+pub struct QueryVectors {
+    model: String,
+    capacity: usize,
+    lru: Mutex<Lru>,
+}
+
+impl QueryVectors {
+    /// Vectors of the model named `model` (part of every key), at most `capacity` of them
+    /// (0 turns caching off: every lookup misses).
+    pub fn new(model: impl Into<String>, capacity: usize) -> Self {
+        Self { model: model.into(), capacity, lru: Mutex::default() }
+    }
+
+    /// The vector of `input` at `dim`, counting a hit or a miss.
+    pub fn get(&self, input: &EmbedInput, dim: usize) -> Option<Vec<f32>> {
+        let key = self.key(input, dim);
+        let mut lru = self.lock();
+        let found = lru.get(&key);
+        match found {
+            Some(_) => lru.hits += 1,
+            None => lru.misses += 1,
+        }
+        found
+    }
+
+    /// Remembers the vector of `input` at `dim`, dropping the least recently used beyond the
+    /// capacity.
+    pub fn put(&self, input: &EmbedInput, dim: usize, vector: Vec<f32>) {
+        let key = self.key(input, dim);
+        self.lock().put(key, vector, self.capacity);
+    }
+
+    /// At most this many vectors are kept (0: off).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Hits, misses and size so far.
+    pub fn stats(&self) -> QueryCacheStats {
+        let lru = self.lock();
+        QueryCacheStats { hits: lru.hits, misses: lru.misses, len: lru.entries.len() }
+    }
+
+    fn key(&self, input: &EmbedInput, dim: usize) -> String {
+        cache_key(&self.model, dim, input.instruction.as_deref().unwrap_or(""), input.text.as_deref(), &input.images)
+    }
+
+    /// The LRU; a panic elsewhere while it was held leaves it usable (it only caches).
+    fn lock(&self) -> std::sync::MutexGuard<'_, Lru> {
+        self.lru.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 

@@ -626,10 +626,30 @@ impl DemoRetriever {
         let vector = embedder.embed_inputs(std::slice::from_ref(&input), self.settings.dim)?.remove(0);
         let candidates = self.candidates(&vector, query)?;
         let rerank_scores = match reranker.filter(|_| query.rerank) {
-            Some(r) => Some(self.rerank_scores(r, query, &candidates)?),
+            Some(r) => {
+                let (rerank_query, documents) = self.rerank_inputs(query, &candidates)?;
+                Some(r.rerank(&rerank_query, &documents)?)
+            }
             None => None,
         };
-        Ok(self.results(rank(candidates, rerank_scores.as_deref()), query.top_k))
+        self.ranked_results(candidates, rerank_scores.as_deref(), query.top_k)
+    }
+
+    /// Ranks `candidates` (with the reranker's scores for the first ones by embedding score +
+    /// bonus, when reranked) and keeps the first `top_k` as results.
+    pub(crate) fn ranked_results(
+        &self,
+        candidates: Vec<Scored>,
+        rerank_scores: Option<&[f32]>,
+        top_k: usize,
+    ) -> Result<Vec<RetrievalResult>> {
+        if let Some(scores) = rerank_scores {
+            let expected = candidates.len().min(self.settings.rerank_top_n);
+            if scores.len() != expected {
+                return Err(RetrieverError::RerankScores { expected, got: scores.len() });
+            }
+        }
+        Ok(self.results(rank(candidates, rerank_scores), top_k))
     }
 
     /// The model input a query is embedded as (the query's instruction, else the index's):
@@ -668,7 +688,7 @@ impl DemoRetriever {
         Ok(self.retrieve(embedder, query, reranker)?.into_iter().map(|r| r.demo.episode).collect())
     }
 
-    fn candidates(&self, vector: &[f32], query: &Query) -> Result<Vec<Scored>> {
+    pub(crate) fn candidates(&self, vector: &[f32], query: &Query) -> Result<Vec<Scored>> {
         let n = if query.rerank { query.top_k.max(self.settings.rerank_top_n) } else { query.top_k };
         let ctx = Context { app: query.app_context.as_deref(), domain: query.domain_context.as_deref() };
         let meta_str = |m: &Value, k: &str| m.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -702,25 +722,34 @@ impl DemoRetriever {
             .collect())
     }
 
-    /// Reranker scores for the best `rerank_top_n` candidates by embedding score + bonus.
-    fn rerank_scores(&self, reranker: &dyn Rerank, query: &Query, candidates: &[Scored]) -> Result<Vec<f32>> {
-        let top = rank(candidates.to_vec(), None);
-        let docs = top
-            .iter()
-            .take(self.settings.rerank_top_n)
-            .map(|s| {
-                let mut doc =
-                    self.document_input(&self.demos[&s.demo_id]).map_err(|e| RetrieverError::BadDemos(vec![e]))?;
+    /// What the reranker rescores for `query`: the query as the reranker sees it and the best
+    /// `rerank_top_n` candidates by embedding score + bonus as documents, in that order.
+    pub(crate) fn rerank_inputs(&self, query: &Query, candidates: &[Scored]) -> Result<(EmbedInput, Vec<EmbedInput>)> {
+        let docs = self
+            .rerank_top(candidates)
+            .map(|demo| {
+                let mut doc = self.document_input(demo).map_err(|e| RetrieverError::BadDemos(vec![e]))?;
                 doc.instruction = None;
                 Ok(doc)
             })
             .collect::<Result<Vec<_>>>()?;
-        let rerank_query = EmbedInput {
+        Ok((self.rerank_query(query), docs))
+    }
+
+    /// The demos the reranker rescores: the best `rerank_top_n` candidates by embedding score
+    /// + bonus, best first.
+    pub(crate) fn rerank_top<'a>(&'a self, candidates: &[Scored]) -> impl Iterator<Item = &'a Demo> {
+        let top = rank(candidates.to_vec(), None);
+        top.into_iter().take(self.settings.rerank_top_n).map(move |s| &self.demos[&s.demo_id])
+    }
+
+    /// The query as the reranker sees it: task, screenshot and the query's own instruction.
+    pub(crate) fn rerank_query(&self, query: &Query) -> EmbedInput {
+        EmbedInput {
             text: query.task.clone().filter(|t| !t.trim().is_empty()),
             images: query.screenshot.iter().cloned().collect(),
             instruction: query.instruction.clone(),
-        };
-        reranker.rerank(&rerank_query, &docs)
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use demo_retriever::{
-    Bonuses, Demo, DemoRetriever, EmbedBatch, Query, RetrievalResult, RetrieverError, RetrieverSettings, read_library,
+    Bonuses, Demo, DemoProblem, DemoRetriever, EmbedBatch, Query, Rerank, RetrievalResult, RetrieverError,
+    RetrieverSettings, read_library,
 };
 use qwen3_vl_embedder::{DeviceChoice, EmbedError, EmbedInput, Embedder, EmbedderOptions, start_device};
 use reference_fixtures::{Reference, cases, fixtures_dir, max_abs_diff, tiny_model_dir};
@@ -318,6 +319,114 @@ impl EmbedBatch for Fake {
             })
             .collect())
     }
+}
+
+/// Scores a document by the number in its goal: `(n * 37 % 101) / 100`, so the reranker's
+/// order has nothing to do with the embedding's.
+struct FakeReranker;
+
+impl Rerank for FakeReranker {
+    fn rerank(&self, _query: &EmbedInput, documents: &[EmbedInput]) -> demo_retriever::Result<Vec<f32>> {
+        let n = |d: &EmbedInput| -> u32 { d.text.as_deref().unwrap().trim_start_matches("goal ").parse().unwrap() };
+        Ok(documents.iter().map(|d| (n(d) * 37 % 101) as f32 / 100.0).collect())
+    }
+}
+
+/// A retriever over `count` demos `d000..` with goals `goal N`, embedded by [`Fake`].
+fn fake_library(name: &str, count: usize) -> (PathBuf, DemoRetriever) {
+    let dir = temp_dir(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let lines: Vec<String> = (0..count)
+        .map(|n| {
+            let app = if n % 50 == 0 { "Rare" } else { "Common" };
+            serde_json::json!({"episode_id": format!("d{n:03}"), "instruction": format!("goal {n}"),
+                "steps": [{"observation": {"app_name": app}}]})
+            .to_string()
+        })
+        .collect();
+    std::fs::write(dir.join("lib.jsonl"), lines.join("\n")).unwrap();
+    let mut r = DemoRetriever::new(RetrieverSettings::new("fake", 16)).unwrap();
+    r.add_demos(read_library(&dir.join("lib.jsonl")).unwrap().demos).unwrap();
+    r.build_index(&Fake, 64, &mut |_| {}).unwrap();
+    (dir, r)
+}
+
+#[test]
+fn reranking_in_two_halves_equals_a_blocking_reranker_and_follows_the_seed_rule() {
+    let (dir, mut r) = fake_library("rerank", 300);
+    r.set_rerank_top_n(20);
+    let query = Query::text("goal 7").app("rare").top_k(5).reranked();
+    let blocking = r.retrieve(&Fake, &query, Some(&FakeReranker)).unwrap();
+
+    // The caller that cannot block: it embeds the query and scores the documents itself.
+    let vector = Fake.embed_inputs(&[r.query_input(&query).unwrap()], 16).unwrap().remove(0);
+    let request = r.rerank_request(&vector, &query).unwrap();
+    assert_eq!(request.documents.len(), 20, "rerank_top_n documents");
+    assert!(request.missing_screenshots.is_empty(), "these demos have no screenshots");
+    let scores = FakeReranker.rerank(&request.query, &request.documents).unwrap();
+    let halves = r.finish_rerank(request.clone(), &scores).unwrap();
+    assert_eq!(blocking, halves);
+
+    // The seed's rule, checked here by hand: the 20 best by cosine + bonus are rescored, and
+    // they rank by reranker score + bonus (ties by id).
+    let plain = r.retrieve(&Fake, &Query { rerank: false, top_k: 20, ..query.clone() }, None).unwrap();
+    let mut want: Vec<(f32, String)> = plain
+        .iter()
+        .map(|p| {
+            let n: u32 = p.demo.goal.trim_start_matches("goal ").parse().unwrap();
+            let bonus = if p.demo.app_name.as_deref() == Some("Rare") { 0.1 } else { 0.0 };
+            ((n * 37 % 101) as f32 / 100.0 + bonus, p.demo.demo_id.clone())
+        })
+        .collect();
+    want.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    let got: Vec<(f32, String)> = halves.iter().map(|h| (h.score, h.demo.demo_id.clone())).collect();
+    assert_eq!(got, want[..5].to_vec());
+    assert!(halves.iter().all(|h| h.rerank_score.is_some()));
+
+    // A reranker that answers with a wrong number of scores is an error, not a silent rank.
+    let err = r.finish_rerank(request, &scores[..19]).unwrap_err();
+    assert!(matches!(err, RetrieverError::RerankScores { expected: 20, got: 19 }), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A reranked query in two halves on demos with screenshot files: the request reads none of
+/// them, lists them, and refuses to finish until each is supplied; supplied, the documents are
+/// the ones the blocking reranker sees (it reads the files itself).
+#[test]
+fn a_rerank_request_lists_the_screenshots_it_needs() {
+    struct Recording(std::sync::Mutex<Vec<EmbedInput>>);
+    impl Rerank for Recording {
+        fn rerank(&self, _query: &EmbedInput, documents: &[EmbedInput]) -> demo_retriever::Result<Vec<f32>> {
+            *self.0.lock().unwrap() = documents.to_vec();
+            Ok((0..documents.len()).map(|i| 1.0 - i as f32 / 100.0).collect())
+        }
+    }
+    let mut r = DemoRetriever::new(RetrieverSettings::new("fake", 16)).unwrap();
+    r.add_demos(sample_demos()).unwrap();
+    r.build_index(&Fake, 64, &mut |_| {}).unwrap();
+    let query = Query::text("goal 3").top_k(3).reranked();
+    let blocking = Recording(Default::default());
+    let want = r.retrieve(&Fake, &query, Some(&blocking)).unwrap();
+    let want_docs = blocking.0.into_inner().unwrap();
+
+    let vector = Fake.embed_inputs(&[r.query_input(&query).unwrap()], 16).unwrap().remove(0);
+    let mut request = r.rerank_request(&vector, &query).unwrap();
+    let with_files = sample_demos().iter().filter(|d| d.screenshot_path.is_some()).count();
+    assert!(with_files > 0, "the sample library has screenshots");
+    assert_eq!(request.missing_screenshots.len(), with_files.min(request.documents.len()));
+    assert!(request.documents.iter().all(|d| d.images.is_empty()), "no file was read");
+    let scores: Vec<f32> = (0..request.documents.len()).map(|i| 1.0 - i as f32 / 100.0).collect();
+    let err = r.finish_rerank(request.clone(), &scores).unwrap_err();
+    assert!(
+        matches!(&err, RetrieverError::BadDemos(e) if matches!(e[0].problem, DemoProblem::Screenshot { .. })),
+        "{err}"
+    );
+
+    assert!(!request.supply_screenshot("no-such-demo", vec![1, 2, 3]));
+    request.read_missing_screenshots().unwrap();
+    assert!(request.missing_screenshots.is_empty());
+    assert_eq!(request.documents, want_docs);
+    assert_eq!(r.finish_rerank(request, &scores).unwrap(), want);
 }
 
 #[test]

@@ -22,13 +22,13 @@ pub struct WasmEmbedder {
 }
 
 /// Options read from the `options` object of [`WasmEmbedder::load`].
-struct LoadOptions {
-    device: DeviceChoice,
-    embedder: EmbedderOptions,
-    on_progress: Option<Function>,
+pub(crate) struct LoadOptions {
+    pub(crate) device: DeviceChoice,
+    pub(crate) embedder: EmbedderOptions,
+    pub(crate) on_progress: Option<Function>,
 }
 
-fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
+pub(crate) fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
     let mut out = LoadOptions { device: DeviceChoice::Auto, embedder: EmbedderOptions::default(), on_progress: None };
     if options.is_undefined() || options.is_null() {
         return Ok(out);
@@ -71,10 +71,26 @@ fn report(on_progress: &Function, p: LoadProgress) {
 
 /// Starts the device (the embedder crate's one start-up; it shares one WebGPU device per
 /// instance) and names it as JS sees it: `"webgpu"` or `"cpu"`.
-async fn start(choice: DeviceChoice) -> Result<(qwen3_vl_embedder::Device, &'static str), JsValue> {
+pub(crate) async fn start(choice: DeviceChoice) -> Result<(qwen3_vl_embedder::Device, &'static str), JsValue> {
     let started = start_device_async(choice).await.map_err(from_embed)?;
     let name = if started.name == "wgpu" { "webgpu" } else { "cpu" };
     Ok((started.device, name))
+}
+
+/// Opens the weight files `[{ name, bytes }]` without copying them into wasm memory, reporting
+/// progress to `on_progress` as tensors are taken.
+pub(crate) fn open_checkpoint(weights: &Array, on_progress: Option<Function>) -> Result<Checkpoint, JsValue> {
+    let mut files = Vec::with_capacity(weights.length() as usize);
+    for (i, file) in weights.iter().enumerate() {
+        let name = Reflect::get(&file, &"name".into())?.as_string().unwrap_or_else(|| format!("weights[{i}]"));
+        let bytes = JsBytes::from_js(&Reflect::get(&file, &"bytes".into())?, &format!("weights[{i}].bytes"))?;
+        files.push(SafetensorsFile::parse(name, Box::new(bytes) as Box<dyn ByteSource>).map_err(from_model)?);
+    }
+    let mut checkpoint = Checkpoint::from_files(files).map_err(from_model)?;
+    if let Some(on_progress) = on_progress {
+        checkpoint = checkpoint.with_progress(move |p| report(&on_progress, p));
+    }
+    Ok(checkpoint)
 }
 
 impl WasmEmbedder {
@@ -106,16 +122,7 @@ impl WasmEmbedder {
     ) -> Result<WasmEmbedder, JsValue> {
         let options = read_options(&options)?;
         let (device, name) = start(options.device).await?;
-        let mut files = Vec::with_capacity(weights.length() as usize);
-        for (i, file) in weights.iter().enumerate() {
-            let name = Reflect::get(&file, &"name".into())?.as_string().unwrap_or_else(|| format!("weights[{i}]"));
-            let bytes = JsBytes::from_js(&Reflect::get(&file, &"bytes".into())?, &format!("weights[{i}].bytes"))?;
-            files.push(SafetensorsFile::parse(name, Box::new(bytes) as Box<dyn ByteSource>).map_err(from_model)?);
-        }
-        let mut checkpoint = Checkpoint::from_files(files).map_err(from_model)?;
-        if let Some(on_progress) = options.on_progress {
-            checkpoint = checkpoint.with_progress(move |p| report(&on_progress, p));
-        }
+        let checkpoint = open_checkpoint(&weights, options.on_progress)?;
         let embedder = Embedder::from_parts(&config, &tokenizer.to_vec(), &checkpoint, &device, options.embedder)
             .map_err(from_embed)?;
         Ok(WasmEmbedder { inner: Rc::new(embedder), device: name })

@@ -101,6 +101,7 @@ pub fn from_retriever(e: demo_retriever::RetrieverError) -> JsValue {
         R::UnknownDemos(_) => "UNKNOWN_ID",
         R::BadIndexDir { .. } | R::BadPack(_) | R::Io { .. } => "CORRUPT_INDEX",
         R::BadDemos(_) | R::EmptyLibrary(_) => "BAD_DEMO",
+        R::RerankScores { .. } => "BAD_MODEL",
         R::BadFilter { .. } | R::NoReranker => "BAD_ARGUMENT",
         R::ModelMismatch { .. } | R::DimMismatch { .. } | R::InstructionMismatch { .. } => "BAD_ARGUMENT",
         _ => "INDEX",

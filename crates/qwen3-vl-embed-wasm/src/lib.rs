@@ -9,7 +9,9 @@
 //!   always asynchronous (browsers forbid blocking on the GPU).
 //! * `WasmIndex`: `vector-index` with `toBytes`/`fromBytes`, `.npy` and JSON export.
 //! * `WasmRetriever`: `demo-retriever`'s `DemoRetriever` (the CLI's retrieval), reading and
-//!   writing the CLI's library files (`fromFiles`, `fromPacked`, `toFiles`, `toPacked`).
+//!   writing the CLI's library files (`fromFiles`, `fromPacked`, `toFiles`, `toPacked`), with
+//!   an LRU of query embeddings and reranking (`retrieveReranked`).
+//! * `WasmReranker` (`WasmReranker.load(...)`, `score`): Qwen3-VL-Reranker.
 //!
 //! Errors reach JS as `Error` objects with a stable `code` (see `error.rs`).
 //!
@@ -22,8 +24,10 @@ pub mod error;
 pub mod index;
 pub mod input;
 pub mod js_bytes;
+pub mod reranker;
 pub mod retriever;
 
 pub use embedder::WasmEmbedder;
 pub use index::WasmIndex;
+pub use reranker::WasmReranker;
 pub use retriever::WasmRetriever;

@@ -13,25 +13,32 @@ use std::rc::Rc;
 
 use demo_retriever::pack::{pack, unpack};
 use demo_retriever::{
-    Bonuses, DEFAULT_DIM, Demo, DemoRetriever, LibraryFiles, Query, RetrievalResult, RetrieverSettings, Strategy,
-    check_dim,
+    Bonuses, DEFAULT_DIM, Demo, DemoRetriever, LibraryFiles, Query, QueryVectors, RetrievalResult, RetrieverSettings,
+    Strategy, check_dim,
 };
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 use qwen3_vl_embedder::EmbedInput;
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::future_to_promise;
+use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::embedder::WasmEmbedder;
 use crate::error::{bad_argument, from_embed, from_retriever};
 use crate::index::{from_js, to_js};
 use crate::input::image_bytes;
+use crate::reranker::WasmReranker;
 
 /// A demo library and its index (`Retriever` in the npm package).
 #[wasm_bindgen]
 pub struct WasmRetriever {
     inner: Rc<RefCell<DemoRetriever>>,
+    /// Query embeddings of this session (an LRU in memory, never saved).
+    queries: Rc<QueryVectors>,
 }
+
+/// Query vectors kept by default: a page or an extension asks the same tasks again and again,
+/// each a forward pass of the model; 256 vectors of 512 floats are 512 KiB.
+const DEFAULT_QUERY_CACHE: usize = 256;
 
 /// `Retriever.create`'s options as JS spells them.
 #[derive(Deserialize)]
@@ -95,6 +102,27 @@ fn demo_to_js(demo: &Demo) -> Result<JsValue, JsValue> {
         "tags": demo.tags,
         "metadata": demo.metadata,
     }))
+}
+
+/// The query's embedding at the index's dimension, from the cache or the model; `None` when
+/// there is nothing to rank (`topK` 0 or an empty library), so the model is not run.
+async fn query_vector(
+    inner: &Rc<RefCell<DemoRetriever>>,
+    queries: &QueryVectors,
+    model: &qwen3_vl_embedder::Embedder,
+    query: &Query,
+) -> Result<Option<Vec<f32>>, JsValue> {
+    let input = inner.borrow().query_input(query).map_err(from_retriever)?;
+    let dim = inner.borrow().settings().dim;
+    if query.top_k == 0 || inner.borrow().is_empty() {
+        return Ok(None);
+    }
+    if let Some(vector) = queries.get(&input, dim) {
+        return Ok(Some(vector));
+    }
+    let vector = model.embed_async(&input, Some(dim)).await.map_err(from_embed)?;
+    queries.put(&input, dim, vector.clone());
+    Ok(Some(vector))
 }
 
 /// `[{ rank, demoId, score, embeddingScore, rerankScore, demo }]`, best first.
@@ -175,7 +203,8 @@ impl WasmRetriever {
     }
 
     fn wrap(r: DemoRetriever) -> Self {
-        Self { inner: Rc::new(RefCell::new(r)) }
+        let queries = Rc::new(QueryVectors::new(r.settings().model.clone(), DEFAULT_QUERY_CACHE));
+        Self { inner: Rc::new(RefCell::new(r)), queries }
     }
 
     /// A library from its files by name (`{ "manifest.json": Uint8Array, ... }`): what an
@@ -290,20 +319,71 @@ impl WasmRetriever {
     }
 
     /// The best demos for `{ task, screenshot, topK, app, domain, instruction }`, embedding the
-    /// query with `embedder`: resolves to `[{ rank, demoId, score, embeddingScore, demo }]`.
+    /// query with `embedder` (or taking its vector from the query cache): resolves to
+    /// `[{ rank, demoId, score, embeddingScore, rerankScore, demo }]`.
     pub fn retrieve(&self, embedder: &WasmEmbedder, query: JsValue) -> Promise {
-        let (inner, model) = (self.inner.clone(), embedder.shared());
+        let (inner, queries, model) = (self.inner.clone(), self.queries.clone(), embedder.shared());
         future_to_promise(async move {
             let query = read_query(query)?;
-            let input = inner.borrow().query_input(&query).map_err(from_retriever)?;
-            let dim = inner.borrow().settings().dim;
-            if query.top_k == 0 || inner.borrow().is_empty() {
+            let Some(vector) = query_vector(&inner, &queries, &model, &query).await? else {
                 return Ok(Array::new().into());
-            }
-            let vector = model.embed_async(&input, Some(dim)).await.map_err(from_embed)?;
+            };
             let results = inner.borrow().retrieve_by_vector(vector, &query).map_err(from_retriever)?;
             results_to_js(&results)
         })
+    }
+
+    /// [`Self::retrieve`] with the best `rerankTopN` candidates (by cosine + bonus) rescored
+    /// by `reranker`, as the CLI's `query --rerank`: results rank by reranker score + bonus and
+    /// carry `rerankScore`. A candidate's screenshot that is not in memory (a loaded library
+    /// keeps only its episodes' `screenshot_path`s) comes from `screenshot(demoId, path)`,
+    /// which returns (a Promise of) the image's bytes.
+    #[wasm_bindgen(js_name = retrieveReranked)]
+    pub fn retrieve_reranked(
+        &self,
+        embedder: &WasmEmbedder,
+        reranker: &WasmReranker,
+        query: JsValue,
+        screenshot: Function,
+    ) -> Promise {
+        let (inner, queries, model, reranker) =
+            (self.inner.clone(), self.queries.clone(), embedder.shared(), reranker.shared());
+        future_to_promise(async move {
+            let query = read_query(query)?;
+            let Some(vector) = query_vector(&inner, &queries, &model, &query).await? else {
+                return Ok(Array::new().into());
+            };
+            let mut request = inner.borrow().rerank_request(&vector, &query).map_err(from_retriever)?;
+            for (id, path) in request.missing_screenshots.clone() {
+                let path = path.display().to_string();
+                let value = screenshot.call2(&JsValue::NULL, &id.clone().into(), &path.clone().into())?;
+                let value = JsFuture::from(Promise::resolve(&value)).await?;
+                request.supply_screenshot(&id, image_bytes(&value, &format!("the screenshot of demo {id} ({path})"))?);
+            }
+            let scores = reranker
+                .score_async(request.query.instruction.as_deref(), &request.query, &request.documents)
+                .await
+                .map_err(from_embed)?;
+            let results = inner.borrow().finish_rerank(request, &scores).map_err(from_retriever)?;
+            results_to_js(&results)
+        })
+    }
+
+    /// Keeps at most `capacity` query embeddings in memory (0 turns the cache off); the
+    /// vectors held so far are dropped.
+    #[wasm_bindgen(js_name = setQueryCache)]
+    pub fn set_query_cache(&mut self, capacity: usize) {
+        let model = self.inner.borrow().settings().model.clone();
+        self.queries = Rc::new(QueryVectors::new(model, capacity));
+    }
+
+    /// `{ hits, misses, size, capacity }` of the query cache.
+    #[wasm_bindgen(getter, js_name = queryCacheStats)]
+    pub fn query_cache_stats(&self) -> Result<JsValue, JsValue> {
+        let stats = self.queries.stats();
+        to_js(&serde_json::json!({
+            "hits": stats.hits, "misses": stats.misses, "size": stats.len, "capacity": self.queries.capacity(),
+        }))
     }
 
     /// Text-only retrieval (TF-IDF over goal, app and domain; no model), with the same
