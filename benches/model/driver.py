@@ -116,9 +116,14 @@ def read_time(model_dir):
 
 
 def worker_flags(entry):
-    """`cpu`, `wgpu`, or `DEVICE:DTYPE` (`cpu:bf16`: bf16 weights, f32 compute; `wgpu:f16`)."""
-    device, _, dtype = entry.partition(":")
-    return ["--device", device] + (["--dtype", dtype] if dtype else [])
+    """`cpu`, `wgpu`, or `DEVICE:DTYPE` (`cpu:bf16`: bf16 weights, f32 compute; `wgpu:f16`), with
+    `:noprefix` at the end to run the instruction prefix in every call (`cpu:bf16:noprefix`)."""
+    parts = entry.split(":")
+    flags = ["--device", parts[0]]
+    if parts[-1] == "noprefix":
+        flags += ["--reuse-prefix", "off"]
+        parts = parts[:-1]
+    return flags + (["--dtype", parts[1]] if len(parts) > 1 else [])
 
 
 def main():

@@ -7,7 +7,8 @@
 #
 # Env: CASES (text32,img512,img1280,batch16), REPS (5), THREADS (all cores), TORCH (f32,bf16;
 # cuda-bf16 is added when PyTorch sees a GPU), OURS_DEVICES (cpu; cpu,wgpu on a GPU machine;
-# DEVICE:DTYPE entries such as cpu:bf16 or wgpu:f16 load that precision),
+# DEVICE:DTYPE entries such as cpu:bf16 or wgpu:f16 load that precision; a :noprefix suffix,
+# as in cpu:bf16:noprefix, turns off the reuse of the instruction prefix's keys and values),
 # CHECKPOINT (default target/bench-model/qwen3-vl-embedding-2b-random), OUT (/tmp/qwen3-vl-bench).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -24,6 +24,7 @@ struct Args {
     device: DeviceChoice,
     dtype: DType,
     batch_size: usize,
+    reuse_prefix: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +32,7 @@ fn parse_args() -> Result<Args, String> {
     let mut device = DeviceChoice::Cpu;
     let mut dtype = DType::F32;
     let mut batch_size = EmbedderOptions::default().batch_size;
+    let mut reuse_prefix = EmbedderOptions::default().reuse_prefix;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -39,11 +41,19 @@ fn parse_args() -> Result<Args, String> {
             "--device" => device = value()?.parse().map_err(|e| format!("{e}"))?,
             "--dtype" => dtype = value()?.parse::<Precision>().map_err(|e| format!("--dtype: {e}"))?.dtype(),
             "--batch-size" => batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?,
+            // The instruction prefix computed once (the default) or in every call.
+            "--reuse-prefix" => {
+                reuse_prefix = match value()?.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    other => return Err(format!("--reuse-prefix: expected on or off, got {other}")),
+                }
+            }
             other => return Err(format!("unknown argument {other}")),
         }
     }
     let model = model.ok_or("--model DIR is required")?;
-    Ok(Args { model, device, dtype, batch_size })
+    Ok(Args { model, device, dtype, batch_size, reuse_prefix })
 }
 
 /// Peak resident set size of this process (VmHWM), in GiB; 0 where /proc is missing.
@@ -98,7 +108,12 @@ fn serve(embedder: &Embedder) -> Result<(), String> {
 fn main() {
     let result = parse_args().and_then(|args| {
         let device = start_device(args.device).map_err(|e| e.to_string())?;
-        let options = EmbedderOptions { dtype: args.dtype, batch_size: args.batch_size, ..Default::default() };
+        let options = EmbedderOptions {
+            dtype: args.dtype,
+            batch_size: args.batch_size,
+            reuse_prefix: args.reuse_prefix,
+            ..Default::default()
+        };
         let start = Instant::now();
         let embedder = Embedder::from_dir(&args.model, &device.device, options).map_err(|e| e.to_string())?;
         let load_s = start.elapsed().as_secs_f64();

@@ -19,7 +19,7 @@ fn main() -> Result<(), attention_kernels::Error> {
     println!("| case | batch x seq | heads/kv x dim | best of 5 | GFLOP/s |");
     println!("|---|---|---|---|---|");
     for (name, batch, seq, heads, kv_heads, head_dim, causal) in cases {
-        let shape = AttentionShape { batch, seq, heads, kv_heads, head_dim, scale: 0.125, causal };
+        let shape = AttentionShape { batch, seq, past: 0, heads, kv_heads, head_dim, scale: 0.125, causal };
         let data = |h: usize, seed: usize| -> Vec<f32> {
             (0..batch * seq * h * head_dim).map(|i| ((i * 7919 + seed) % 997) as f32 / 997.0 - 0.5).collect()
         };

@@ -5,7 +5,7 @@
 //! ```
 //! use attention_kernels::{AttentionShape, attention};
 //! // One query, two keys, one head of width 2: softmax([0, 1]) mixes the two values.
-//! let shape = AttentionShape { batch: 1, seq: 2, heads: 1, kv_heads: 1, head_dim: 2, scale: 1.0, causal: false };
+//! let shape = AttentionShape { batch: 1, seq: 2, past: 0, heads: 1, kv_heads: 1, head_dim: 2, scale: 1.0, causal: false };
 //! let q = [0.0, 0.0, 0.0, 1.0]; // [seq, heads, head_dim]
 //! let k = [1.0, 0.0, 0.0, 1.0];
 //! let v = [1.0, 0.0, 0.0, 1.0];
@@ -20,7 +20,8 @@
 //! # Layouts
 //! Row-major, as the model's projections produce them, so no transposed copy is made:
 //! `q` and `out` are `[batch, seq, heads, head_dim]`, `k` and `v` are
-//! `[batch, seq, kv_heads, head_dim]`; query head `h` reads kv head `h / (heads / kv_heads)`.
+//! `[batch, past + seq, kv_heads, head_dim]`; query head `h` reads kv head `h / (heads /
+//! kv_heads)`. `past` keys come before the queries' own (a prefix computed once and reused).
 //!
 //! # Kernels
 //! The two products run on the `gemm` crate (the f32 GEMM burn's CPU backend uses, with its
@@ -46,8 +47,11 @@ pub use softmax::SoftmaxKernel;
 pub struct AttentionShape {
     /// Independent sequences.
     pub batch: usize,
-    /// Positions per sequence (queries and keys alike).
+    /// Query positions per sequence; keys have `past` more.
     pub seq: usize,
+    /// Keys and values before the first query (a reused prefix's): query `i` sits at position
+    /// `past + i`. 0 when queries and keys are the same positions.
+    pub past: usize,
     /// Query heads.
     pub heads: usize,
     /// Key/value heads; `heads` must be a multiple of it.
@@ -56,22 +60,23 @@ pub struct AttentionShape {
     pub head_dim: usize,
     /// Factor on `q · k` before the softmax (usually `1 / sqrt(head_dim)`).
     pub scale: f32,
-    /// Whether query `i` sees only keys `0..=i` of its sequence.
+    /// Whether query `i` sees only keys `0..=past + i` of its sequence.
     pub causal: bool,
 }
 
 impl AttentionShape {
     /// The element counts of `q`/`out` and of `k`/`v`, or why the shape is unusable.
     fn lengths(&self) -> Result<(usize, usize), Error> {
-        let AttentionShape { batch, seq, heads, kv_heads, head_dim, .. } = *self;
+        let AttentionShape { batch, seq, past, heads, kv_heads, head_dim, .. } = *self;
         if [batch, seq, heads, kv_heads, head_dim].contains(&0) {
             return Err(Error::Shape(format!("every dimension must be at least 1, got {self:?}")));
         }
         if heads % kv_heads != 0 {
             return Err(Error::Shape(format!("heads {heads} is not a multiple of kv_heads {kv_heads}")));
         }
-        let product = |h: usize| [batch, seq, h, head_dim].into_iter().try_fold(1usize, usize::checked_mul);
-        match (product(heads), product(kv_heads)) {
+        let product =
+            |s: Option<usize>, h: usize| [batch, s?, h, head_dim].into_iter().try_fold(1usize, usize::checked_mul);
+        match (product(Some(seq), heads), product(seq.checked_add(past), kv_heads)) {
             (Some(q), Some(kv)) => Ok((q, kv)),
             _ => Err(Error::Shape(format!("{self:?} has more elements than memory can hold"))),
         }

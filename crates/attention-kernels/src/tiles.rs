@@ -44,20 +44,22 @@ fn tile_rows(keys: usize) -> usize {
 
 /// Runs every tile; lengths were checked by the caller.
 pub(crate) fn run(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], s: &AttentionShape, kernel: SoftmaxKernel) {
-    let AttentionShape { batch, seq, heads, kv_heads, head_dim: hd, scale, causal } = *s;
+    let AttentionShape { batch, seq, past, heads, kv_heads, head_dim: hd, scale, causal } = *s;
     let group = heads / kv_heads;
-    let rows = tile_rows(seq);
+    let kv_seq = past + seq;
+    let rows = tile_rows(kv_seq);
     let tiles = seq.div_ceil(rows);
     let out_ptr = Out(out.as_mut_ptr());
     (0..batch * heads * tiles).into_par_iter().for_each(|task| {
         let (item, head, tile) = (task / (heads * tiles), task / tiles % heads, task % tiles);
         let first = tile * rows;
         let count = rows.min(seq - first);
-        // Causal: the tile's last query sees keys 0..=first + count - 1, earlier ones fewer.
-        let keys = if causal { first + count } else { seq };
+        // Causal: the tile's last query sees keys 0..=past + first + count - 1, earlier ones
+        // fewer.
+        let keys = if causal { past + first + count } else { kv_seq };
         let kv = head / group;
         let q_at = ((item * seq + first) * heads + head) * hd;
-        let kv_at = (item * seq * kv_heads + kv) * hd;
+        let kv_at = (item * kv_seq * kv_heads + kv) * hd;
         let mut scores = vec![0.0f32; count * keys];
         // SAFETY: every pointer, stride and extent below stays inside its buffer, whose
         // lengths `attention` checked against the shape; `scores` is this task's own, and
@@ -89,7 +91,7 @@ pub(crate) fn run(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], s: &Attentio
         }
         let mut inverse_sums = Vec::with_capacity(count);
         for (r, row) in scores.chunks_exact_mut(keys).enumerate() {
-            let visible = if causal { first + r + 1 } else { keys };
+            let visible = if causal { past + first + r + 1 } else { keys };
             let (seen, hidden) = row.split_at_mut(visible);
             inverse_sums.push(1.0 / kernel.exp_shifted(seen));
             hidden.fill(0.0);

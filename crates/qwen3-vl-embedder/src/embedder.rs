@@ -11,6 +11,7 @@ use crate::input::EmbedInput;
 use crate::matryoshka::{embedding_problem, truncate_and_normalize};
 #[cfg(not(target_family = "wasm"))]
 use crate::model_files::ModelFiles;
+use crate::prefix_reuse::PrefixReuse;
 use crate::prepare::push_images;
 
 /// How many batches' worth of inputs are prepared and sorted by length together.
@@ -39,11 +40,16 @@ pub struct EmbedderOptions {
     /// (linear weights in int8, f32 compute: every device, about a quarter of the memory).
     /// See `Qwen3VlModel::load`.
     pub dtype: DType,
+    /// Compute the system turn (the instruction) once: the decoder's keys and values for it
+    /// are kept from the first batch that uses an instruction, and later batches with it run
+    /// only their own tokens (a 32-token text query is about 15 of them shorter). Same
+    /// vectors up to the order of f32 sums. Default: on.
+    pub reuse_prefix: bool,
 }
 
 impl Default for EmbedderOptions {
     fn default() -> Self {
-        Self { image: ImageOptions::default(), max_length: 8192, batch_size: 8, dtype: DType::F32 }
+        Self { image: ImageOptions::default(), max_length: 8192, batch_size: 8, dtype: DType::F32, reuse_prefix: true }
     }
 }
 
@@ -62,6 +68,7 @@ pub struct Embedder {
     model: Qwen3VlModel,
     tokenizer: PromptTokenizer,
     options: EmbedderOptions,
+    prefixes: PrefixReuse,
 }
 
 impl Embedder {
@@ -98,7 +105,8 @@ impl Embedder {
         crate::prepare::check_patch_geometry(&config)?;
         let tokenizer = PromptTokenizer::from_bytes(tokenizer_json)?;
         let model = Qwen3VlModel::load(checkpoint, config, device, options.dtype)?;
-        Ok(Self { model, tokenizer, options })
+        let prefixes = PrefixReuse::new(options.reuse_prefix);
+        Ok(Self { model, tokenizer, options, prefixes })
     }
 
     /// The full embedding width (the decoder's hidden size).
@@ -109,6 +117,11 @@ impl Embedder {
     /// The loaded model, for callers that need it directly (its config, device or forward pass).
     pub fn model(&self) -> &Qwen3VlModel {
         &self.model
+    }
+
+    /// How many instruction prefixes the embedder holds ([`EmbedderOptions::reuse_prefix`]).
+    pub fn cached_prefixes(&self) -> usize {
+        self.prefixes.len()
     }
 
     /// Tokens, patches and grids for a batch, exactly as the model will see them.
@@ -159,7 +172,7 @@ impl Embedder {
                 for &i in group {
                     append(&mut batch, std::mem::take(&mut prepared[i]));
                 }
-                let pooled = read_f32(self.model.forward(&batch)?.pooled).await?;
+                let pooled = read_f32(self.prefixes.forward(&self.model, &batch)?.pooled).await?;
                 for (&i, row) in group.iter().zip(pooled.chunks_exact(hidden)) {
                     // The raw prefix is checked too: a NaN can hide in it while a huge norm
                     // turns the normalised vector into zeros.

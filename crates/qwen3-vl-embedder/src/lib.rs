@@ -19,6 +19,7 @@ pub mod input;
 pub mod matryoshka;
 pub mod model_files;
 pub mod precision;
+mod prefix_reuse;
 mod prepare;
 pub mod reranker;
 pub mod source;

@@ -69,6 +69,9 @@ fn check_embeddings(e: &Embedder, backend: &str, cases: Vec<Case>, dim32_cases: 
         }
     }
     println!("{backend}: embeddings max |err| {worst:.2e} over {count} cases");
+    // Most cases share the default instruction: after the first, they ran after its kept
+    // prefix (`EmbedderOptions::reuse_prefix`), and that path must have been checked too.
+    assert!(e.cached_prefixes() > 0, "{backend}: no instruction prefix was kept, so its reuse went unchecked");
 }
 
 #[test]

@@ -28,16 +28,18 @@ pub fn cpu_attention_kernel() -> Result<&'static str> {
 /// Scaled dot-product attention on the host.
 ///
 /// # Shapes
-/// `q: [batch, seq, heads, head_dim]`, `k`/`v`: `[batch, seq, kv_heads, head_dim]`
-/// -> `[batch * seq, heads * head_dim]` (the output projection's input), on `q`'s device.
+/// `q: [batch, seq, heads, head_dim]`, `k`/`v`: `[batch, past + seq, kv_heads, head_dim]` (a
+/// reused prefix's `past` positions first) -> `[batch * seq, heads * head_dim]` (the output
+/// projection's input), on `q`'s device.
 pub(crate) fn attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, scale: f64, causal: bool) -> Tensor<2> {
     let device = q.device();
     let [batch, seq, heads, head_dim] = q.dims();
-    let kv_heads = k.dims()[2];
+    let [_, kv_seq, kv_heads, _] = k.dims();
+    let past = kv_seq - seq;
     let host = |t: Tensor<4>| t.into_data().try_into_vec::<f32>().expect("attention inputs are f32 (`applies`)");
     let (q, k, v) = (host(q), host(k), host(v));
     let mut out = vec![0f32; q.len()];
-    let shape = AttentionShape { batch, seq, heads, kv_heads, head_dim, scale: scale as f32, causal };
+    let shape = AttentionShape { batch, seq, past, heads, kv_heads, head_dim, scale: scale as f32, causal };
     // Shapes come from the model's own projections, and the kernel level was checked at load
     // (`cpu_attention_kernel`), so this cannot fail.
     attention_kernels::attention(&q, &k, &v, &mut out, &shape).expect("attention shapes and kernel checked");

@@ -53,6 +53,6 @@ pub use load::safetensors::FileSource;
 pub use load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, TensorInfo};
 pub use load::safetensors_write::{TensorPlan, write_safetensors};
 pub use load::weights::{INT8_BLOCK, Q4_BLOCK, int8_weights, is_q4, q4_weights};
-pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, Qwen3VlModel, read_f32};
+pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, PrefixCache, Qwen3VlModel, read_f32};
 pub use reranker::{NO_TOKEN_ID, Qwen3VlReranker, YES_TOKEN_ID};
 pub use vision::VisionOutput;

@@ -10,7 +10,7 @@ use crate::load::checkpoint::Checkpoint;
 use crate::load::weights::WeightLoader;
 use crate::positions::{MergedGrid, mrope_position_ids};
 use crate::rope::{cos_sin, interleaved_axes, inv_freq};
-use crate::text::{DeepStackInjection, TextDecoder};
+use crate::text::{DeepStackInjection, PrefixKv, TextDecoder};
 use crate::vision::{VisionOutput, VisionTower};
 
 /// `<|endoftext|>`, the padding id of the reference.
@@ -27,16 +27,34 @@ pub struct ModelInput {
     pub grids: Vec<[usize; 3]>,
 }
 
+/// Every decoder layer's keys and values for a token prefix
+/// ([`Qwen3VlModel::forward_keeping_prefix`]), so later inputs that begin with the same tokens
+/// (the system turn with its instruction) skip them ([`Qwen3VlModel::forward_after_prefix`]).
+/// Belongs to the model that made it (its device, dtype and weights).
+#[derive(Debug, Clone)]
+pub struct PrefixCache {
+    tokens: Vec<u32>,
+    kv: PrefixKv,
+}
+
+impl PrefixCache {
+    /// The prefix's token ids.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+}
+
 /// Everything the forward pass computed that a caller (or a parity test) may want.
 #[derive(Debug, Clone)]
 pub struct ModelOutput {
-    /// `[batch, seq, hidden]`, after the final norm. Pad positions are unspecified.
+    /// `[batch, seq, hidden]`, after the final norm, for the positions the pass ran (after
+    /// the prefix with [`Qwen3VlModel::forward_after_prefix`]). Pad positions are unspecified.
     pub last_hidden_state: Tensor<3>,
     /// `[batch, hidden]`: the hidden state of each row's last token (not normalised).
     pub pooled: Tensor<2>,
     /// The vision tower's outputs when the batch has images.
     pub vision: Option<VisionOutput>,
-    /// 3-D positions `[axis][row][column]` the decoder used.
+    /// 3-D positions `[axis][row][column]` of the positions the pass ran.
     pub position_ids: [Vec<Vec<i64>>; 3],
 }
 
@@ -137,16 +155,67 @@ impl Qwen3VlModel {
     /// `[patches * patch_len]` -> `last_hidden_state: [batch, seq, hidden_size]`,
     /// `pooled: [batch, hidden_size]`
     pub fn forward(&self, input: &ModelInput) -> Result<ModelOutput> {
+        Ok(self.run(input, None, None)?.0)
+    }
+
+    /// [`Self::forward`], keeping every layer's keys and values for the first `prefix` tokens,
+    /// which every row must share and go on after (an input error otherwise), and which must
+    /// be text (no image tokens): the cache for [`Self::forward_after_prefix`], at no extra
+    /// cost to this call.
+    pub fn forward_keeping_prefix(&self, input: &ModelInput, prefix: usize) -> Result<(ModelOutput, PrefixCache)> {
+        let tokens = input.rows.first().filter(|r| r.len() > prefix).map(|r| r[..prefix].to_vec());
+        let tokens = tokens.ok_or_else(|| ModelError::Input(format!("no row goes on after a prefix of {prefix}")))?;
+        self.check_extends(input, &tokens)?;
+        if prefix == 0 || tokens.contains(&self.config.image_token_id) {
+            return Err(ModelError::Input(format!("a cached prefix must be 1 or more text tokens, not {tokens:?}")));
+        }
+        let (output, kv) = self.run(input, None, Some(prefix))?;
+        let kv = kv.expect("`run` keeps what it is asked to keep");
+        Ok((output, PrefixCache { tokens, kv }))
+    }
+
+    /// [`Self::forward`] for rows that all begin with `prefix`'s tokens and go on after them:
+    /// only the positions after the prefix run, their attention reading the prefix's cached
+    /// keys and values. The same results as `forward` (up to the order of f32 sums); the
+    /// outputs cover the positions after the prefix. Rows that do not extend the prefix are an
+    /// input error.
+    pub fn forward_after_prefix(&self, input: &ModelInput, prefix: &PrefixCache) -> Result<ModelOutput> {
+        self.check_extends(input, &prefix.tokens)?;
+        Ok(self.run(input, Some(prefix), None)?.0)
+    }
+
+    /// Every row begins with `prefix` and goes on after it.
+    fn check_extends(&self, input: &ModelInput, prefix: &[u32]) -> Result<()> {
+        let p = prefix.len();
+        match input.rows.iter().position(|r| r.len() <= p || !r.starts_with(prefix)) {
+            Some(b) => Err(ModelError::Input(format!("row {b} does not go on after the shared prefix of {p} tokens"))),
+            None => Ok(()),
+        }
+    }
+
+    /// The forward pass over the positions after `prefix` (all of them without one), keeping
+    /// the first `keep` positions' keys and values when asked.
+    fn run(
+        &self,
+        input: &ModelInput,
+        prefix: Option<&PrefixCache>,
+        keep: Option<usize>,
+    ) -> Result<(ModelOutput, Option<PrefixKv>)> {
         let merged_grids = self.check_input(input)?;
         let batch = input.rows.len();
-        let seq = input.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let full_seq = input.rows.iter().map(Vec::len).max().unwrap_or(0);
         let row_refs: Vec<&[u32]> = input.rows.iter().map(Vec::as_slice).collect();
-        let position_ids = mrope_position_ids(&row_refs, seq, &merged_grids, self.config.image_token_id)?;
+        let all_positions = mrope_position_ids(&row_refs, full_seq, &merged_grids, self.config.image_token_id)?;
+        // A prefix is text only, so every position after it is the same as without it.
+        let p = prefix.map_or(0, |c| c.tokens.len());
+        let seq = full_seq - p;
+        let position_ids: [Vec<Vec<i64>>; 3] =
+            all_positions.map(|axis| axis.into_iter().map(|row| row[p..].to_vec()).collect());
 
         let mut flat_ids = Vec::with_capacity(batch * seq);
         for row in &input.rows {
-            flat_ids.extend_from_slice(row);
-            flat_ids.extend(std::iter::repeat_n(PAD_TOKEN_ID, seq - row.len()));
+            flat_ids.extend_from_slice(&row[p..]);
+            flat_ids.extend(std::iter::repeat_n(PAD_TOKEN_ID, seq - (row.len() - p)));
         }
         let image_token = self.config.image_token_id;
         let image_positions: Vec<i64> =
@@ -183,12 +252,15 @@ impl Qwen3VlModel {
         };
 
         let (cos, sin) = self.text_rotary(&position_ids, batch, seq);
-        let hidden = self.text.forward(embeds, batch, seq, &cos, &sin, deepstack.as_ref());
+        let (hidden, kept) =
+            self.text.forward(embeds, batch, seq, &cos, &sin, deepstack.as_ref(), prefix.map(|c| &c.kv), keep);
 
-        let last: Vec<i64> = input.rows.iter().enumerate().map(|(b, r)| (b * seq + r.len() - 1) as i64).collect();
+        let last: Vec<i64> = input.rows.iter().enumerate().map(|(b, r)| (b * seq + r.len() - p - 1) as i64).collect();
         let last = Tensor::<1, Int>::from_data(TensorData::new(last, [batch]), &self.device);
         let pooled = hidden.clone().select(0, last);
-        Ok(ModelOutput { last_hidden_state: hidden.reshape([batch, seq, hidden_size]), pooled, vision, position_ids })
+        let output =
+            ModelOutput { last_hidden_state: hidden.reshape([batch, seq, hidden_size]), pooled, vision, position_ids };
+        Ok((output, kept))
     }
 
     /// Interleaved MRoPE cos/sin `[batch, seq, 1, head_dim]`, computed on the host in f32.

@@ -3,7 +3,7 @@
 
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{IndexingUpdateOp, Int, Tensor, activation};
+use burn::tensor::{Bool, IndexingUpdateOp, Int, Tensor, TensorData, activation};
 
 use crate::config::TextConfig;
 use crate::cpu_attention;
@@ -35,6 +35,15 @@ pub struct TextDecoder {
     pub(crate) embed_tokens: TokenEmbedding,
     layers: Vec<DecoderLayer>,
     norm: RmsNorm,
+}
+
+/// Every decoder layer's keys and values for a token prefix shared by many inputs (the
+/// system turn with its instruction), computed once and reused: causal attention means those
+/// positions never see what follows them, so their keys and values do not depend on it.
+#[derive(Debug, Clone)]
+pub struct PrefixKv {
+    /// Per layer: rotated keys and values, `[1, prefix, kv_heads, head_dim]` each.
+    pub(crate) layers: Vec<(Tensor<4>, Tensor<4>)>,
 }
 
 /// Image features to add into the residual stream after the first decoder layers.
@@ -90,6 +99,11 @@ impl TextDecoder {
     /// # Shapes
     /// `embeds: [batch * seq, hidden]`, `cos`/`sin`: `[batch, seq, 1, head_dim]`
     /// -> `[batch * seq, hidden]`
+    /// With `past`, the rows continue a prefix whose keys and values it holds: the embeds,
+    /// `cos` and `sin` are those of the positions after it. With `keep = Some(n)`, the keys
+    /// and values of the first row's first `n` positions come back too (a prefix every row
+    /// shares, for later calls' `past`).
+    #[allow(clippy::too_many_arguments)]
     pub fn forward(
         &self,
         embeds: Tensor<2>,
@@ -98,17 +112,22 @@ impl TextDecoder {
         cos: &Tensor<4>,
         sin: &Tensor<4>,
         deepstack: Option<&DeepStackInjection>,
-    ) -> Tensor<2> {
+        past: Option<&PrefixKv>,
+        keep: Option<usize>,
+    ) -> (Tensor<2>, Option<PrefixKv>) {
         let mut h = embeds;
+        let mut kept = keep.map(|n| (n, Vec::with_capacity(self.layers.len())));
         for (i, layer) in self.layers.iter().enumerate() {
-            h = layer.forward(h, batch, seq, cos, sin, &self.config);
+            let layer_past = past.map(|p| &p.layers[i]);
+            let layer_keep = kept.as_mut().map(|(n, layers)| (*n, layers));
+            h = layer.forward(h, batch, seq, cos, sin, &self.config, layer_past, layer_keep);
             if let Some(ds) = deepstack
                 && let Some(feature) = ds.features.get(i)
             {
                 h = h.select_assign(0, ds.positions.clone(), feature.clone(), IndexingUpdateOp::Add);
             }
         }
-        self.norm.forward(h)
+        (self.norm.forward(h), kept.map(|(_, layers)| PrefixKv { layers }))
     }
 }
 
@@ -116,9 +135,24 @@ impl DecoderLayer {
     /// One pre-norm layer: causal grouped-query attention with q/k RMSNorm and MRoPE, then the
     /// SwiGLU MLP, each added to the residual.
     ///
+    /// `past`: a prefix's keys and values, `[1, p, kv_heads, head_dim]`, which every row's
+    /// queries see before their own (the rows sit at positions `p..`); `keep = (n, out)`
+    /// receives the first row's keys and values at its first `n` positions.
+    ///
     /// # Shapes
     /// `h: [b * s, hidden_size]`, `cos`/`sin`: `[b, s, 1, head_dim]` -> `[b * s, hidden_size]`
-    fn forward(&self, h: Tensor<2>, b: usize, s: usize, cos: &Tensor<4>, sin: &Tensor<4>, c: &TextConfig) -> Tensor<2> {
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        h: Tensor<2>,
+        b: usize,
+        s: usize,
+        cos: &Tensor<4>,
+        sin: &Tensor<4>,
+        c: &TextConfig,
+        past: Option<&(Tensor<4>, Tensor<4>)>,
+        keep: Option<(usize, &mut Vec<(Tensor<4>, Tensor<4>)>)>,
+    ) -> Tensor<2> {
         let hd = c.head_dim;
         let x = self.input_layernorm.forward(h.clone());
         // [b*s, width] -> [b, heads, s, hd], normed per head and rotated before attention.
@@ -134,18 +168,33 @@ impl DecoderLayer {
             sin.clone(),
         );
         let v = heads_first(self.v_proj.forward(x), c.num_kv_heads);
+        if let Some((n, out)) = keep {
+            let first = |t: &Tensor<4>| t.clone().narrow(0, 0, 1).narrow(1, 0, n);
+            out.push((first(&k), first(&v)));
+        }
+        let (k, v, p) = match past {
+            Some((pk, pv)) => {
+                let [_, p, kv_heads, _] = pk.dims();
+                let every_row = |t: &Tensor<4>| t.clone().expand([b, p, kv_heads, hd]);
+                (Tensor::cat(vec![every_row(pk), k], 1), Tensor::cat(vec![every_row(pv), v], 1), p)
+            }
+            None => (k, v, 0),
+        };
         let scale = 1.0 / (hd as f64).sqrt();
         let out = if cpu_attention::applies(&q) {
             cpu_attention::attention(q, k, v, scale, true)
         } else {
             let group = c.num_heads / c.num_kv_heads;
+            // burn's `is_causal` is for square scores; after a prefix the mask is explicit.
+            let (mask, is_causal) =
+                if p == 0 { (None, true) } else { (Some(after_prefix_mask(b, c.num_heads, s, p, &q)), false) };
             let out = attention(
                 q.swap_dims(1, 2),
                 repeat_kv(k.swap_dims(1, 2), group),
                 repeat_kv(v.swap_dims(1, 2), group),
+                mask,
                 None,
-                None,
-                AttentionModuleOptions { scale: Some(scale), softcap: None, is_causal: true },
+                AttentionModuleOptions { scale: Some(scale), softcap: None, is_causal },
             );
             out.swap_dims(1, 2).reshape([b * s, c.num_heads * hd])
         };
@@ -154,6 +203,16 @@ impl DecoderLayer {
         let gated = activation::silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x);
         h + self.down_proj.forward(gated)
     }
+}
+
+/// The causal mask of `s` queries at positions `p..p + s` over `p + s` keys: `true` (masked)
+/// where key `j` comes after query `i`'s position, `j > p + i`.
+///
+/// # Shapes
+/// -> `[b, heads, s, p + s]`, on `like`'s device
+fn after_prefix_mask(b: usize, heads: usize, s: usize, p: usize, like: &Tensor<4>) -> Tensor<4, Bool> {
+    let mask: Vec<bool> = (0..s).flat_map(|i| (0..p + s).map(move |j| j > p + i)).collect();
+    Tensor::<4, Bool>::from_data(TensorData::new(mask, [1, 1, s, p + s]), &like.device()).expand([b, heads, s, p + s])
 }
 
 /// Repeats each key/value head `group` times so grouped-query attention can run as plain

@@ -3,10 +3,11 @@
 //! so this isolates the model from preprocessing (the embedder's tests cover that).
 //!
 //! Tolerances (f32): every intermediate and the full last hidden state within 1e-4, the
-//! embedding within 1e-5.
+//! embedding within 1e-5. Each case runs three times: whole, whole keeping its rows' shared
+//! text prefix, and after that prefix (`forward_after_prefix`).
 
 use burn::tensor::{DType, Device};
-use qwen3_vl_model::{Checkpoint, ModelInput, Qwen3VlConfig, Qwen3VlModel, read_f32};
+use qwen3_vl_model::{Checkpoint, ModelInput, ModelOutput, Qwen3VlConfig, Qwen3VlModel, read_f32};
 use reference_fixtures::{Case, Reference, cases, gpu_cases, max_abs_diff, tiny_model_dir};
 
 const HIDDEN_TOL: f32 = 1e-4;
@@ -83,14 +84,43 @@ fn run_case(
         }
     }
 
-    // Full last hidden state on every unpadded position.
+    check_outputs(name, r, &rows, out, 0, hidden, worst);
+
+    // The same batch with its shared text prefix reused: kept by one pass, then skipped by
+    // the next, which runs only the positions after it; both against the same reference.
+    let p = shared_text_prefix(&rows, model.config().image_token_id);
+    let (kept, cache) = model.forward_keeping_prefix(&input, p).unwrap_or_else(|e| panic!("{name}: {e}"));
+    check_outputs(name, r, &rows, kept, 0, hidden, worst);
+    let after = model.forward_after_prefix(&input, &cache).unwrap_or_else(|e| panic!("{name}: {e}"));
+    check_outputs(&format!("{name} after a {p}-token prefix"), r, &rows, after, p, hidden, worst);
+}
+
+/// The longest token prefix every row shares, stopping before the first image token and
+/// leaving each row at least one token after it.
+fn shared_text_prefix(rows: &[Vec<u32>], image_token: u32) -> usize {
+    let first = &rows[0];
+    let limit = rows.iter().map(|r| r.len() - 1).min().unwrap();
+    (0..limit).take_while(|&i| first[i] != image_token && rows.iter().all(|r| r[i] == first[i])).count()
+}
+
+/// The last hidden state on every unpadded position from `skipped` on (the positions a pass
+/// after a prefix of that many tokens ran) and the pooled embedding, against the reference.
+fn check_outputs(
+    name: &str,
+    r: &Reference,
+    rows: &[Vec<u32>],
+    out: ModelOutput,
+    skipped: usize,
+    hidden: usize,
+    worst: &mut (f32, f32, f32),
+) {
     let got = pollster::block_on(read_f32(out.last_hidden_state)).unwrap();
     let expected = &r.float("last_hidden_state").values;
     let ref_seq = r.float("last_hidden_state").shape[1];
     let our_seq = got.len() / (rows.len() * hidden);
     for (b, row) in rows.iter().enumerate() {
-        for s in 0..row.len() {
-            let g = &got[(b * our_seq + s) * hidden..][..hidden];
+        for s in skipped..row.len() {
+            let g = &got[(b * our_seq + s - skipped) * hidden..][..hidden];
             let e = &expected[(b * ref_seq + s) * hidden..][..hidden];
             let err = max_abs_diff(g, e);
             assert!(err <= HIDDEN_TOL, "{name}: hidden row {b} pos {s} max |err| {err:e}");
