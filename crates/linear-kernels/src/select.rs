@@ -5,7 +5,7 @@
 //!
 //! | value                              | bf16 weights        | int8 weights          |
 //! |------------------------------------|---------------------|-----------------------|
-//! | unset, empty or `auto`             | best the CPU has    | best the CPU has      |
+//! | unset, empty or `auto`             | best the CPU has (Intel: AVX-512F, see `Bf16Kernel::fastest_here`) | best the CPU has |
 //! | `scalar`                           | portable Rust       | portable Rust         |
 //! | `avx2`                             | AVX2+FMA, widened   | AVX2 `vpmaddubsw`     |
 //! | `avx512`                           | AVX-512F, widened   | AVX2 (no separate AVX-512 path without VNNI) |
@@ -120,11 +120,26 @@ impl Bf16Kernel {
         }
     }
 
-    /// The kernel to use: the level forced by [`ENV_VAR`], else the fastest supported one.
+    /// The kernel to use: the level forced by [`ENV_VAR`], else the fastest supported one
+    /// ([`Self::fastest_here`]).
     pub fn select() -> Result<Bf16Kernel, Error> {
-        let kernel = pick(&Self::ALL, Self::at_level, Self::is_supported)?;
+        let kernel = match Level::from_env()? {
+            Some(level) => Self::at_level(level),
+            None => Self::fastest_here(),
+        };
         kernel.check()?;
         Ok(kernel)
+    }
+
+    /// The fastest kernel this CPU runs. `vdpbf16ps` is not fast everywhere: measured with
+    /// `examples/linear_speed.rs` (2 threads, the 2B's shapes), it runs at ~2x the widening
+    /// AVX-512F kernel on Zen 4 (137-157 against 51-76 GFLOP/s at M = 32), but at ~0.7x on an
+    /// Intel Xeon with AMX (201-214 against 285-321 at M = 32 and 280), where it issues on one
+    /// port while FMAs issue on two. Intel CPUs therefore take the AVX-512F kernel, which also
+    /// multiplies the exact f32 activations.
+    pub fn fastest_here() -> Bf16Kernel {
+        let fastest = *Self::ALL.iter().rev().find(|k| k.is_supported()).unwrap_or(&Bf16Kernel::Scalar);
+        if fastest == Bf16Kernel::Avx512Bf16 && cpu::is_intel() { Bf16Kernel::Avx512 } else { fastest }
     }
 
     /// `Ok` when the CPU can run the kernel, else the typed error that says what is missing.
@@ -233,6 +248,21 @@ mod cpu {
         avx512() && is_x86_feature_detected!("avx512vnni")
     }
 
+    /// The CPU's vendor string (`cpuid` leaf 0) is `GenuineIntel`.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn is_intel() -> bool {
+        // SAFETY: cpuid leaf 0 exists on every x86-64 CPU (newer Rust marks `__cpuid` safe).
+        #[allow(unused_unsafe)]
+        let r = unsafe { std::arch::x86_64::__cpuid(0) };
+        let vendor: Vec<u8> = [r.ebx, r.edx, r.ecx].iter().flat_map(|w| w.to_le_bytes()).collect();
+        vendor == b"GenuineIntel"
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    pub(super) fn is_intel() -> bool {
+        false
+    }
+
     #[cfg(not(target_arch = "x86_64"))]
     pub(super) fn avx2_fma() -> bool {
         false
@@ -281,6 +311,17 @@ mod tests {
         }
         for kernel in Q8Kernel::ALL {
             assert_eq!(kernel.check().is_ok(), kernel.is_supported());
+        }
+    }
+
+    #[test]
+    fn auto_picks_a_supported_kernel_and_avoids_vdpbf16ps_on_intel() {
+        let k = Bf16Kernel::fastest_here();
+        assert!(k.is_supported());
+        if cpu::is_intel() {
+            assert_ne!(k, Bf16Kernel::Avx512Bf16);
+        } else if Bf16Kernel::Avx512Bf16.is_supported() {
+            assert_eq!(k, Bf16Kernel::Avx512Bf16);
         }
     }
 
