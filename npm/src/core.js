@@ -88,6 +88,19 @@ async function normalizeInput(input) {
   return out;
 }
 
+/**
+ * The device and the files of a model to load, from `{ modelUrl }` or `{ files }` (shared by
+ * `Embedder.load` and `Reranker.load`).
+ */
+async function modelSource(options) {
+  await init();
+  const { onProgress, cache = true } = options;
+  const readUrl = (url, extra) => platform.readUrl(url, { cache, onProgress, file: String(url).split('/').pop(), ...extra });
+  const device = await pickDevice(options.device);
+  const modelUrl = options.modelUrl && platform.resolveModelUrl ? platform.resolveModelUrl(options.modelUrl) : options.modelUrl;
+  return { device, files: await gatherFiles({ ...options, modelUrl }, readUrl) };
+}
+
 /** The `WasmEmbedder` inside an `Embedder`, for the retriever glue only. */
 const WASM = Symbol('wasm');
 
@@ -105,12 +118,7 @@ export class Embedder {
    * model.safetensors or a shard index) or `{ files: { config, tokenizer, weights } }`.
    */
   static async load(options = {}) {
-    await init();
-    const { onProgress, cache = true } = options;
-    const readUrl = (url, extra) => platform.readUrl(url, { cache, onProgress, file: String(url).split('/').pop(), ...extra });
-    const device = await pickDevice(options.device);
-    const modelUrl = options.modelUrl && platform.resolveModelUrl ? platform.resolveModelUrl(options.modelUrl) : options.modelUrl;
-    const files = await gatherFiles({ ...options, modelUrl }, readUrl);
+    const { device, files } = await modelSource(options);
     // Tensors are read from these JS buffers one at a time (never copied whole into wasm
     // memory); onProgress hears { phase: 'load', loaded, total } in bytes after each one.
     const wasm = await WasmEmbedder.load(files.config, files.tokenizer, files.weights, {
@@ -118,7 +126,7 @@ export class Embedder {
       dtype: options.dtype ?? 'f32',
       batchSize: options.batchSize,
       maxLength: options.maxLength,
-      onProgress,
+      onProgress: options.onProgress,
     });
     return new Embedder(wasm);
   }
@@ -175,13 +183,8 @@ export class Reranker {
    * `device`, `cache` and `onProgress` as `Embedder.load` takes them. It computes in f32.
    */
   static async load(options = {}) {
-    await init();
-    const { onProgress, cache = true } = options;
-    const readUrl = (url, extra) => platform.readUrl(url, { cache, onProgress, file: String(url).split('/').pop(), ...extra });
-    const device = await pickDevice(options.device);
-    const modelUrl = options.modelUrl && platform.resolveModelUrl ? platform.resolveModelUrl(options.modelUrl) : options.modelUrl;
-    const files = await gatherFiles({ ...options, modelUrl }, readUrl);
-    return new Reranker(await WasmReranker.load(files.config, files.tokenizer, files.weights, { device, dtype: options.dtype, onProgress }));
+    const { device, files } = await modelSource(options);
+    return new Reranker(await WasmReranker.load(files.config, files.tokenizer, files.weights, { device, dtype: options.dtype, onProgress: options.onProgress }));
   }
 
   /** `"webgpu"` or `"cpu"`. */

@@ -332,13 +332,14 @@ impl Rerank for FakeReranker {
     }
 }
 
-/// A retriever over `count` demos `d000..` with goals `goal N`, embedded by [`Fake`].
-fn fake_library(name: &str, count: usize) -> (PathBuf, DemoRetriever) {
+/// A retriever over `count` demos `d000..` with goals `goal N`, the app `Rare` where `rare(N)`
+/// (else `Common`), embedded by [`Fake`].
+fn fake_library(name: &str, count: usize, rare: fn(usize) -> bool) -> (PathBuf, DemoRetriever) {
     let dir = temp_dir(name);
     std::fs::create_dir_all(&dir).unwrap();
     let lines: Vec<String> = (0..count)
         .map(|n| {
-            let app = if n % 50 == 0 { "Rare" } else { "Common" };
+            let app = if rare(n) { "Rare" } else { "Common" };
             serde_json::json!({"episode_id": format!("d{n:03}"), "instruction": format!("goal {n}"),
                 "steps": [{"observation": {"app_name": app}}]})
             .to_string()
@@ -353,7 +354,7 @@ fn fake_library(name: &str, count: usize) -> (PathBuf, DemoRetriever) {
 
 #[test]
 fn reranking_in_two_halves_equals_a_blocking_reranker_and_follows_the_seed_rule() {
-    let (dir, mut r) = fake_library("rerank", 300);
+    let (dir, mut r) = fake_library("rerank", 300, |n| n % 50 == 0);
     r.set_rerank_top_n(20);
     let query = Query::text("goal 7").app("rare").top_k(5).reranked();
     let blocking = r.retrieve(&Fake, &query, Some(&FakeReranker)).unwrap();
@@ -431,20 +432,7 @@ fn a_rerank_request_lists_the_screenshots_it_needs() {
 
 #[test]
 fn bonus_candidates_are_found_beyond_the_top_k_by_cosine() {
-    let dir = temp_dir("many");
-    std::fs::create_dir_all(&dir).unwrap();
-    let lines: Vec<String> = (0..300)
-        .map(|n| {
-            let app = if n == 123 { "Rare" } else { "Common" };
-            serde_json::json!({"episode_id": format!("d{n:03}"), "instruction": format!("goal {n}"),
-                "steps": [{"observation": {"app_name": app}}]})
-            .to_string()
-        })
-        .collect();
-    std::fs::write(dir.join("lib.jsonl"), lines.join("\n")).unwrap();
-    let mut r = DemoRetriever::new(RetrieverSettings::new("fake", 16)).unwrap();
-    r.add_demos(read_library(&dir.join("lib.jsonl")).unwrap().demos).unwrap();
-    r.build_index(&Fake, 64, &mut |_| {}).unwrap();
+    let (dir, mut r) = fake_library("many", 300, |n| n == 123);
     r.set_bonuses(Bonuses { app: 3.0, domain: 0.1 });
     let hits = r.retrieve(&Fake, &Query::text("goal 7").app("rare").top_k(3), None).unwrap();
     assert_eq!(hits[0].demo.demo_id, "d123");
