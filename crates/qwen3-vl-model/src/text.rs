@@ -1,6 +1,8 @@
 //! The Qwen3 text decoder (`model.language_model`): RMSNorm, q/k norm, grouped-query
 //! attention with interleaved MRoPE, SwiGLU, and DeepStack injection after the first layers.
 
+use std::cell::OnceCell;
+
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, IndexingUpdateOp, Int, Tensor, TensorData, activation};
@@ -37,13 +39,16 @@ pub struct TextDecoder {
     norm: RmsNorm,
 }
 
+/// One layer's rotated keys and values, `[batch, positions, kv_heads, head_dim]` each.
+type KeysValues = (Tensor<4>, Tensor<4>);
+
 /// Every decoder layer's keys and values for a token prefix shared by many inputs (the
 /// system turn with its instruction), computed once and reused: causal attention means those
 /// positions never see what follows them, so their keys and values do not depend on it.
 #[derive(Debug, Clone)]
 pub struct PrefixKv {
     /// Per layer: rotated keys and values, `[1, prefix, kv_heads, head_dim]` each.
-    pub(crate) layers: Vec<(Tensor<4>, Tensor<4>)>,
+    pub(crate) layers: Vec<KeysValues>,
 }
 
 /// Image features to add into the residual stream after the first decoder layers.
@@ -117,8 +122,10 @@ impl TextDecoder {
     ) -> (Tensor<2>, Option<PrefixKv>) {
         let mut h = embeds;
         let mut kept = keep.map(|n| (n, Vec::with_capacity(self.layers.len())));
+        // The mask after a prefix, made once for every layer that needs it (burn's attention).
+        let mask = OnceCell::new();
         for (i, layer) in self.layers.iter().enumerate() {
-            let layer_past = past.map(|p| &p.layers[i]);
+            let layer_past = past.map(|p| (&p.layers[i], &mask));
             let layer_keep = kept.as_mut().map(|(n, layers)| (*n, layers));
             h = layer.forward(h, batch, seq, cos, sin, &self.config, layer_past, layer_keep);
             if let Some(ds) = deepstack
@@ -136,7 +143,8 @@ impl DecoderLayer {
     /// SwiGLU MLP, each added to the residual.
     ///
     /// `past`: a prefix's keys and values, `[1, p, kv_heads, head_dim]`, which every row's
-    /// queries see before their own (the rows sit at positions `p..`); `keep = (n, out)`
+    /// queries see before their own (the rows sit at positions `p..`), with the cell holding
+    /// the mask that burn's attention needs then (made by the first layer); `keep = (n, out)`
     /// receives the first row's keys and values at its first `n` positions.
     ///
     /// # Shapes
@@ -150,8 +158,8 @@ impl DecoderLayer {
         cos: &Tensor<4>,
         sin: &Tensor<4>,
         c: &TextConfig,
-        past: Option<&(Tensor<4>, Tensor<4>)>,
-        keep: Option<(usize, &mut Vec<(Tensor<4>, Tensor<4>)>)>,
+        past: Option<(&KeysValues, &OnceCell<Tensor<4, Bool>>)>,
+        keep: Option<(usize, &mut Vec<KeysValues>)>,
     ) -> Tensor<2> {
         let hd = c.head_dim;
         let x = self.input_layernorm.forward(h.clone());
@@ -172,13 +180,13 @@ impl DecoderLayer {
             let first = |t: &Tensor<4>| t.clone().narrow(0, 0, 1).narrow(1, 0, n);
             out.push((first(&k), first(&v)));
         }
-        let (k, v, p) = match past {
-            Some((pk, pv)) => {
+        let (k, v, p, mask) = match past {
+            Some(((pk, pv), mask)) => {
                 let [_, p, kv_heads, _] = pk.dims();
                 let every_row = |t: &Tensor<4>| t.clone().expand([b, p, kv_heads, hd]);
-                (Tensor::cat(vec![every_row(pk), k], 1), Tensor::cat(vec![every_row(pv), v], 1), p)
+                (Tensor::cat(vec![every_row(pk), k], 1), Tensor::cat(vec![every_row(pv), v], 1), p, Some(mask))
             }
-            None => (k, v, 0),
+            None => (k, v, 0, None),
         };
         let scale = 1.0 / (hd as f64).sqrt();
         let out = if cpu_attention::applies(&q) {
@@ -186,8 +194,8 @@ impl DecoderLayer {
         } else {
             let group = c.num_heads / c.num_kv_heads;
             // burn's `is_causal` is for square scores; after a prefix the mask is explicit.
-            let (mask, is_causal) =
-                if p == 0 { (None, true) } else { (Some(after_prefix_mask(b, c.num_heads, s, p, &q)), false) };
+            let mask = mask.map(|m| m.get_or_init(|| after_prefix_mask(b, c.num_heads, s, p, &q)).clone());
+            let is_causal = mask.is_none();
             let out = attention(
                 q.swap_dims(1, 2),
                 repeat_kv(k.swap_dims(1, 2), group),
