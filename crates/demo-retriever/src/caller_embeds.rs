@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use qwen3_vl_embedder::{EmbedError, EmbedInput};
 
-use crate::error::{DemoError, DemoProblem, Result, RetrieverError};
-use crate::retriever::{BuildReport, DemoRetriever, EmbedBatch, Query, RetrievalResult};
+use crate::error::{Result, RetrieverError};
+use crate::retriever::{BuildReport, DemoRetriever, EmbedBatch, Query, RetrievalResult, screenshot_error};
 use crate::score::Scored;
 
 /// One demo input the caller must embed before [`DemoRetriever::build_from_cache`].
@@ -70,10 +70,7 @@ impl RerankRequest {
 
 /// Demo `id`'s screenshot at `path` could not be had.
 fn screenshot_problem(id: &str, path: &Path, source: EmbedError) -> RetrieverError {
-    RetrieverError::BadDemos(vec![DemoError {
-        origin: format!("demo {id}"),
-        problem: DemoProblem::Screenshot { path: path.to_path_buf(), source },
-    }])
+    RetrieverError::BadDemos(vec![screenshot_error(id, path, source)])
 }
 
 /// An embedder that answers with vectors computed beforehand, in input order.
@@ -150,12 +147,11 @@ impl DemoRetriever {
         let candidates = if query.top_k == 0 { Vec::new() } else { self.candidates(vector, &query)? };
         let (mut documents, mut document_ids, mut missing_screenshots) = (Vec::new(), Vec::new(), Vec::new());
         for demo in self.rerank_top(&candidates) {
-            // As `rerank_inputs` makes them: the goal and screenshot, no instruction.
-            let mut doc = EmbedInput::text(demo.goal.clone());
-            match (self.screenshots.get(&demo.demo_id), &demo.screenshot_path) {
-                (Some(bytes), _) => doc.images.push(bytes.clone()),
-                (None, Some(path)) => missing_screenshots.push((demo.demo_id.clone(), path.clone())),
-                (None, None) => {}
+            // As `rerank_inputs` makes them (no instruction), but without reading a file.
+            let (mut doc, unread) = self.document_without_files(demo);
+            doc.instruction = None;
+            if let Some(path) = unread {
+                missing_screenshots.push((demo.demo_id.clone(), path.clone()));
             }
             documents.push(doc);
             document_ids.push(demo.demo_id.clone());

@@ -443,17 +443,24 @@ impl DemoRetriever {
 
     /// The model input for a demo: its goal and, when it has one, its screenshot.
     pub(crate) fn document_input(&self, demo: &Demo) -> Result<EmbedInput, DemoError> {
-        let mut input = EmbedInput::text(demo.goal.clone()).with_instruction(self.settings.instruction.clone());
-        if let Some(bytes) = self.screenshots.get(&demo.demo_id) {
-            input.images.push(bytes.clone());
-        } else if let Some(path) = &demo.screenshot_path {
-            let bytes = read_screenshot(path).map_err(|source| DemoError {
-                origin: format!("demo {}", demo.demo_id),
-                problem: DemoProblem::Screenshot { path: path.clone(), source },
-            })?;
+        let (mut input, unread) = self.document_without_files(demo);
+        if let Some(path) = unread {
+            let bytes = read_screenshot(path).map_err(|source| screenshot_error(&demo.demo_id, path, source))?;
             input.images.push(bytes);
         }
         Ok(input)
+    }
+
+    /// [`Self::document_input`] without reading a file: the screenshot is in the input when it
+    /// is held in memory, else its path is returned, still to be read.
+    pub(crate) fn document_without_files<'a>(&self, demo: &'a Demo) -> (EmbedInput, Option<&'a std::path::PathBuf>) {
+        let mut input = EmbedInput::text(demo.goal.clone()).with_instruction(self.settings.instruction.clone());
+        match (self.screenshots.get(&demo.demo_id), &demo.screenshot_path) {
+            (Some(bytes), _) => input.images.push(bytes.clone()),
+            (None, Some(path)) => return (input, Some(path)),
+            (None, None) => {}
+        }
+        (input, None)
     }
 
     pub(crate) fn key_of(&self, input: &EmbedInput) -> String {
@@ -750,6 +757,14 @@ impl DemoRetriever {
             images: query.screenshot.iter().cloned().collect(),
             instruction: query.instruction.clone(),
         }
+    }
+}
+
+/// Demo `demo_id`'s screenshot at `path` could not be read (or was not supplied).
+pub(crate) fn screenshot_error(demo_id: &str, path: &std::path::Path, source: EmbedError) -> DemoError {
+    DemoError {
+        origin: format!("demo {demo_id}"),
+        problem: DemoProblem::Screenshot { path: path.to_path_buf(), source },
     }
 }
 
