@@ -8,7 +8,7 @@
 #                            strace (the save protocol's fault-injection tests: crash_safety.rs),
 #                            chromium (browser tests; its SwiftShader Vulkan driver also runs
 #                            Node's WebGPU tests), python3-venv when `python3 -m venv` fails
-#   rustup / cargo:          the wasm32-unknown-unknown target, rustfmt, clippy; wasm-bindgen-cli at the
+#   rustup / cargo:          the wasm32-unknown-unknown and wasm32-wasip1 targets, rustfmt, clippy; wasm-bindgen-cli at the
 #                            version Cargo.lock pins
 #   pip (in a venv):         numpy, at $PYENV_DIR (default target/test-python)
 #
@@ -63,11 +63,15 @@ ls /usr/share/vulkan/icd.d/lvp_icd.*.json >/dev/null 2>&1 ||
   die "mesa-vulkan-drivers is installed but has no lavapipe driver (lvp_icd.*.json): the wgpu tests need it"
 
 # --- Rust: the wasm32 target and wasm-bindgen-cli ----------------------------------------------
-if ! [ -d "$(rustc --print sysroot)/lib/rustlib/wasm32-unknown-unknown" ]; then
-  command -v rustup >/dev/null || die "the wasm32-unknown-unknown target is missing and there is no rustup to add it"
-  echo "rustup target add wasm32-unknown-unknown"
-  rustup target add wasm32-unknown-unknown || die "rustup target add wasm32-unknown-unknown failed (see above)"
-fi
+# wasm32-unknown-unknown builds the npm package; wasm32-wasip1 runs the CPU kernels' unit tests
+# in Node's WASI (tools/wasi-run.mjs), SIMD128 paths included.
+for wasm_target in wasm32-unknown-unknown wasm32-wasip1; do
+  if ! [ -d "$(rustc --print sysroot)/lib/rustlib/$wasm_target" ]; then
+    command -v rustup >/dev/null || die "the $wasm_target target is missing and there is no rustup to add it"
+    echo "rustup target add $wasm_target"
+    rustup target add "$wasm_target" || die "rustup target add $wasm_target failed (see above)"
+  fi
+done
 if ! cargo fmt --version >/dev/null 2>&1; then
   command -v rustup >/dev/null || die "rustfmt is missing and there is no rustup to add it"
   echo "rustup component add rustfmt"

@@ -86,6 +86,14 @@ for level in avx2 scalar; do
     bf16_weights_on_cpu int8_weights_stay_close_on_cpu q4_weights_stay_close_on_cpu 2>&1 || status=$?
 done
 
+# The same kernels built for wasm32 with SIMD128 (the npm package's CPU path), unit-tested in
+# Node's WASI against the same scalar references: wasm has no feature detection, so this is
+# the only place the SIMD128 kernels run outside the npm tests. A small separate build (rayon
+# and half), seconds.
+step "linear-kernels on wasm32 + SIMD128 (Node WASI)"
+CARGO_TARGET_WASM32_WASIP1_RUNNER="node $PWD/tools/wasi-run.mjs" \
+  cargo test -p linear-kernels --target wasm32-wasip1 --lib 2>&1 || status=$?
+
 # The npm package from the same checkout: wasm32 build, the packed tarball in an empty
 # directory, Node on the CPU and on WebGPU (Dawn on SwiftShader), headless Chromium on WebGPU
 # and the CPU, the demo page and the example extension. Its own steps' times follow the summary.

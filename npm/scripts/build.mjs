@@ -41,10 +41,10 @@ const wasmOpt = join(pkg, 'node_modules', '.bin', 'wasm-opt');
 if (process.env.WASM_OPT !== '0' && existsSync(wasmOpt)) {
   // -O2 rather than -Oz: the CPU path's speed matters more than the last megabyte.
   run(wasmOpt, ['-O2', '--strip-debug', '--strip-producers', '--enable-bulk-memory', '--enable-nontrapping-float-to-int',
-    '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', wasm, '-o', wasm]);
+    '--enable-sign-ext', '--enable-mutable-globals', '--enable-reference-types', '--enable-multivalue', '--enable-simd', wasm, '-o', wasm]);
 }
 
-for (const f of ['core.js', 'browser.js', 'node.js', 'load.js', 'errors.js', 'retriever.js', 'index.d.ts']) {
+for (const f of ['core.js', 'browser.js', 'node.js', 'node-files.js', 'load.js', 'errors.js', 'retriever.js', 'index.d.ts']) {
   cpSync(join(pkg, 'src', f), join(dist, f));
 }
 const raw = statSync(wasm).size;

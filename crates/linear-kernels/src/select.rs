@@ -153,6 +153,9 @@ impl Bf16Kernel {
 pub enum Q8Kernel {
     /// Portable Rust, i32 dot products per block.
     Scalar,
+    /// wasm32 SIMD128 `i32x4.dot_i16x8_s` on widened bytes: builds for wasm32 with
+    /// `-C target-feature=+simd128` (every current browser and Node runs them).
+    Simd128,
     /// AVX2 `vpmaddubsw` + `vpmaddwd` with the sign trick (no i16 saturation).
     Avx2,
     /// AVX-512 VNNI `vpdpbusd` with activations offset by +128 and a per-column correction.
@@ -161,12 +164,13 @@ pub enum Q8Kernel {
 
 impl Q8Kernel {
     /// Every int8 kernel, the most portable first.
-    pub const ALL: [Q8Kernel; 3] = [Q8Kernel::Scalar, Q8Kernel::Avx2, Q8Kernel::Avx512Vnni];
+    pub const ALL: [Q8Kernel; 4] = [Q8Kernel::Scalar, Q8Kernel::Simd128, Q8Kernel::Avx2, Q8Kernel::Avx512Vnni];
 
     /// The kernel's short name.
     pub fn name(self) -> &'static str {
         match self {
             Q8Kernel::Scalar => "scalar",
+            Q8Kernel::Simd128 => "simd128",
             Q8Kernel::Avx2 => "avx2",
             Q8Kernel::Avx512Vnni => "vnni",
         }
@@ -176,6 +180,7 @@ impl Q8Kernel {
     pub fn needs(self) -> &'static str {
         match self {
             Q8Kernel::Scalar => "nothing",
+            Q8Kernel::Simd128 => "a wasm32 build with -C target-feature=+simd128",
             Q8Kernel::Avx2 => "x86-64 avx2 and fma",
             Q8Kernel::Avx512Vnni => "x86-64 avx512vnni, avx512f and avx512bw",
         }
@@ -185,12 +190,15 @@ impl Q8Kernel {
     pub fn is_supported(self) -> bool {
         match self {
             Q8Kernel::Scalar => true,
+            // wasm has no run-time feature detection: the build decides.
+            Q8Kernel::Simd128 => cfg!(all(target_arch = "wasm32", target_feature = "simd128")),
             Q8Kernel::Avx2 => cpu::avx2_fma(),
             Q8Kernel::Avx512Vnni => cpu::avx512vnni(),
         }
     }
 
-    /// The kernel of a level; `Avx512` has no int8 kernel of its own and uses AVX2.
+    /// The kernel of a level; `Avx512` has no int8 kernel of its own and uses AVX2. (Levels
+    /// name x86-64 kernels; on wasm32 the variable cannot be read, and auto picks SIMD128.)
     pub fn at_level(level: Level) -> Q8Kernel {
         match level {
             Level::Scalar => Q8Kernel::Scalar,

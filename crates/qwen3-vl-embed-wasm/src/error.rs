@@ -61,7 +61,7 @@ fn preprocess_code(e: &PreprocessError) -> &'static str {
 fn model_code(e: &ModelError) -> &'static str {
     match e {
         ModelError::Device(_) => "DEVICE",
-        // q4 (native CPU only for now) and packed int8/q4 weights loaded in another precision
+        // q4 (the CPU device only for now) and packed int8/q4 weights loaded in another precision
         // are dtype problems from JS's side too.
         ModelError::UnsupportedPrecision { .. }
         | ModelError::PrecisionNeedsCpu { .. }

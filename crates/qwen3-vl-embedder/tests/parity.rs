@@ -243,7 +243,7 @@ fn q4_weights_stay_close_on_cpu() {
     worst_cosine(&e, &INT8_CASES, 0.99, &format!("cpu q4 weights ({kernel} kernel)"));
 }
 
-/// q4 runs only through our native CPU kernels: wgpu refuses it at load with a typed error
+/// q4 runs only through our CPU kernels: wgpu refuses it at load with a typed error
 /// that says so, instead of running burn's immature Q4 matmul.
 #[test]
 fn q4_weights_on_wgpu_are_refused_at_load() {
@@ -253,7 +253,7 @@ fn q4_weights_on_wgpu_are_refused_at_load() {
         panic!("a q4 load on wgpu must fail");
     };
     assert!(matches!(err, EmbedError::Model(qwen3_vl_model::ModelError::PrecisionNeedsCpu { .. })), "{err}");
-    assert!(err.to_string().contains("native CPU"), "{err}");
+    assert!(err.to_string().contains("CPU device only"), "{err}");
 }
 
 /// A device without bf16 storage (WGSL has no bf16) refuses the mode at load, with a typed

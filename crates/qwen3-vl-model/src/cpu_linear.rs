@@ -7,8 +7,8 @@
 //! forward pass. Here the weights are packed once, at load, into the layout the kernels read
 //! (bf16 panels; int8 with one f32 scale per 32 inputs of each output; 4-bit with one f16
 //! scale per 32), and every product reads
-//! them as they are: AVX-512 BF16 / VNNI where the CPU has them, else AVX-512F / AVX2 or
-//! portable Rust, chosen at load (`QWEN3_VL_CPU_KERNELS` caps the level, so each path can be
+//! them as they are: AVX-512 BF16 / VNNI where the CPU has them, else AVX-512F / AVX2, SIMD128
+//! on wasm32, or portable Rust, chosen at load (`QWEN3_VL_CPU_KERNELS` caps the level, so each path can be
 //! tested on any CPU; see `linear_kernels::Level`).
 //!
 //! Accuracy: bf16 weights meet f32 activations exactly (f32 accumulation) except with the
@@ -33,12 +33,13 @@ pub enum PackedWeight {
 }
 
 /// Whether linear layers of `dtype` on `device` use the CPU kernels: the CPU device (flex)
-/// with bf16 weights, [`int8_weights`](crate::int8_weights) or
-/// [`q4_weights`](crate::q4_weights), natively.
+/// with [`int8_weights`](crate::int8_weights) or [`q4_weights`](crate::q4_weights) everywhere
+/// (wasm32 included: SIMD128 kernels), and with bf16 weights natively (wasm32 keeps burn's
+/// path for bf16: our bf16 kernels have no SIMD128 version, and the portable one is slower).
 pub fn applies(device: &Device, linear_dtype: DType) -> bool {
-    cfg!(not(target_family = "wasm"))
-        && matches!(linear_dtype, DType::BF16 | DType::QFloat(_))
-        && *device == Device::flex()
+    let bf16_kernels = cfg!(not(target_family = "wasm"));
+    let kernels = matches!(linear_dtype, DType::QFloat(_)) || (bf16_kernels && linear_dtype == DType::BF16);
+    kernels && *device == Device::flex()
 }
 
 fn kernel_error(e: linear_kernels::Error) -> ModelError {
@@ -104,7 +105,7 @@ impl PackedWeight {
 pub struct CpuKernels {
     /// The bf16 kernel: `scalar`, `avx2`, `avx512` or `avx512bf16`.
     pub bf16: &'static str,
-    /// The int8 and q4 kernel (one family): `scalar`, `avx2` or `vnni`.
+    /// The int8 and q4 kernel (one family): `scalar`, `simd128` (wasm32), `avx2` or `vnni`.
     pub int8: &'static str,
     /// Whether the bf16 kernel rounds activations to bf16 (`avx512bf16`); the others multiply
     /// exact f32 activations, so bf16 checkpoints give f32's results.

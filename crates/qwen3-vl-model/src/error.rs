@@ -70,10 +70,10 @@ pub enum ModelError {
         dtype: String,
     },
 
-    /// A precision only our native CPU kernels run (q4 for now) was asked of another device
-    /// (wgpu, WebGPU, or wasm32's CPU).
+    /// A precision only our CPU kernels run (q4 for now) was asked of another device (wgpu,
+    /// WebGPU).
     #[error(
-        "{precision} weights run on the native CPU device only for now: load with --device cpu, or use int8 or f32 on this device"
+        "{precision} weights run on the CPU device only for now: load with --device cpu (\"cpu\" in JS), or use int8 or f32 on this device"
     )]
     PrecisionNeedsCpu {
         /// The precision asked for.

@@ -26,6 +26,8 @@ mod scalar;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
@@ -75,10 +77,14 @@ pub fn matmul_q4_with(kernel: Q8Kernel, x: &[f32], m: usize, w: &PackedQ4, y: &m
         Q8Kernel::Avx512Vnni => for_each_tile(m, n, work, vnni::MR, y, |rows, p, tile| unsafe {
             vnni::tile(&xq, &sums, rows, w.panel(p), tile)
         }),
-        #[cfg(not(target_arch = "x86_64"))]
-        _ => unreachable!("check() refuses every SIMD kernel off x86-64"),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Q8Kernel::Simd128 => {
+            for_each_tile(m, n, work, simd128::MR, y, |rows, p, tile| simd128::tile(&xq, &sums, rows, w.panel(p), tile))
+        }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("check() refuses every kernel this build lacks"),
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(any(target_arch = "x86_64", all(target_arch = "wasm32", target_feature = "simd128"))))]
     let _ = sums;
     Ok(())
 }

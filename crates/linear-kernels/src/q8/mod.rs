@@ -8,6 +8,8 @@ mod scalar;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod simd128;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
@@ -55,8 +57,12 @@ pub fn matmul_q8_with(kernel: Q8Kernel, x: &[f32], m: usize, w: &PackedQ8, y: &m
         Q8Kernel::Avx512Vnni => {
             for_each_tile(m, n, work, vnni::MR, y, |rows, p, tile| unsafe { vnni::tile(&xq, rows, w.panel(p), tile) })
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        _ => unreachable!("check() refuses every SIMD kernel off x86-64"),
+        #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+        Q8Kernel::Simd128 => {
+            for_each_tile(m, n, work, simd128::MR, y, |rows, p, tile| simd128::tile(&xq, rows, w.panel(p), tile))
+        }
+        #[allow(unreachable_patterns)]
+        _ => unreachable!("check() refuses every kernel this build lacks"),
     }
     Ok(())
 }
