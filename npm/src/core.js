@@ -16,8 +16,18 @@ export function setPlatform(p) {
 
 /** Instantiates the wasm module (idempotent). Every async API calls it for you. */
 export function init() {
-  ready ??= platform.wasmSource().then((module_or_path) => initWasm({ module_or_path }));
+  ready ??= platform.wasmSource().then((module_or_path) => initWasm({ module_or_path }).then((exports) => (wasmExports = exports)));
   return ready;
+}
+
+let wasmExports = null;
+
+/**
+ * Bytes of wasm linear memory (the CPU path's weights and activations live there; WebGPU
+ * weights do not). wasm memory never shrinks, so this is also the peak so far; 0 before init.
+ */
+export function wasmMemoryBytes() {
+  return wasmExports?.memory?.buffer.byteLength ?? 0;
 }
 
 function requireInit() {
@@ -95,10 +105,26 @@ async function normalizeInput(input) {
 async function modelSource(options) {
   await init();
   const { onProgress, cache = true } = options;
-  const readUrl = (url, extra) => platform.readUrl(url, { cache, onProgress, file: String(url).split('/').pop(), ...extra });
+  const readUrl = (url, extra) =>
+    platform.readUrl(url, { cache, cacheDir: options.cacheDir, model: true, onProgress, file: String(url).split('/').pop(), ...extra });
   const device = await pickDevice(options.device);
-  const modelUrl = options.modelUrl && platform.resolveModelUrl ? platform.resolveModelUrl(options.modelUrl) : options.modelUrl;
+  let modelUrl = options.modelId ? hubModelUrl(options) : options.modelUrl;
+  if (modelUrl && !options.modelId && platform.resolveModelUrl) modelUrl = platform.resolveModelUrl(modelUrl);
   return { device, files: await gatherFiles({ ...options, modelUrl }, readUrl) };
+}
+
+/**
+ * The directory URL of a Hugging Face Hub model at a revision (a branch, tag or commit; pin a
+ * commit for files that never change under a cached URL): `{hubUrl}/{modelId}/resolve/{revision}/`.
+ */
+function hubModelUrl({ modelId, revision = 'main', hubUrl = 'https://huggingface.co' }) {
+  if (typeof modelId !== 'string' || !/^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(modelId)) {
+    throw codedError('BAD_ARGUMENT', `modelId ${JSON.stringify(modelId)}: expected a Hub id of the form owner/name`);
+  }
+  if (typeof revision !== 'string' || !revision || revision.includes('..')) {
+    throw codedError('BAD_ARGUMENT', `revision ${JSON.stringify(revision)}: expected a branch, tag or commit`);
+  }
+  return new URL(`${modelId}/resolve/${encodeURIComponent(revision)}/`, String(hubUrl).replace(/\/?$/, '/'));
 }
 
 /** The `WasmEmbedder` inside an `Embedder`, for the retriever glue only. */
@@ -123,7 +149,9 @@ export class Embedder {
     // memory); onProgress hears { phase: 'load', loaded, total } in bytes after each one.
     const wasm = await WasmEmbedder.load(files.config, files.tokenizer, files.weights, {
       device,
-      dtype: options.dtype ?? 'f32',
+      // Default: a converted directory's own precision (its format file), else f32.
+      dtype: options.dtype,
+      format: files.format,
       batchSize: options.batchSize,
       maxLength: options.maxLength,
       onProgress: options.onProgress,

@@ -48,11 +48,22 @@ export interface ProgressEvent {
   loaded: number;
   total?: number;
   fromCache?: boolean;
+  /** Node: the byte a resumed download continued from. */
+  resumedFrom?: number;
 }
 
 export interface LoadOptions {
-  /** A directory URL (Node: also a path) with config.json, tokenizer.json and weights. */
+  /**
+   * A directory URL (Node: also a path) with config.json, tokenizer.json and weights, and
+   * qwen3-vl-embed-format.json for a converted directory (`qwen3-vl-embed convert`).
+   */
   modelUrl?: string | URL;
+  /** A Hugging Face Hub id (`owner/name`) instead of `modelUrl`: files come from `{hubUrl}/{modelId}/resolve/{revision}/`. */
+  modelId?: string;
+  /** Branch, tag or commit of `modelId` (default "main"; a commit pins what the cache keeps). */
+  revision?: string;
+  /** The Hub's address (default https://huggingface.co; a mirror or a test server). */
+  hubUrl?: string | URL;
   files?: {
     config: string | FileSource;
     tokenizer: FileSource;
@@ -63,25 +74,42 @@ export interface LoadOptions {
      * wasm memory), so files larger than wasm32's 4 GiB load.
      */
     weights: FileSource | Array<FileSource | { name: string; data: FileSource | Uint8Array[] }>;
+    /** A converted directory's qwen3-vl-embed-format.json (its precision is the default dtype). */
+    format?: string | FileSource;
   };
   /** Default "auto": WebGPU when an adapter exists, else the CPU. */
   device?: 'webgpu' | 'cpu' | 'auto';
   /**
-   * Default "f32". "f16": weights and compute in f16, on a WebGPU adapter with shader-f16.
+   * Default: a converted directory's own precision (`qwen3-vl-embed convert`), else "f32".
+   * "f16": weights and compute in f16, on a WebGPU adapter with shader-f16.
    * "bf16": linear weights in bf16, f32 compute, CPU only (the same vectors as f32 for bf16
    * checkpoints, half the weight memory). "int8": linear weights in int8 with one scale per 32
    * values, f32 compute, every device (a quarter of the weight memory; cosine >= 0.999 to f32
-   * on the test fixtures). A dtype the device cannot hold fails with UNSUPPORTED_DTYPE.
+   * on the test fixtures). "q4": linear weights in 4 bits with one f16 scale per 32 values and
+   * the token table in int8, f32 compute, the CPU device only (SIMD128 kernels in wasm; cosine
+   * >= 0.99 to f32 on the test fixtures). A dtype the device cannot hold fails with
+   * UNSUPPORTED_DTYPE; a converted directory loads only in its own precision.
    */
-  dtype?: 'f32' | 'f16' | 'bf16' | 'int8';
+  dtype?: 'f32' | 'f16' | 'bf16' | 'int8' | 'q4';
   /** Inputs per forward pass in embedBatch (default 8). */
   batchSize?: number;
   /** Longest token sequence (default 8192). */
   maxLength?: number;
-  /** Keep downloads in the Cache API (browsers; default true). */
+  /**
+   * Keep model downloads (default true): in the Cache API in browsers, in `cacheDir` in Node
+   * (an interrupted download resumes from its `.part` file). Keyed by URL.
+   */
   cache?: boolean;
+  /** Node: the download cache (default $QWEN3_VL_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, /qwen3-vl-embed). */
+  cacheDir?: string;
   onProgress?: (event: ProgressEvent) => void;
 }
+
+/**
+ * Bytes of wasm linear memory (where the CPU path keeps weights and activations; WebGPU
+ * weights live in device memory). wasm memory never shrinks: this is also the peak so far.
+ */
+export declare function wasmMemoryBytes(): number;
 
 export declare class Embedder {
   private constructor();

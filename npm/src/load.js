@@ -95,18 +95,23 @@ async function toPieces(source, what, readUrl) {
 
 const decoder = new TextDecoder();
 
+/** The file that marks a converted model directory (`qwen3-vl-embed convert`) and names its precision. */
+export const FORMAT_FILE = 'qwen3-vl-embed-format.json';
+
 /**
  * Resolves `{ modelUrl }` or `{ files }` to `{ config: string, tokenizer: Uint8Array,
- * weights: [{ name, bytes: Uint8Array[] }] }`. `readUrl(url, { pieces })` fetches one URL.
+ * weights: [{ name, bytes: Uint8Array[] }], format?: string }` (`format`: the text of a
+ * converted directory's FORMAT_FILE). `readUrl(url, { pieces })` fetches one URL.
  */
 export async function gatherFiles(options, readUrl) {
   if (options.files) {
-    const { config, tokenizer, weights } = options.files;
+    const { config, tokenizer, weights, format } = options.files;
     if (config === undefined || tokenizer === undefined || !weights) {
       throw codedError('BAD_ARGUMENT', 'files needs config, tokenizer and weights');
     }
     const list = Array.isArray(weights) ? weights : [weights];
     return {
+      format: format === undefined || typeof format === 'string' ? format : decoder.decode(await toBytes(format, 'files.format', readUrl)),
       config: typeof config === 'string' ? config : decoder.decode(await toBytes(config, 'files.config', readUrl)),
       tokenizer: await toBytes(tokenizer, 'files.tokenizer', readUrl),
       weights: await Promise.all(
@@ -119,14 +124,17 @@ export async function gatherFiles(options, readUrl) {
       ),
     };
   }
-  if (!options.modelUrl) throw codedError('BAD_ARGUMENT', 'Embedder.load needs { modelUrl } or { files }');
+  if (!options.modelUrl) throw codedError('BAD_ARGUMENT', 'Embedder.load needs { modelUrl }, { modelId } or { files }');
   const base = new URL(String(options.modelUrl).replace(/\/?$/, '/'), globalThis.location?.href);
   const at = (name) => new URL(name, base);
   const [config, tokenizer] = await Promise.all([readUrl(at('config.json')), readUrl(at('tokenizer.json'))]);
+  // Optional files: a plain directory has no format file, a single-file one no shard index.
+  const [format, index] = await Promise.all(
+    [FORMAT_FILE, 'model.safetensors.index.json'].map((name) => readUrl(at(name)).catch(() => null)),
+  );
   let shards = ['model.safetensors'];
-  const index = await readUrl(at('model.safetensors.index.json')).catch(() => null);
   if (index) shards = [...new Set(Object.values(JSON.parse(decoder.decode(index)).weight_map ?? {}))];
   const weights = [];
   for (const name of shards) weights.push({ name, bytes: await readUrl(at(name), { pieces: true }) });
-  return { config: decoder.decode(config), tokenizer, weights };
+  return { config: decoder.decode(config), tokenizer, weights, format: format ? decoder.decode(format) : undefined };
 }

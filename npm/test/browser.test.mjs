@@ -8,17 +8,20 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { chromium } from 'playwright-core';
 import { serve } from '../../web/serve.mjs';
-import { CLI, assertSameAnswer, cliLibrary, sampleQueries, worstScoreDiff } from './cli-library.js';
-import { FIXTURES, cases, isEmptyCase, maxAbsDiff, readSafetensor, softwareGpuCases, tolerance } from './helpers.js';
+import { CLI, assertSameAnswer, cli, cliLibrary, sampleQueries, worstScoreDiff } from './cli-library.js';
+import { FIXTURES, MODEL_DIR, cases, isEmptyCase, maxAbsDiff, readSafetensor, softwareGpuCases, tolerance } from './helpers.js';
 
 let server, browser, base;
 const report = {};
 
 // The CLI-indexed sample library (test/cli-library.js), served at /cross/ when there is a CLI.
 const cross = CLI ? cliLibrary() : null;
+// The tiny model converted to q4 by the CLI (`qwen3-vl-embed convert`), served at /converted/.
+const converted = CLI ? join(mkdtempSync(join(tmpdir(), 'qwen3-vl-converted-')), 'q4') : null;
+if (converted) cli(['convert', '--precision', 'q4', '--out', converted, MODEL_DIR]);
 
 before(async () => {
-  server = await serve(0, cross ? [['/cross/', cross.dir]] : []);
+  server = await serve(0, [...(cross ? [['/cross/', cross.dir]] : []), ...(converted ? [['/converted/', converted]] : [])]);
   base = `http://127.0.0.1:${server.address().port}`;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
@@ -193,4 +196,39 @@ test('cross-target: a library indexed by the CLI loads in Chromium (directory UR
     got.forEach((answer, i) => assertSameAnswer(answer, cross.answers[i], `Chromium, ${how}, query ${i}`));
     report[`crossTarget_${how}_worstScoreDiff`] = worstScoreDiff(got, cross.answers);
   }
+});
+
+test('a converted q4 directory from a URL: downloaded into the Cache API once, loaded from it the next time, q4 vectors on the CPU path', { skip: !converted && 'QWEN3_VL_CLI is not set' }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/demo/blank.html`);
+  const fetched = [];
+  page.on('request', (r) => r.url().includes('/converted/') && fetched.push(new URL(r.url()).pathname));
+  const c = cases('text_image')[0];
+  const loadTwice = async () => page.evaluate(async (inputs) => {
+    const { Embedder } = await import('/pkg/dist/browser.js');
+    await caches.delete('qwen3-vl-embed-v1');
+    const fetchBytes = async (p) => new Uint8Array(await (await fetch(`/fixtures/${p}`)).arrayBuffer());
+    const input = { ...inputs[0], images: await Promise.all(inputs[0].images.map(fetchBytes)) };
+    const runs = [];
+    for (let i = 0; i < 2; i++) {
+      const events = [];
+      const e = await Embedder.load({ modelUrl: '/converted/', device: 'cpu', onProgress: (p) => p.phase === 'download' && events.push(p) });
+      const weights = events.filter((p) => p.file === 'model.safetensors');
+      runs.push({ vector: Array.from(await e.embed(input)), fromCache: weights.every((p) => p.fromCache), downloads: weights.length });
+      e.dispose();
+    }
+    const atLoad = await Embedder.load({ modelUrl: '/fixtures/models/tiny-embedding/', device: 'cpu', dtype: 'q4', cache: false });
+    return { runs, atLoad: Array.from(await atLoad.embed(input)) };
+  }, c.inputs);
+  const { runs, atLoad } = await loadTwice();
+  await page.close();
+  assert.ok(!runs[0].fromCache && runs[0].downloads > 0, 'the first load downloads');
+  assert.ok(runs[1].fromCache, 'the second load reads the weights from the Cache API');
+  assert.equal(fetched.filter((p) => p.endsWith('/model.safetensors')).length, 1, `network requests: ${fetched.join(', ')}`);
+  assert.deepEqual(runs[1].vector, runs[0].vector);
+  assert.deepEqual(runs[0].vector, atLoad, 'the converted q4 directory gives the vector of q4 quantized at load');
+  const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+  const cosine = runs[0].vector.reduce((sum, x, i) => sum + x * want[i], 0);
+  assert.ok(cosine >= 0.99 && cosine < 1 - 1e-6, `q4 cosine against the f32 reference: ${cosine}`);
+  report.convertedQ4 = { cosine, requests: fetched };
 });

@@ -1,6 +1,7 @@
 // Run against the packed tarball installed in a temp directory (scripts/test-all.sh), so the
 // import below resolves exactly what users get from npm.
 import { test } from 'node:test';
+import { createServer } from 'node:http';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -105,6 +106,46 @@ test('dtype int8: a quarter of the weight bytes, every embedding within cosine 0
     assert.ok(cosine < 1 - 1e-7, `${c.name}: int8 weights cannot reproduce f32 exactly (${cosine}): were they quantized?`);
   }
   e.dispose();
+});
+
+test('dtype q4: on the CPU (SIMD128 kernels) every embedding within cosine 0.99 of the f32 reference; WebGPU refuses it', async () => {
+  if (DEVICE !== 'cpu') {
+    await assert.rejects(Embedder.load({ modelUrl: MODEL_DIR, device: DEVICE, dtype: 'q4' }), { code: 'UNSUPPORTED_DTYPE' });
+    return;
+  }
+  const e = await Embedder.load({ modelUrl: MODEL_DIR, device: DEVICE, dtype: 'q4' });
+  for (const c of cases('text,text_image,two_images')) {
+    const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+    const got = await e.embed(caseInputs(c)[0]);
+    const cosine = got.reduce((s, x, i) => s + x * want[i], 0);
+    assert.ok(cosine >= 0.99, `${c.name}: q4 cosine against the f32 reference: ${cosine}`);
+    assert.ok(cosine < 1 - 1e-6, `${c.name}: 4-bit weights cannot reproduce f32 (${cosine}): were they quantized?`);
+  }
+  e.dispose();
+});
+
+test('converted directories (qwen3-vl-embed convert): int8 and q4 load in their own precision and equal quantizing at load', { skip: !CLI && 'QWEN3_VL_CLI is not set' }, async () => {
+  const c = cases('text_image')[0];
+  const input = caseInputs(c)[0];
+  for (const precision of ['int8', 'q4']) {
+    const out = join(mkdtempSync(join(tmpdir(), 'qwen3-vl-converted-')), precision);
+    cli(['convert', '--precision', precision, '--out', out, MODEL_DIR]);
+    if (DEVICE !== 'cpu') {
+      // Packed weights are read by the CPU kernels only: another device says so at load.
+      await assert.rejects(Embedder.load({ modelUrl: out, device: DEVICE }), { code: 'UNSUPPORTED_DTYPE' });
+      rmSync(dirname(out), { recursive: true, force: true });
+      continue;
+    }
+    // No dtype: the directory's qwen3-vl-embed-format.json names it.
+    const converted = await Embedder.load({ modelUrl: out, device: DEVICE });
+    const atLoad = await Embedder.load({ modelUrl: MODEL_DIR, device: DEVICE, dtype: precision });
+    const [a, b] = [await converted.embed(input), await atLoad.embed(input)];
+    assert.deepEqual(Array.from(a), Array.from(b), `${precision}: a converted directory gives the vector of quantizing at load`);
+    await assert.rejects(Embedder.load({ modelUrl: out, device: DEVICE, dtype: 'f32' }), { code: 'UNSUPPORTED_DTYPE' });
+    converted.dispose();
+    atLoad.dispose();
+    rmSync(dirname(out), { recursive: true, force: true });
+  }
 });
 
 test('dtype bf16: the f32 reference exactly where the device stores bf16 (the CPU), else UNSUPPORTED_DTYPE', async () => {
@@ -371,4 +412,77 @@ test('dispose', () => {
   const worst = Math.max(...results.map((r) => r.err));
   console.log(`# device ${DEVICE}: load ${Math.round(loadMs)} ms, worst max abs err ${worst.toExponential(2)}`);
   for (const r of results) console.log(`#   ${r.case} ${r.key}: ${r.err.toExponential(2)} (${r.ms} ms)`);
+});
+
+/**
+ * A Hub-shaped test server: `/{owner}/{name}/resolve/{revision}/{file}` serves the tiny model's
+ * files, with Range requests; `cutAfter` bytes into the first weights download it drops the
+ * connection. Records every request's path and Range header.
+ */
+async function fakeHub({ cutAfter } = {}) {
+  const requests = [];
+  let cut = cutAfter !== undefined;
+  const server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    requests.push({ path, range: req.headers.range });
+    const m = path.match(/^\/org\/tiny\/resolve\/main\/([\w.-]+)$/);
+    let bytes;
+    try {
+      bytes = m && readFileSync(join(MODEL_DIR, m[1]));
+    } catch {}
+    if (!bytes) return void res.writeHead(404).end('not found');
+    const from = Number(req.headers.range?.match(/^bytes=(\d+)-$/)?.[1] ?? 0);
+    const body = bytes.subarray(from);
+    res.writeHead(from ? 206 : 200, { 'content-length': body.length, ...(from ? { 'content-range': `bytes ${from}-${bytes.length - 1}/${bytes.length}` } : {}) });
+    if (cut && m[1] === 'model.safetensors') {
+      // The first `cutAfter` bytes, then the connection stays open until `cut()`: called once
+      // the client reports them, so they are on its disk (a stream's error drops queued chunks).
+      cut = false;
+      res.write(body.subarray(0, cutAfter));
+      hangingUp = () => res.socket.end();
+      return;
+    }
+    res.end(body);
+  });
+  let hangingUp = null;
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const cutNow = () => hangingUp?.();
+  return { server, requests, cut: cutNow, url: `http://127.0.0.1:${server.address().port}/` };
+}
+
+test('a Hub id through the cache directory: downloaded once, resumed after a cut, then read from disk', async () => {
+  const cacheDir = mkdtempSync(join(tmpdir(), 'qwen3-vl-cache-'));
+  const hub = await fakeHub({ cutAfter: 3000 });
+  const c = cases('text')[0];
+  const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+  const load = (events, onProgress) =>
+    Embedder.load({ modelId: 'org/tiny', revision: 'main', hubUrl: hub.url, cacheDir, device: DEVICE, onProgress: (p) => {
+      if (p.phase === 'download') events.push(p);
+      onProgress?.(p);
+    } });
+  try {
+    // 1. The connection drops 3000 bytes into the weights: a typed error, the part kept.
+    const cutOnce = (p) => p.file === 'model.safetensors' && p.loaded >= 3000 && hub.cut();
+    await assert.rejects(load([], cutOnce), (e) => e.code === 'MODEL_SOURCE' && /resumes it/.test(e.message));
+    // 2. The next load resumes with a Range request and embeds like the reference.
+    const events = [];
+    const e = await load(events);
+    const weights = hub.requests.filter((r) => r.path.endsWith('/model.safetensors'));
+    assert.deepEqual(weights.map((r) => r.range), [undefined, 'bytes=3000-']);
+    const resumedAt = 3000;
+    assert.ok(events.some((p) => p.file === 'model.safetensors' && p.resumedFrom === resumedAt), 'progress says where it resumed');
+    assert.ok(maxAbsDiff(await e.embed(caseInputs(c)[0]), want) <= tolerance(c.name));
+    e.dispose();
+    // 3. Complete files come from the cache: no new request for the weights.
+    const again = [];
+    const e2 = await load(again);
+    assert.equal(hub.requests.filter((r) => r.path.endsWith('/model.safetensors')).length, 2);
+    assert.ok(again.filter((p) => p.file === 'model.safetensors').every((p) => p.fromCache));
+    assert.ok(maxAbsDiff(await e2.embed(caseInputs(c)[0]), want) <= tolerance(c.name));
+    e2.dispose();
+    await assert.rejects(Embedder.load({ modelId: '../etc', device: DEVICE }), { code: 'BAD_ARGUMENT' });
+  } finally {
+    hub.server.close();
+    rmSync(cacheDir, { recursive: true, force: true });
+  }
 });

@@ -11,4 +11,6 @@ rm -rf "$here/vendor" "$here/model"
 cp -r "$root/npm/dist" "$here/vendor"
 mkdir "$here/model"
 cp "$model"/config.json "$model"/tokenizer.json "$model"/*.safetensors* "$here/model/"
+# A converted directory (qwen3-vl-embed convert --precision int8|q4) names its precision here.
+[ ! -f "$model/qwen3-vl-embed-format.json" ] || cp "$model/qwen3-vl-embed-format.json" "$here/model/"
 echo "ready: load $here as an unpacked extension"

@@ -37,8 +37,15 @@ pub(crate) fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
     if let Some(device) = get("device").as_string() {
         out.device = device.parse().map_err(from_embed)?;
     }
+    // A converted directory's `qwen3-vl-embed-format.json` (its text) names the default dtype.
+    let converted = match get("format").as_string() {
+        Some(text) => Some(qwen3_vl_embedder::model_files::parse_format(text.as_bytes()).map_err(from_embed)?),
+        None => None,
+    };
     if let Some(dtype) = get("dtype").as_string() {
         let precision: Precision = dtype.parse().map_err(|e| bad_argument(format!("dtype: {e}")))?;
+        out.embedder.dtype = precision.dtype();
+    } else if let Some(precision) = converted {
         out.embedder.dtype = precision.dtype();
     }
     if let Some(n) = get("batchSize").as_f64() {
@@ -110,8 +117,10 @@ impl WasmEmbedder {
     /// when the model takes it, converted and uploaded, so a checkpoint larger than wasm32's
     /// 4 GiB loads (on WebGPU) and peak memory stays near one copy of the files.
     ///
-    /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16" | "bf16" | "int8", batchSize,
-    /// maxLength, onProgress }`; `onProgress` receives `{ phase: "load", file: "weights",
+    /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16" | "bf16" | "int8" | "q4",
+    /// format, batchSize, maxLength, onProgress }`; `format` is the text of a converted
+    /// directory's `qwen3-vl-embed-format.json`, whose precision is the default `dtype`;
+    /// `onProgress` receives `{ phase: "load", file: "weights",
     /// loaded, total }` in bytes after every tensor. Loading is synchronous between those
     /// calls: run it in a Worker to keep a page responsive.
     pub async fn load(

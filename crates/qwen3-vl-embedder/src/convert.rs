@@ -15,30 +15,9 @@ use std::path::{Path, PathBuf};
 use qwen3_vl_model::{ConvertProgress, ConvertStats, Qwen3VlConfig, write_converted};
 
 use crate::error::{EmbedError, Result};
+pub use crate::model_files::{ConvertedFormat, FORMAT_NAME, FORMAT_VERSION};
 use crate::model_files::{FORMAT_FILE, ModelFiles};
 use crate::precision::Precision;
-
-/// The `format` value of [`FORMAT_FILE`].
-pub const FORMAT_NAME: &str = "qwen3-vl-embed-converted";
-/// The version of the layout this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
-
-/// The description a converted directory carries in [`FORMAT_FILE`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ConvertedFormat {
-    /// Always [`FORMAT_NAME`].
-    pub format: String,
-    /// [`FORMAT_VERSION`] when written by this code.
-    pub version: u32,
-    /// The precision name (`int8`, `q4`, `f16`, `bf16`): load it with this `--precision`.
-    pub precision: String,
-    /// How the linear weights are stored, in words (names, dtypes, shapes, quantization rule).
-    pub linear_weights: String,
-    /// How every other tensor is stored.
-    pub other_tensors: String,
-    /// The tool and version that wrote it.
-    pub written_by: String,
-}
 
 impl ConvertedFormat {
     fn new(precision: Precision) -> Self {
@@ -73,22 +52,7 @@ impl ConvertedFormat {
             written_by: concat!("qwen3-vl-embed ", env!("CARGO_PKG_VERSION")).into(),
         }
     }
-
-    /// The recorded precision, checked: a format or version this code does not know, or an
-    /// unknown precision, is [`EmbedError::BadConvertedFormat`].
-    pub fn checked_precision(&self) -> Result<Precision> {
-        if self.format != FORMAT_NAME || self.version != FORMAT_VERSION {
-            return Err(EmbedError::BadConvertedFormat(format!(
-                "format {:?} version {}, expected {FORMAT_NAME:?} version {FORMAT_VERSION} (written by a newer tool?)",
-                self.format, self.version
-            )));
-        }
-        self.precision
-            .parse()
-            .map_err(|_| EmbedError::BadConvertedFormat(format!("unknown precision {:?}", self.precision)))
-    }
 }
-
 /// Converts the model directory `src` to `precision` (f16, bf16, int8 or q4) into the new
 /// directory `out` (absent or empty), reporting progress. See the module docs.
 pub fn convert_dir(

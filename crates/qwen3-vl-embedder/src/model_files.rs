@@ -4,15 +4,14 @@
 
 use qwen3_vl_model::Checkpoint;
 
-#[cfg(not(target_family = "wasm"))]
+use crate::Precision;
 use crate::error::{EmbedError, Result};
 
 /// The file that marks and describes a converted model directory (`crate::convert`).
 pub const FORMAT_FILE: &str = "qwen3-vl-embed-format.json";
 
 /// Largest format file read: real ones are under 2 KB.
-#[cfg(not(target_family = "wasm"))]
-const MAX_FORMAT_BYTES: u64 = 64 << 10;
+pub const MAX_FORMAT_BYTES: u64 = 64 << 10;
 
 /// A model's files, read (config, tokenizer) or opened (weights) but not yet loaded onto a
 /// device. Natively they come from a directory ([`Self::read_dir`]); in the browser each file
@@ -26,6 +25,55 @@ pub struct ModelFiles {
     pub checkpoint: Checkpoint,
     /// The precision of a converted directory ([`FORMAT_FILE`]); `None` for a plain one.
     pub converted: Option<crate::Precision>,
+}
+
+/// The `format` value of [`FORMAT_FILE`].
+pub const FORMAT_NAME: &str = "qwen3-vl-embed-converted";
+/// The version of the layout this code writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The description a converted directory carries in [`FORMAT_FILE`].
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ConvertedFormat {
+    /// Always [`FORMAT_NAME`].
+    pub format: String,
+    /// [`FORMAT_VERSION`] when written by this code.
+    pub version: u32,
+    /// The precision name (`int8`, `q4`, `f16`, `bf16`): load it with this `--precision`.
+    pub precision: String,
+    /// How the linear weights are stored, in words (names, dtypes, shapes, quantization rule).
+    pub linear_weights: String,
+    /// How every other tensor is stored.
+    pub other_tensors: String,
+    /// The tool and version that wrote it.
+    pub written_by: String,
+}
+
+impl ConvertedFormat {
+    /// The recorded precision, checked: a format or version this code does not know, or an
+    /// unknown precision, is [`EmbedError::BadConvertedFormat`].
+    pub fn checked_precision(&self) -> Result<Precision> {
+        if self.format != FORMAT_NAME || self.version != FORMAT_VERSION {
+            return Err(EmbedError::BadConvertedFormat(format!(
+                "format {:?} version {}, expected {FORMAT_NAME:?} version {FORMAT_VERSION} (written by a newer tool?)",
+                self.format, self.version
+            )));
+        }
+        self.precision
+            .parse()
+            .map_err(|_| EmbedError::BadConvertedFormat(format!("unknown precision {:?}", self.precision)))
+    }
+}
+
+/// The checked precision of a converted directory from the text of its [`FORMAT_FILE`] (on
+/// every target: the browser and Node fetch the file themselves).
+pub fn parse_format(text: &[u8]) -> Result<Precision> {
+    if text.len() as u64 > MAX_FORMAT_BYTES {
+        return Err(EmbedError::BadConvertedFormat(format!("larger than {MAX_FORMAT_BYTES} bytes")));
+    }
+    let format: ConvertedFormat =
+        serde_json::from_slice(text).map_err(|e| EmbedError::BadConvertedFormat(e.to_string()))?;
+    format.checked_precision()
 }
 
 impl ModelFiles {
@@ -62,10 +110,5 @@ pub fn read_format(dir: &std::path::Path) -> Result<Option<crate::Precision>> {
     file.take(MAX_FORMAT_BYTES + 1)
         .read_to_end(&mut text)
         .map_err(|source| EmbedError::Io { path: path.display().to_string(), source })?;
-    if text.len() as u64 > MAX_FORMAT_BYTES {
-        return Err(EmbedError::BadConvertedFormat(format!("larger than {MAX_FORMAT_BYTES} bytes")));
-    }
-    let format: crate::convert::ConvertedFormat =
-        serde_json::from_slice(&text).map_err(|e| EmbedError::BadConvertedFormat(e.to_string()))?;
-    format.checked_precision().map(Some)
+    parse_format(&text).map(Some)
 }
