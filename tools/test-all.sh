@@ -87,12 +87,12 @@ for level in avx2 scalar; do
 done
 
 # The same kernels built for wasm32 with SIMD128 (the npm package's CPU path), unit-tested in
-# Node's WASI against the same scalar references: wasm has no feature detection, so this is
-# the only place the SIMD128 kernels run outside the npm tests. A small separate build (rayon
-# and half), seconds.
-step "linear-kernels on wasm32 + SIMD128 (Node WASI)"
+# Node's WASI against the same scalar and float64 references: wasm has no feature detection, so
+# this is the only place the SIMD128 kernels run outside the npm tests. A small separate build
+# (rayon, half, gemm), a minute.
+step "linear-kernels and attention-kernels on wasm32 + SIMD128 (Node WASI)"
 CARGO_TARGET_WASM32_WASIP1_RUNNER="node $PWD/tools/wasi-run.mjs" \
-  cargo test -p linear-kernels --target wasm32-wasip1 --lib 2>&1 || status=$?
+  cargo test -p linear-kernels -p attention-kernels --target wasm32-wasip1 --lib 2>&1 || status=$?
 
 # The npm package from the same checkout: wasm32 build, the packed tarball in an empty
 # directory, Node on the CPU and on WebGPU (Dawn on SwiftShader), headless Chromium on WebGPU

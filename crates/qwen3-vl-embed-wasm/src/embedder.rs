@@ -176,9 +176,16 @@ impl WasmEmbedder {
     }
 }
 
-/// Panics become readable console errors instead of "unreachable executed".
+/// Panics become readable console errors instead of "unreachable executed"; gemm (the CPU
+/// path's f32 products: attention, f32 linears) gets its SIMD128 kernels.
 #[wasm_bindgen(start)]
 pub fn start_hook() {
+    // gemm cannot detect SIMD128 at run time and defaults to its scalar kernels (23% of a 2B
+    // screenshot embedding in Node, `--cpu-prof`); this module is built with +simd128
+    // (.cargo/config.toml), so every engine that instantiates it runs them.
+    if cfg!(target_feature = "simd128") {
+        gemm_common::set_wasm_simd128(true);
+    }
     std::panic::set_hook(Box::new(|info| {
         web_sys::console::error_1(&format!("qwen3-vl-embed (wasm) panicked: {info}").into());
     }));

@@ -14,9 +14,10 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::error::{ModelError, Result};
 
-/// Whether attention over `q` runs on the CPU kernel: f32 on the CPU device (flex), natively.
+/// Whether attention over `q` runs on the CPU kernel: f32 on the CPU device (flex), natively
+/// and on wasm32 (where its portable softmax is vectorised by the SIMD128 build).
 pub(crate) fn applies(q: &Tensor<4>) -> bool {
-    cfg!(not(target_family = "wasm")) && q.dtype() == DType::F32 && q.device() == Device::flex()
+    q.dtype() == DType::F32 && q.device() == Device::flex()
 }
 
 /// The softmax kernel this machine runs (after `QWEN3_VL_CPU_KERNELS`); the model calls it at
