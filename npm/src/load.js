@@ -14,10 +14,12 @@ export const PIECE_BYTES = 256 << 20;
 
 /**
  * Bytes of a URL, through the Cache API when there is one, reporting progress.
- * With `pieces: true` the result is the file's pieces (`Uint8Array[]`), not one array.
+ * With `pieces: true` the result is the file's pieces (`Uint8Array[]`), not one array; in a
+ * Worker with the Cache API it is a reader of the cached file instead (`cachedFileReader`).
  */
 export async function fetchBytes(url, { cache = true, onProgress, file = String(url), pieces = false } = {}) {
   const store = cache && globalThis.caches ? await globalThis.caches.open(CACHE_NAME).catch(() => null) : null;
+  if (store && pieces && typeof globalThis.FileReaderSync === 'function') return cachedFileReader(store, url, { onProgress, file });
   let response = store ? await store.match(String(url)) : undefined;
   const fromCache = Boolean(response);
   if (!response) {
@@ -46,6 +48,51 @@ export async function fetchBytes(url, { cache = true, onProgress, file = String(
     onProgress?.({ phase: 'download', file, loaded, total, fromCache });
   }
   return pieces ? chunks : concat(chunks, loaded);
+}
+
+/**
+ * A weight file for the loader without holding it in JS memory (Workers only): the download is
+ * streamed into the Cache API, and the cached body, a disk-backed Blob, is read one tensor at
+ * a time with `FileReaderSync` (synchronous, which the wasm loader needs; Workers only).
+ */
+async function cachedFileReader(store, url, { onProgress, file }) {
+  let response = await store.match(String(url));
+  const fromCache = Boolean(response);
+  if (!response) {
+    let fetched;
+    try {
+      fetched = await fetch(url);
+    } catch (e) {
+      throw codedError('MODEL_SOURCE', `cannot fetch ${url}: ${e.message}`, e);
+    }
+    if (!fetched.ok) throw codedError('MODEL_SOURCE', `cannot fetch ${url}: HTTP ${fetched.status}`);
+    const total = Number(fetched.headers.get('content-length')) || undefined;
+    let loaded = 0;
+    const counted = fetched.body.pipeThrough(
+      new TransformStream({
+        transform(chunk, out) {
+          loaded += chunk.length;
+          onProgress?.({ phase: 'download', file, loaded, total, fromCache: false });
+          out.enqueue(chunk);
+        },
+      }),
+    );
+    // Only the type is kept: the body is stored decoded, so an encoding header would be wrong.
+    const headers = { 'content-type': fetched.headers.get('content-type') ?? 'application/octet-stream' };
+    try {
+      await store.put(String(url), new Response(counted, { headers }));
+    } catch (e) {
+      throw codedError('MODEL_SOURCE', `cannot download ${url} into the Cache API: ${e.message}`, e);
+    }
+    response = await store.match(String(url));
+    if (!response) throw codedError('MODEL_SOURCE', `the Cache API did not keep ${url}`);
+  }
+  const blob = await response.blob();
+  if (fromCache) onProgress?.({ phase: 'download', file, loaded: blob.size, total: blob.size, fromCache });
+  return {
+    size: blob.size,
+    read: (offset, length) => new Uint8Array(new FileReaderSync().readAsArrayBuffer(blob.slice(offset, offset + length))),
+  };
 }
 
 function concat(chunks, length) {

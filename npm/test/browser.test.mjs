@@ -232,3 +232,50 @@ test('a converted q4 directory from a URL: downloaded into the Cache API once, l
   assert.ok(cosine >= 0.99 && cosine < 1 - 1e-6, `q4 cosine against the f32 reference: ${cosine}`);
   report.convertedQ4 = { cosine, requests: fetched };
 });
+
+test('in a Worker, model weights stream into the Cache API and load from the cached file one tensor at a time (FileReaderSync)', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/demo/blank.html`);
+  const c = cases('text')[0];
+  const result = await page.evaluate(async (input) => {
+    // Counts FileReaderSync reads in the worker: the loader's reads of the cached weights.
+    const source = `
+      let reads = 0;
+      const original = FileReaderSync.prototype.readAsArrayBuffer;
+      FileReaderSync.prototype.readAsArrayBuffer = function (blob) { reads++; return original.call(this, blob); };
+      onmessage = async ({ data }) => {
+        try {
+          const { Embedder } = await import(data.pkg);
+          await caches.delete('qwen3-vl-embed-v1');
+          const runs = [];
+          for (let i = 0; i < 2; i++) {
+            const fromCache = [];
+            reads = 0;
+            const e = await Embedder.load({ modelUrl: data.model, device: 'cpu',
+              onProgress: (p) => p.phase === 'download' && p.file === 'model.safetensors' && fromCache.push(p.fromCache) });
+            runs.push({ vector: Array.from(await e.embed(data.input)), reads, fromCache });
+            e.dispose();
+          }
+          postMessage({ runs });
+        } catch (err) {
+          postMessage({ error: String(err?.stack ?? err) });
+        }
+      };`;
+    const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })), { type: 'module' });
+    const answer = new Promise((ok) => (worker.onmessage = ({ data }) => ok(data)));
+    worker.postMessage({ pkg: `${location.origin}/pkg/dist/browser.js`, model: `${location.origin}/fixtures/models/tiny-embedding/`, input });
+    const data = await answer;
+    worker.terminate();
+    return data;
+  }, c.inputs[0]);
+  await page.close();
+  assert.equal(result.error, undefined, result.error);
+  const [first, second] = result.runs;
+  assert.ok(first.fromCache.length > 0 && first.fromCache.every((x) => !x), 'the first load downloads');
+  assert.deepEqual(second.fromCache, [true], 'the second load reads the cached file');
+  // One read per tensor (plus the header): the file was never read whole.
+  assert.ok(first.reads > 10 && second.reads === first.reads, `FileReaderSync reads: ${first.reads}, ${second.reads}`);
+  const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+  for (const run of result.runs) assert.ok(maxAbsDiff(Float32Array.from(run.vector), want) <= tolerance(c.name));
+  report.workerCachedReader = { reads: first.reads };
+});
