@@ -32,10 +32,15 @@ export function serve(port = 0, extra = []) {
     try {
       if (statSync(file).isDirectory()) file = join(file, 'index.html');
       const size = statSync(file).size;
-      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream', 'content-length': size });
+      // CORS: an extension page (or another origin) may load a model from here, as from the Hub.
+      res.writeHead(200, {
+        'content-type': types[extname(file)] ?? 'application/octet-stream',
+        'content-length': size,
+        'access-control-allow-origin': '*',
+      });
       createReadStream(file).pipe(res);
     } catch {
-      res.writeHead(404).end('not found');
+      res.writeHead(404, { 'access-control-allow-origin': '*' }).end('not found');
     }
   });
   return new Promise((ok) => server.listen(port, '127.0.0.1', () => ok(server)));

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { serve } from '../../web/serve.mjs';
 import { FIXTURES, MODEL_DIR } from './helpers.js';
 
 const SOURCE = fileURLToPath(new URL('../../web/extension/', import.meta.url));
@@ -193,4 +194,42 @@ test('"Clear library" empties it, also in storage', async () => {
   assert.match(await status(popup), /^0 demos, model on /);
   assert.deepEqual(problems.filter((p) => p.includes('panicked')), [], 'the wasm module panicked');
   assert.deepEqual(problems, []);
+});
+
+test('a hosted model URL set under "Model" is downloaded once into the Cache API and loads from there the next time', async () => {
+  const server = await serve(0);
+  const weights = [];
+  server.on('request', (req) => req.url.endsWith('/model.safetensors') && weights.push(req.url));
+  const url = `http://127.0.0.1:${server.address().port}/fixtures/models/tiny-embedding/`;
+  try {
+    let page = await openPopup();
+    // One demo made with the packed model: another model's vectors cannot join its library.
+    await page.evaluate((s) => (window.__screen = s), screens[0]);
+    await page.fill('#title', screens[0].title);
+    await page.click('#add');
+    await waitStatus(page, /^added ".*" \(1 demos\)$/);
+    await page.click('summary'); // "Model", as a user opens it
+    await page.fill('#model-url', url);
+    await Promise.all([page.waitForEvent('load', WAIT), page.click('#use-model')]);
+    await waitStatus(page, /^0 demos, model on (cpu|webgpu) \(a new library for this model\)$/);
+    const aside = await page.evaluate(async () => (await chrome.storage.local.get('previousIndex')).previousIndex);
+    assert.ok(aside?.index && aside.indexModel.endsWith('/model/'), 'the packed model\'s library is set aside');
+    assert.equal(await page.inputValue('#model-url'), url);
+    const cached = await page.evaluate(async () => (await (await caches.open('qwen3-vl-embed-v1')).keys()).map((r) => r.url));
+    assert.ok(cached.includes(`${url}model.safetensors`), `Cache API: ${cached.join(', ')}`);
+    await page.close();
+    // Reopened: the model comes from the Cache API, not the network.
+    page = await openPopup();
+    assert.equal(weights.length, 1, `weight downloads: ${weights.join(', ')}`);
+    // Back to the packed model.
+    await page.click('summary');
+    await page.fill('#model-url', '');
+    await Promise.all([page.waitForEvent('load', WAIT), page.click('#use-model')]);
+    await waitStatus(page, /^0 demos, model on (cpu|webgpu)$/);
+    assert.equal(await page.evaluate(async () => (await chrome.storage.local.get('modelUrl')).modelUrl), undefined);
+    await page.close();
+    assert.deepEqual(problems, []);
+  } finally {
+    server.close();
+  }
 });

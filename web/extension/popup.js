@@ -10,24 +10,50 @@ const fail = (e) => ($('status').textContent = `error: ${e?.message ?? e}`);
 /** The buttons work once the model and the index are loaded, and on one thing at a time. */
 const enable = (on) => ['add', 'find', 'clear'].forEach((id) => ($(id).disabled = !on));
 
+/** The model packed in the extension (`model/`), used unless a hosted one is set under "Model". */
+const PACKED_MODEL = chrome.runtime.getURL('model/');
+
+// A hosted model: a directory URL (a converted q4 directory is the smallest download; the Hub's
+// https://huggingface.co/OWNER/NAME/resolve/REVISION/ works too). Its files are kept in the Cache
+// API, which lives in the browser profile: later popups and browser restarts load from there.
+const { modelUrl: hosted } = await chrome.storage.local.get('modelUrl');
+const modelUrl = hosted || PACKED_MODEL;
+$('model-url').value = hosted ?? '';
+$('use-model').onclick = async () => {
+  const url = $('model-url').value.trim();
+  await (url ? chrome.storage.local.set({ modelUrl: url }) : chrome.storage.local.remove('modelUrl'));
+  location.reload();
+};
+
 let embedder, index;
+let note = '';
 try {
   embedder = await Embedder.load({
-    modelUrl: chrome.runtime.getURL('model/'),
-    onProgress: ({ file, loaded }) => ($('status').textContent = `loading ${file} ${(loaded / 1e6).toFixed(1)} MB`),
+    modelUrl,
+    onProgress: ({ file, loaded, total }) =>
+      ($('status').textContent = `loading ${file} ${(loaded / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`),
   });
   index = await loadIndex();
 } catch (e) {
   fail(e);
   throw e;
 }
-$('status').textContent = `${index.size} demos, model on ${embedder.device}`;
+$('status').textContent = `${index.size} demos, model on ${embedder.device}${note}`;
 enable(true);
 
-/** The index is kept in chrome.storage.local as base64 of `toBytes()` (storage takes JSON). */
+/**
+ * The index is kept in chrome.storage.local as base64 of `toBytes()` (storage takes JSON), with
+ * the model URL its vectors came from: another model's vectors cannot be compared, so a library
+ * made with another model is set aside (kept in storage as `previousIndex`) and a new one begins.
+ */
 async function loadIndex() {
-  const { index: saved } = await chrome.storage.local.get('index');
-  if (saved) return Index.fromBytes(Uint8Array.from(atob(saved), (c) => c.charCodeAt(0)));
+  const { index: saved, indexModel = PACKED_MODEL } = await chrome.storage.local.get(['index', 'indexModel']);
+  if (saved && indexModel === modelUrl) return Index.fromBytes(Uint8Array.from(atob(saved), (c) => c.charCodeAt(0)));
+  if (saved) {
+    await chrome.storage.local.set({ previousIndex: { index: saved, indexModel } });
+    await chrome.storage.local.remove('index');
+    note = ' (a new library for this model)';
+  }
   return Index.create({ model: 'demo-finder', dim: embedder.dimensions });
 }
 
@@ -35,7 +61,7 @@ async function saveIndex() {
   const bytes = index.toBytes();
   let s = '';
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  await chrome.storage.local.set({ index: btoa(s) });
+  await chrome.storage.local.set({ index: btoa(s), indexModel: modelUrl });
 }
 
 /** The visible tab as PNG bytes, plus a small JPEG thumbnail (a data URL) for the result list. */
