@@ -18,8 +18,12 @@ export const PIECE_BYTES = 256 << 20;
  * Worker with the Cache API it is a reader of the cached file instead (`cachedFileReader`).
  */
 export async function fetchBytes(url, { cache = true, onProgress, file = String(url), pieces = false } = {}) {
-  const store = cache && globalThis.caches ? await globalThis.caches.open(CACHE_NAME).catch(() => null) : null;
-  if (store && pieces && typeof globalThis.FileReaderSync === 'function') return cachedFileReader(store, url, { onProgress, file });
+  let store = cache && globalThis.caches ? await globalThis.caches.open(CACHE_NAME).catch(() => null) : null;
+  if (store && pieces && typeof globalThis.FileReaderSync === 'function') {
+    const reader = await cachedFileReader(store, url, { onProgress, file });
+    if (reader) return reader;
+    store = null; // the cache refused the file (quota, a private window): download it again, into memory
+  }
   let response = store ? await store.match(String(url)) : undefined;
   const fromCache = Boolean(response);
   if (!response) {
@@ -54,6 +58,7 @@ export async function fetchBytes(url, { cache = true, onProgress, file = String(
  * A weight file for the loader without holding it in JS memory (Workers only): the download is
  * streamed into the Cache API, and the cached body, a disk-backed Blob, is read one tensor at
  * a time with `FileReaderSync` (synchronous, which the wasm loader needs; Workers only).
+ * `null` when the cache refuses the file (its quota, or a private window's small one).
  */
 async function cachedFileReader(store, url, { onProgress, file }) {
   let response = await store.match(String(url));
@@ -82,10 +87,15 @@ async function cachedFileReader(store, url, { onProgress, file }) {
     try {
       await store.put(String(url), new Response(counted, { headers }));
     } catch (e) {
-      throw codedError('MODEL_SOURCE', `cannot download ${url} into the Cache API: ${e.message}`, e);
+      // A network failure is the caller's error; a cache that refuses the file is not.
+      if (e?.name === 'TypeError' && !/Cache/i.test(e.message)) {
+        throw codedError('MODEL_SOURCE', `download of ${url} failed: ${e.message}`, e);
+      }
+      console.warn(`qwen3-vl-embed: the Cache API refused ${url} (${e?.message}); loading it from memory instead`);
+      return null;
     }
     response = await store.match(String(url));
-    if (!response) throw codedError('MODEL_SOURCE', `the Cache API did not keep ${url}`);
+    if (!response) return null;
   }
   const blob = await response.blob();
   if (fromCache) onProgress?.({ phase: 'download', file, loaded: blob.size, total: blob.size, fromCache });

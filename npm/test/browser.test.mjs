@@ -233,7 +233,7 @@ test('a converted q4 directory from a URL: downloaded into the Cache API once, l
   report.convertedQ4 = { cosine, requests: fetched };
 });
 
-test('in a Worker, model weights stream into the Cache API and load from the cached file one tensor at a time (FileReaderSync)', async () => {
+test('in a Worker, model weights stream into the Cache API and load from the cached file one tensor at a time (FileReaderSync); a refusing cache falls back to memory', async () => {
   const page = await browser.newPage();
   await page.goto(`${base}/demo/blank.html`);
   const c = cases('text')[0];
@@ -256,7 +256,14 @@ test('in a Worker, model weights stream into the Cache API and load from the cac
             runs.push({ vector: Array.from(await e.embed(data.input)), reads, fromCache });
             e.dispose();
           }
-          postMessage({ runs });
+          // A cache that refuses the file (quota, a private window): loaded from memory instead.
+          await caches.delete('qwen3-vl-embed-v1');
+          Cache.prototype.put = () => Promise.reject(new DOMException('quota exceeded', 'QuotaExceededError'));
+          reads = 0;
+          const e = await Embedder.load({ modelUrl: data.model, device: 'cpu' });
+          const refused = { vector: Array.from(await e.embed(data.input)), reads };
+          e.dispose();
+          postMessage({ runs, refused });
         } catch (err) {
           postMessage({ error: String(err?.stack ?? err) });
         }
@@ -277,5 +284,7 @@ test('in a Worker, model weights stream into the Cache API and load from the cac
   assert.ok(first.reads > 10 && second.reads === first.reads, `FileReaderSync reads: ${first.reads}, ${second.reads}`);
   const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
   for (const run of result.runs) assert.ok(maxAbsDiff(Float32Array.from(run.vector), want) <= tolerance(c.name));
+  assert.equal(result.refused.reads, 0, 'with the cache refusing, the weights come from memory');
+  assert.deepEqual(result.refused.vector, first.vector);
   report.workerCachedReader = { reads: first.reads };
 });
