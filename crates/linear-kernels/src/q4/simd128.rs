@@ -12,7 +12,7 @@ use super::pack::PanelQ4;
 use crate::par::{NR, Tile};
 use crate::q8::BLOCK;
 use crate::q8::quant::QuantX;
-use crate::q8::simd128::pair_sums;
+use crate::q8::simd128::{pair_sums, widened_activations};
 
 /// Rows per call: each widened code vector serves two rows.
 pub(super) const MR: usize = 2;
@@ -49,14 +49,7 @@ fn kernel<const R: usize>(
         *row = [0.0; NR];
     }
     for b in 0..blocks {
-        // Row r's 4 activations of group g, widened to i16 and repeated: [x0 x1 x2 x3 x0 x1 x2 x3].
-        let xw: [[v128; BLOCK / 4]; R] = std::array::from_fn(|r| {
-            let block = &bytes[(r * blocks + b) * BLOCK..][..BLOCK];
-            std::array::from_fn(|g| {
-                let four = i32::from_le_bytes([block[4 * g], block[4 * g + 1], block[4 * g + 2], block[4 * g + 3]]);
-                i16x8_extend_low_i8x16(i32x4_splat(four))
-            })
-        });
+        let xw = widened_activations::<R>(bytes, blocks, b);
         let codes = &panel.codes[b * BLOCK_BYTES..][..BLOCK_BYTES];
         for j in 0..4 {
             // dot[r][0..2]: columns 4j..4j+4 (low, high pair sums); dot[r][2..4]: 16+4j..16+4j+4.

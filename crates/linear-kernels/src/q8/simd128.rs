@@ -35,14 +35,7 @@ fn kernel<const R: usize>(bytes: &[u8], scales: &[f32], blocks: usize, panel: Pa
         *row = [0.0; NR];
     }
     for b in 0..blocks {
-        // Row r's 4 activations of group g, widened to i16 and repeated: [x0 x1 x2 x3 x0 x1 x2 x3].
-        let xw: [[v128; BLOCK / 4]; R] = std::array::from_fn(|r| {
-            let block = &bytes[(r * blocks + b) * BLOCK..][..BLOCK];
-            std::array::from_fn(|g| {
-                let four = i32::from_le_bytes([block[4 * g], block[4 * g + 1], block[4 * g + 2], block[4 * g + 3]]);
-                i16x8_extend_low_i8x16(i32x4_splat(four))
-            })
-        });
+        let xw = widened_activations::<R>(bytes, blocks, b);
         let values = &panel.values[b * BLOCK * NR..][..BLOCK * NR];
         for quad in 0..NR / 4 {
             // Columns 4·quad .. 4·quad + 4: (low, high) i32x4 pair sums per row.
@@ -72,6 +65,20 @@ fn kernel<const R: usize>(bytes: &[u8], scales: &[f32], blocks: usize, panel: Pa
             }
         }
     }
+}
+
+/// Block `b` of each of `R` rows (`bytes`: `[R, blocks * 32]`), as 8 vectors per row: group g's
+/// 4 activations widened to i16 and repeated, `[x0 x1 x2 x3 x0 x1 x2 x3]`, the second operand of
+/// `i32x4.dot_i16x8_s` against 2 columns' 4 widened weights (shared by the int8 and q4 kernels).
+#[target_feature(enable = "simd128")]
+pub(crate) fn widened_activations<const R: usize>(bytes: &[u8], blocks: usize, b: usize) -> [[v128; BLOCK / 4]; R] {
+    std::array::from_fn(|r| {
+        let block = &bytes[(r * blocks + b) * BLOCK..][..BLOCK];
+        std::array::from_fn(|g| {
+            let four = i32::from_le_bytes([block[4 * g], block[4 * g + 1], block[4 * g + 2], block[4 * g + 3]]);
+            i16x8_extend_low_i8x16(i32x4_splat(four))
+        })
+    })
 }
 
 /// `[c0a c0b c1a c1b]`, `[c2a c2b c3a c3b]` -> `[c0 c1 c2 c3]`: each column's two pair sums.
