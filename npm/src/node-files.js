@@ -98,8 +98,9 @@ export async function cachedDownload(url, { cacheDir, onProgress, file = String(
 
 /** `path` as the loader wants it: a reader for weights (`pieces`), else its bytes. */
 export async function readLocal(path, { pieces = false, onProgress, file = path, fromCache = false } = {}) {
-  if (!pieces) return new Uint8Array(await readFile(path));
   const reader = fileReader(path);
+  // readFile stops at 2 GiB; a larger file (a packed library, say) is read in one synchronous call.
+  if (!pieces) return reader.size < 2 ** 31 ? new Uint8Array(await readFile(path)) : reader.read(0, reader.size);
   if (!fromCache) onProgress?.({ phase: 'download', file, loaded: reader.size, total: reader.size, fromCache: false });
   return reader;
 }
