@@ -12,6 +12,18 @@ export const CACHE_NAME = 'qwen3-vl-embed-v1';
  */
 export const PIECE_BYTES = 256 << 20;
 
+/** `fetch(url, init)` that resolves only to an ok response; anything else is a MODEL_SOURCE error. */
+export async function fetchOk(url, init) {
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (e) {
+    throw codedError('MODEL_SOURCE', `cannot fetch ${url}: ${e.message}`, e);
+  }
+  if (!response.ok) throw codedError('MODEL_SOURCE', `cannot fetch ${url}: HTTP ${response.status}`);
+  return response;
+}
+
 /**
  * Bytes of a URL, through the Cache API when there is one, reporting progress.
  * With `pieces: true` the result is the file's pieces (`Uint8Array[]`), not one array; in a
@@ -27,12 +39,7 @@ export async function fetchBytes(url, { cache = true, onProgress, file = String(
   let response = store ? await store.match(String(url)) : undefined;
   const fromCache = Boolean(response);
   if (!response) {
-    try {
-      response = await fetch(url);
-    } catch (e) {
-      throw codedError('MODEL_SOURCE', `cannot fetch ${url}: ${e.message}`, e);
-    }
-    if (!response.ok) throw codedError('MODEL_SOURCE', `cannot fetch ${url}: HTTP ${response.status}`);
+    response = await fetchOk(url);
     if (store) await store.put(String(url), response.clone()).catch(() => {});
   }
   const total = Number(response.headers.get('content-length')) || undefined;
@@ -64,13 +71,7 @@ async function cachedFileReader(store, url, { onProgress, file }) {
   let response = await store.match(String(url));
   const fromCache = Boolean(response);
   if (!response) {
-    let fetched;
-    try {
-      fetched = await fetch(url);
-    } catch (e) {
-      throw codedError('MODEL_SOURCE', `cannot fetch ${url}: ${e.message}`, e);
-    }
-    if (!fetched.ok) throw codedError('MODEL_SOURCE', `cannot fetch ${url}: HTTP ${fetched.status}`);
+    const fetched = await fetchOk(url);
     const total = Number(fetched.headers.get('content-length')) || undefined;
     let loaded = 0;
     const counted = fetched.body.pipeThrough(

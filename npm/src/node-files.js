@@ -8,6 +8,7 @@ import { mkdir, open, readFile, rename, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join } from 'node:path';
 import { codedError } from './errors.js';
+import { fetchOk } from './load.js';
 
 /**
  * Where downloads are kept: `cacheDir`, else $QWEN3_VL_CACHE_DIR, else
@@ -65,14 +66,8 @@ export async function cachedDownload(url, { cacheDir, onProgress, file = String(
   });
   const part = `${path}.part`;
   let have = (await stat(part).catch(() => null))?.size ?? 0;
-  let response;
-  try {
-    response = await fetch(url, have ? { headers: { range: `bytes=${have}-` } } : {});
-  } catch (e) {
-    throw codedError('MODEL_SOURCE', `cannot fetch ${url}: ${e.message}`, e);
-  }
-  if (have && response.status !== 206) have = 0; // no range support (or a 416): start over
-  if (!response.ok) throw codedError('MODEL_SOURCE', `cannot fetch ${url}: HTTP ${response.status}`);
+  const response = await fetchOk(url, have ? { headers: { range: `bytes=${have}-` } } : {});
+  if (have && response.status !== 206) have = 0; // no range support: start over
   const length = Number(response.headers.get('content-length'));
   const total = Number.isFinite(length) && response.headers.has('content-length') ? have + length : undefined;
   const out = await open(part, have ? 'a' : 'w');
