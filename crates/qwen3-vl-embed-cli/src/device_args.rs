@@ -10,8 +10,8 @@ pub struct DeviceArgs {
     #[arg(long, default_value = "auto")]
     pub device: DeviceChoice,
     /// How the weights are held: f32, f16 (wgpu with shader-f16), bf16 (CPU, half the memory),
-    /// int8 (a quarter of the memory) or q4 (CPU, about a sixth). Default: f32, or the
-    /// precision a converted model directory was written in.
+    /// int8 (a quarter of the memory) or q4 (about a sixth on the CPU; int8 bytes on wgpu).
+    /// Default: f32, or the precision a converted model directory was written in.
     #[arg(long)]
     pub precision: Option<Precision>,
 }

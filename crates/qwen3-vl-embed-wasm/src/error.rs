@@ -61,11 +61,9 @@ fn preprocess_code(e: &PreprocessError) -> &'static str {
 fn model_code(e: &ModelError) -> &'static str {
     match e {
         ModelError::Device(_) => "DEVICE",
-        // q4 (the CPU device only for now) and packed int8/q4 weights loaded in another precision
-        // are dtype problems from JS's side too.
-        ModelError::UnsupportedPrecision { .. }
-        | ModelError::PrecisionNeedsCpu { .. }
-        | ModelError::ConvertedPrecision { .. } => "UNSUPPORTED_DTYPE",
+        // A precision the device cannot hold, and packed int8/q4 weights loaded in another
+        // precision, are dtype problems from JS's side too.
+        ModelError::UnsupportedPrecision { .. } | ModelError::ConvertedPrecision { .. } => "UNSUPPORTED_DTYPE",
         _ => "BAD_MODEL",
     }
 }

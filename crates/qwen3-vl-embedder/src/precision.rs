@@ -22,9 +22,9 @@ pub enum Precision {
     /// int8 linear weights (one scale per 32 values), f32 compute: every device at about a
     /// quarter of the memory (cosine to f32 in the README's int8 row).
     Int8,
-    /// 4-bit linear weights (one f16 scale per 32 values), f32 compute: the CPU device only for
-    /// now (native and wasm32), at about a sixth of the f32 memory (cosine to f32 in the
-    /// README's q4 row).
+    /// 4-bit linear weights (one f16 scale per 32 values), f32 compute, every device: about a
+    /// sixth of the f32 memory on the CPU (native and wasm32); wgpu and WebGPU hold the 4-bit
+    /// values as int8 on the device (cosine to f32 in the README's q4 row).
     Q4,
 }
 

@@ -25,7 +25,11 @@ fn inputs() -> Vec<EmbedInput> {
 }
 
 fn embed(dir: &Path, precision: Precision) -> Result<Vec<Vec<f32>>, EmbedError> {
-    let device = start_device(DeviceChoice::Cpu).unwrap();
+    embed_on(DeviceChoice::Cpu, dir, precision)
+}
+
+fn embed_on(choice: DeviceChoice, dir: &Path, precision: Precision) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let device = start_device(choice).unwrap();
     let options = EmbedderOptions { dtype: precision.dtype(), ..EmbedderOptions::default() };
     Embedder::from_dir(dir, &device.device, options)?.embed_batch(&inputs(), None)
 }
@@ -52,6 +56,23 @@ fn converted_int8_and_q4_load_to_the_same_vectors_bitwise() {
             "{precision}: {err}"
         );
         assert!(err.to_string().contains(precision.name()), "{err}");
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
+
+/// The same on wgpu (lavapipe in CI): the stored values go to the device as they are, so the
+/// converted directory gives the vectors of quantizing at load there too, bit for bit, and
+/// only in its own precision.
+#[test]
+fn converted_int8_and_q4_load_on_wgpu_to_the_same_vectors_bitwise() {
+    for precision in [Precision::Int8, Precision::Q4] {
+        let out = scratch(&format!("wgpu-{}", precision.name()));
+        convert_dir(&tiny_model_dir(), &out, precision, |_| {}).unwrap();
+        let want = embed_on(DeviceChoice::Wgpu, &tiny_model_dir(), precision).unwrap();
+        let got = embed_on(DeviceChoice::Wgpu, &out, precision).unwrap();
+        assert_eq!(got, want, "{precision} on wgpu: converted vs quantized at load");
+        let err = embed_on(DeviceChoice::Wgpu, &out, Precision::F32).unwrap_err();
+        assert!(matches!(err, EmbedError::Model(qwen3_vl_model::ModelError::ConvertedPrecision { .. })), "{err}");
         std::fs::remove_dir_all(&out).unwrap();
     }
 }

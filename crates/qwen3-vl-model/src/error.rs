@@ -70,20 +70,10 @@ pub enum ModelError {
         dtype: String,
     },
 
-    /// A precision only our CPU kernels run (q4 for now) was asked of another device (wgpu,
-    /// WebGPU).
-    #[error(
-        "{precision} weights run on the CPU device only for now: load with --device cpu (\"cpu\" in JS), or use int8 or f32 on this device"
-    )]
-    PrecisionNeedsCpu {
-        /// The precision asked for.
-        precision: String,
-    },
-
     /// A converted checkpoint's linear weights are stored packed in one precision (int8 or
-    /// q4), and the model was asked to load in another, or on a device other than the CPU.
+    /// q4), and the model was asked to load in another.
     #[error(
-        "the weights are stored as {stored} (a converted model directory): load them with precision {stored} on the CPU device, or convert the original checkpoint again"
+        "the weights are stored as {stored} (a converted model directory): load them with precision {stored}, or convert the original checkpoint again"
     )]
     ConvertedPrecision {
         /// The stored precision: `int8` or `q4`.

@@ -84,11 +84,12 @@ impl Qwen3VlModel {
     ///   scale per 32 values, the rest and all compute in f32 (every device): about a quarter of
     ///   the memory; embeddings within cosine 0.999 of f32 on the fixtures.
     /// - [`q4_weights`](crate::load::weights::q4_weights): the linear weights in 4 bits with one
-    ///   f16 scale per 32 values and the token table in int8 (the CPU device only, for now), the
-    ///   rest and all compute in f32.
+    ///   f16 scale per 32 values and the token table in int8, the rest and all compute in f32
+    ///   (devices other than the CPU hold the 4-bit values as int8: `load::device_quant`).
     ///
     /// A converted checkpoint (`qwen3-vl-embed convert`) whose weights are stored packed loads
-    /// them as stored, in their own precision only ([`ModelError::ConvertedPrecision`]).
+    /// them as stored, on every device, in their own precision only
+    /// ([`ModelError::ConvertedPrecision`]).
     ///
     /// Accepts the released names (`model.visual.*`, `model.language_model.*`) and the same
     /// names without the leading `model.`. Fails on missing, mis-shaped or leftover tensors.
@@ -98,11 +99,6 @@ impl Qwen3VlModel {
         // "generally supported" everywhere); every device burn runs here can store Q8S.
         if !matches!(dtype, DType::QFloat(_)) && !device.supports_dtype(dtype) {
             return Err(ModelError::UnsupportedPrecision { dtype: format!("{dtype:?}") });
-        }
-        // q4 runs only through our CPU kernels: burn's Q4 matmul on wgpu is immature (a known
-        // panic, burn #4492) and would dequantize on the CPU backend.
-        if crate::load::weights::is_q4(dtype) && !crate::cpu_linear::applies(device, dtype) {
-            return Err(ModelError::PrecisionNeedsCpu { precision: "q4".into() });
         }
         let root = if checkpoint.contains("model.visual.patch_embed.proj.weight")
             || !checkpoint.contains("visual.patch_embed.proj.weight")

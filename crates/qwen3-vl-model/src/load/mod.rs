@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub(crate) mod config_json;
+pub(crate) mod device_quant;
 pub mod packed_store;
 pub mod safetensors;
 pub mod safetensors_write;

@@ -20,6 +20,7 @@ use linear_kernels::{PackedQ4, PackedQ8, Q8Kernel};
 use crate::cpu_linear::PackedWeight;
 use crate::error::{ModelError, Result};
 use crate::load::checkpoint::Checkpoint;
+use crate::load::device_quant::{QuantizedRows, unpack_q4_codes};
 use crate::load::safetensors_write::TensorPlan;
 
 /// The two stored forms of a packed linear weight.
@@ -98,8 +99,8 @@ pub fn stored_bytes(packed: &PackedWeight) -> Option<[Vec<u8>; 2]> {
 }
 
 /// Reads a stored packed weight `[n (out), k (in)]` into the kernels' layout. `requested` is
-/// the precision the model is loaded in (`None`: anything other than int8 or q4, or a device
-/// other than the native CPU); a mismatch is [`ModelError::ConvertedPrecision`].
+/// the precision the model is loaded in (`None`: anything other than int8 or q4); a mismatch
+/// is [`ModelError::ConvertedPrecision`].
 pub(crate) fn read_packed(
     checkpoint: &Checkpoint,
     weight_name: &str,
@@ -108,28 +109,76 @@ pub(crate) fn read_packed(
     k: usize,
     requested: Option<StoredKind>,
 ) -> Result<PackedWeight> {
+    let (values, scales) = take_stored(checkpoint, weight_name, kind, n, k, requested)?;
+    let kernel = Q8Kernel::select().map_err(kernel_error)?;
+    let bad = |e: linear_kernels::Error| ModelError::CorruptWeights {
+        file: stored_names(weight_name, kind)[0].clone(),
+        reason: e.to_string(),
+    };
+    Ok(match kind {
+        StoredKind::Q8 => {
+            let v: Vec<i8> = values.into_iter().map(|b| b as i8).collect();
+            PackedWeight::Q8(PackedQ8::from_quantized(k, n, &v, &scales).map_err(bad)?, kernel)
+        }
+        StoredKind::Q4 => {
+            // F16 scales widened to f32 and back are exact; any stored dtype is accepted.
+            let s: Vec<u16> = scales.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
+            PackedWeight::Q4(PackedQ4::from_codes(k, n, &values, &s).map_err(bad)?, kernel)
+        }
+    })
+}
+
+/// Reads a stored packed weight as plain rows for the other devices (see
+/// [`crate::load::device_quant`]); the same checks as [`read_packed`].
+pub(crate) fn read_rows(
+    checkpoint: &Checkpoint,
+    weight_name: &str,
+    kind: StoredKind,
+    n: usize,
+    k: usize,
+    requested: Option<StoredKind>,
+) -> Result<QuantizedRows> {
+    let (values, scales) = take_stored(checkpoint, weight_name, kind, n, k, requested)?;
+    let values: Vec<i8> = match kind {
+        StoredKind::Q8 if values.contains(&0x80) => {
+            return Err(ModelError::CorruptWeights {
+                file: stored_names(weight_name, kind)[0].clone(),
+                reason: "int8 weight values must lie in -127..=127, found -128".into(),
+            });
+        }
+        StoredKind::Q8 => values.into_iter().map(|b| b as i8).collect(),
+        StoredKind::Q4 => unpack_q4_codes(&values),
+    };
+    let blocks = k.div_ceil(BLOCK);
+    // Padding past k is zero whatever the file says (as the kernels' packing does).
+    let mut rows = QuantizedRows { n, k, values, scales };
+    for row in rows.values.chunks_mut(blocks * BLOCK) {
+        row[k..].fill(0);
+    }
+    Ok(rows)
+}
+
+/// The stored (values or codes bytes, scales as f32) of a packed weight, shapes checked.
+fn take_stored(
+    checkpoint: &Checkpoint,
+    weight_name: &str,
+    kind: StoredKind,
+    n: usize,
+    k: usize,
+    requested: Option<StoredKind>,
+) -> Result<(Vec<u8>, Vec<f32>)> {
     if requested != Some(kind) {
         return Err(ModelError::ConvertedPrecision { stored: kind.precision().into() });
     }
-    let kernel = Q8Kernel::select().map_err(kernel_error)?;
     let blocks = k.div_ceil(BLOCK);
     let [values, scales] = stored_names(weight_name, kind);
-    let bad = |e: linear_kernels::Error| ModelError::CorruptWeights { file: values.clone(), reason: e.to_string() };
-    Ok(match kind {
-        StoredKind::Q8 => {
-            let v = checkpoint.take_bytes(&values, &[n, blocks * BLOCK], "I8")?;
-            let s = checkpoint.take_f32(&scales, &[n, blocks])?;
-            let v: Vec<i8> = v.into_iter().map(|b| b as i8).collect();
-            PackedWeight::Q8(PackedQ8::from_quantized(k, n, &v, &s).map_err(bad)?, kernel)
-        }
-        StoredKind::Q4 => {
-            let codes = checkpoint.take_bytes(&values, &[n, blocks * BLOCK / 2], "U8")?;
-            let s = checkpoint.take_f32(&scales, &[n, blocks])?;
-            // F16 scales widened to f32 and back are exact; any stored dtype is accepted.
-            let s: Vec<u16> = s.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
-            PackedWeight::Q4(PackedQ4::from_codes(k, n, &codes, &s).map_err(bad)?, kernel)
-        }
-    })
+    let (dtype, columns) = match kind {
+        StoredKind::Q8 => ("I8", blocks * BLOCK),
+        StoredKind::Q4 => ("U8", blocks * BLOCK / 2),
+    };
+    let v = checkpoint.take_bytes(&values, &[n, columns], dtype)?;
+    let s = checkpoint.take_f32(&scales, &[n, blocks])?;
+    Ok((v, s))
 }
 
 fn kernel_error(e: linear_kernels::Error) -> ModelError {

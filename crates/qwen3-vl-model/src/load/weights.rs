@@ -9,18 +9,22 @@ use crate::cpu_linear::PackedWeight;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, LinearWeight, RmsNorm};
 use crate::load::checkpoint::Checkpoint;
+use crate::load::device_quant::QuantizedRows;
 use crate::load::packed_store::{self, StoredKind};
 
-/// Values per int8 block that share one f32 scale: 32 consecutive values of a row of the
-/// `[in, out]` weight. 32 keeps the rounding error at ~0.5% of a weight's spread and the scales
-/// at 1/8 of the int8 bytes. Every output width of both model sizes and the fixtures is a
-/// multiple; a weight whose width is not stays in f32 rather than fail.
+/// Values per int8 block that share one f32 scale: 32 consecutive inputs of one output, on
+/// every device. 32 keeps the rounding error at ~0.5% of a weight's spread and the scales at
+/// 1/8 of the int8 bytes. Every input width of both model sizes and the fixtures is a
+/// multiple; on a device other than the CPU a weight whose width is not is held as its
+/// dequantized f32 values rather than fail.
 pub const INT8_BLOCK: u8 = 32;
 
 /// The dtype that selects int8 linear weights (symmetric, one f32 scale per [`INT8_BLOCK`]
 /// values) under f32 compute: a quarter of the f32 bytes. Pass it as the model's `dtype`.
 ///
-/// Packed four to a `u32`, the one int8 storage WGSL can hold; the CPU backend unpacks it.
+/// Quantized on the host by `linear_kernels`' rule on every device; the CPU device runs our
+/// kernels on it, the others burn's quantized matmul (packed four to a `u32`, the one int8
+/// storage WGSL can hold; see `load::device_quant`).
 pub fn int8_weights() -> DType {
     DType::QFloat(
         QuantScheme::default()
@@ -35,10 +39,11 @@ pub const Q4_BLOCK: u8 = 32;
 
 /// The dtype that selects 4-bit linear weights (symmetric, one f16 scale per [`Q4_BLOCK`]
 /// inputs of each output, llama.cpp's Q4_0 rule) under f32 compute: about a sixth of the f32
-/// bytes. Only the CPU device runs it (our kernels, `cpu_linear.rs`); elsewhere the load fails
-/// with [`ModelError::PrecisionNeedsCpu`](crate::ModelError::PrecisionNeedsCpu).
+/// bytes on the host and in a converted checkpoint. The CPU device runs our kernels on it
+/// (`cpu_linear.rs`); the others hold its values as int8 on the device (burn's 4-bit matmul
+/// is wrong for more than one row: `load::device_quant`).
 ///
-/// burn's own Q4S scheme names it; burn's quantized kernels are never used for it.
+/// burn's own Q4S scheme names it; burn's 4-bit kernels are never used for it.
 pub fn q4_weights() -> DType {
     DType::QFloat(
         QuantScheme::default()
@@ -94,16 +99,20 @@ impl WeightLoader<'_> {
         let (d_out, d_in) = (shape[0], shape[1..].iter().product());
         let weight_name = format!("{name}.weight");
         let cpu = crate::cpu_linear::applies(self.device, self.linear_dtype);
+        let quantized = match self.linear_dtype {
+            DType::QFloat(_) if is_q4(self.linear_dtype) => Some(StoredKind::Q4),
+            DType::QFloat(_) => Some(StoredKind::Q8),
+            _ => None,
+        };
         // A converted checkpoint: the weight is stored packed, and read back without
-        // re-quantizing (only in its own precision, on the CPU device).
+        // re-quantizing (only in its own precision).
         if let Some(kind) = packed_store::stored_kind(self.checkpoint, &weight_name) {
-            let requested = match self.linear_dtype {
-                DType::QFloat(_) if cpu && is_q4(self.linear_dtype) => Some(StoredKind::Q4),
-                DType::QFloat(_) if cpu => Some(StoredKind::Q8),
-                _ => None,
-            };
-            let packed = packed_store::read_packed(self.checkpoint, &weight_name, kind, d_out, d_in, requested)?;
-            return self.packed(name, packed, d_out, bias);
+            if cpu {
+                let packed = packed_store::read_packed(self.checkpoint, &weight_name, kind, d_out, d_in, quantized)?;
+                return self.packed(name, packed, d_out, bias);
+            }
+            let rows = packed_store::read_rows(self.checkpoint, &weight_name, kind, d_out, d_in, quantized)?;
+            return self.with_bias(name, rows.to_device(self.device), d_out, bias);
         }
         let weight = match self.linear_dtype {
             // The CPU device: packed once for our kernels; the stored copy is dropped here.
@@ -124,13 +133,19 @@ impl WeightLoader<'_> {
                 let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
                 Tensor::from_data(TensorData::new(values, [d_in, d_out]), (self.device, DType::BF16))
             }
-            // Quantized on the device from this one tensor's f32 copy, which is then dropped.
-            DType::QFloat(scheme) if d_out % INT8_BLOCK as usize == 0 => {
-                let values = self.checkpoint.take_f32_transposed(&weight_name, shape)?;
-                self.upload(values, [d_in, d_out]).quantize_dynamic(&scheme)
+            // Quantized on the host by the CPU kernels' rule from this one tensor's f32 copy,
+            // which is then dropped (see `device_quant`).
+            DType::QFloat(_) => {
+                let values = self.checkpoint.take_f32(&weight_name, shape)?;
+                QuantizedRows::quantize(&values, d_out, d_in, is_q4(self.linear_dtype))?.to_device(self.device)
             }
             _ => self.upload(self.checkpoint.take_f32_transposed(&weight_name, shape)?, [d_in, d_out]),
         };
+        self.with_bias(name, weight, d_out, bias)
+    }
+
+    /// A linear layer of a device `weight` (`[in, out]`) and `{name}.bias` when `bias`.
+    fn with_bias(&self, name: &str, weight: Tensor<2>, d_out: usize, bias: bool) -> Result<Linear> {
         let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
         Ok(Linear { weight: LinearWeight::Tensor(weight), bias })
     }
