@@ -86,9 +86,10 @@ export interface LoadOptions {
    * checkpoints, half the weight memory). "int8": linear weights in int8 with one scale per 32
    * values, f32 compute, every device (a quarter of the weight memory; cosine >= 0.999 to f32
    * on the test fixtures). "q4": linear weights in 4 bits with one f16 scale per 32 values and
-   * the token table in int8, f32 compute, the CPU device only (SIMD128 kernels in wasm; cosine
-   * >= 0.99 to f32 on the test fixtures). A dtype the device cannot hold fails with
-   * UNSUPPORTED_DTYPE; a converted directory loads only in its own precision.
+   * the token table in int8, f32 compute, every device (the CPU path: SIMD128 kernels, a sixth
+   * of the f32 weight memory; WebGPU holds the 4-bit values as int8; cosine >= 0.99 to f32 on
+   * the test fixtures). A dtype the device cannot hold fails with UNSUPPORTED_DTYPE; a
+   * converted directory loads only in its own precision, on either device.
    */
   dtype?: 'f32' | 'f16' | 'bf16' | 'int8' | 'q4';
   /** Inputs per forward pass in embedBatch (default 8). */

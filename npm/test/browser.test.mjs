@@ -233,6 +233,33 @@ test('a converted q4 directory from a URL: downloaded into the Cache API once, l
   report.convertedQ4 = { cosine, requests: fetched };
 });
 
+test('q4 on WebGPU: the converted directory gives the vector of quantizing at load there, within cosine 0.99 of the f32 reference', { skip: !converted && 'QWEN3_VL_CLI is not set' }, async () => {
+  const page = await browser.newPage();
+  await page.goto(`${base}/demo/blank.html`);
+  const c = cases('text_image')[0];
+  const { convertedVector, atLoad } = await page.evaluate(async (inputs) => {
+    const { Embedder } = await import('/pkg/dist/browser.js');
+    const fetchBytes = async (p) => new Uint8Array(await (await fetch(`/fixtures/${p}`)).arrayBuffer());
+    const input = { ...inputs[0], images: await Promise.all(inputs[0].images.map(fetchBytes)) };
+    const embed = async (options) => {
+      const e = await Embedder.load({ device: 'webgpu', cache: false, ...options });
+      const vector = Array.from(await e.embed(input));
+      e.dispose();
+      return vector;
+    };
+    return {
+      convertedVector: await embed({ modelUrl: '/converted/' }),
+      atLoad: await embed({ modelUrl: '/fixtures/models/tiny-embedding/', dtype: 'q4' }),
+    };
+  }, c.inputs);
+  await page.close();
+  assert.deepEqual(convertedVector, atLoad, 'WebGPU: the converted q4 directory gives the vector of q4 quantized at load');
+  const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
+  const cosine = atLoad.reduce((sum, x, i) => sum + x * want[i], 0);
+  assert.ok(cosine >= 0.99 && cosine < 1 - 1e-6, `WebGPU q4 cosine against the f32 reference: ${cosine}`);
+  report.webgpuQ4 = { cosine };
+});
+
 test('in a Worker, model weights stream into the Cache API and load from the cached file one tensor at a time (FileReaderSync); a refusing cache falls back to memory', async () => {
   const page = await browser.newPage();
   await page.goto(`${base}/demo/blank.html`);
