@@ -1,19 +1,23 @@
 // Drives one benchmark run: the native worker (benches/model/worker.rs, release) gives the f32
-// reference vectors and the native times in each precision; node_run.mjs runs the npm package
-// in Node per precision. Prints a Markdown table and writes results.json.
+// reference vectors and the native CPU times in each precision; node_run.mjs and
+// chromium_run.mjs run the npm package per precision and device. Prints a Markdown table and
+// writes results.json.
 //   node compare.mjs --bf16 DIR --int8 DIR --q4 DIR --worker BIN --cases CASES.json --out DIR
+//     [--runs node:cpu:int8,node:cpu:q4,chromium:cpu:q4]   (add node:webgpu:q4, chromium:webgpu:q4)
 import { spawn, execFileSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { argv } from 'node:process';
+import { argv, env } from 'node:process';
 
 const arg = (name, fallback) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : fallback);
 const dirs = { bf16: arg('--bf16'), int8: arg('--int8'), q4: arg('--q4') };
 const worker = arg('--worker');
 const casesFile = arg('--cases');
-// Precisions also run in headless Chromium (comma-separated; '' for none).
-const inChromium = arg('--chromium', 'q4').split(',').filter(Boolean);
+// Which runs: `runtime:device:precision`, comma-separated. WebGPU is opt-in: on a software
+// adapter (SwiftShader) the 2B's first text embedding did not finish in 10 minutes (README).
+const runs = arg('--runs', 'node:cpu:int8,node:cpu:q4,chromium:cpu:q4')
+  .split(',').filter(Boolean).map((r) => { const [runtime, device, precision] = r.split(':'); return { runtime, device, precision }; });
 const out = arg('--out', '/tmp/qwen3-vl-wasm-bench');
 const cases = JSON.parse(readFileSync(casesFile, 'utf8'));
 const here = new URL('.', import.meta.url).pathname;
@@ -43,59 +47,45 @@ async function native(dir, dtype) {
   return result;
 }
 
-/** `chromium_run.mjs` on `dir`: the package in headless Chromium, CPU path, in a Worker. */
-function chromium(dir) {
-  const stdout = execFileSync(process.execPath, [join(here, 'chromium_run.mjs'), '--model', resolve(dir), '--cases', casesFile],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
-  return JSON.parse(stdout.trim().split('\n').at(-1));
-}
-
-function node(dir, device) {
-  const stdout = execFileSync(process.execPath, [join(here, 'node_run.mjs'), '--model', dir, '--device', device, '--cases', casesFile],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28 });
+/** node_run.mjs or chromium_run.mjs on `dir`, `device`: their JSON line. */
+function packageRun(runtime, dir, device) {
+  const script = join(here, runtime === 'node' ? 'node_run.mjs' : 'chromium_run.mjs');
+  const stdout = execFileSync(process.execPath, [script, '--model', resolve(dir), '--device', device, '--cases', casesFile],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 28, env });
   return JSON.parse(stdout.trim().split('\n').at(-1));
 }
 
 const cosine = (a, b) => a.reduce((s, x, i) => s + x * b[i], 0) / Math.sqrt(a.reduce((s, x) => s + x * x, 0) * b.reduce((s, x) => s + x * x, 0));
 const gb = (bytes) => (bytes / 1e9).toFixed(2);
+const label = ({ runtime, device }) => `${runtime === 'node' ? 'Node' : 'Chromium (Worker)'} ${device === 'cpu' ? 'CPU' : 'WebGPU'}`;
 
 console.error('native f32 reference ...');
 const reference = await native(dirs.bf16, 'f32');
-const rows = [];
-for (const precision of ['int8', 'q4']) {
+const natives = {};
+for (const precision of new Set(runs.map((r) => r.precision))) {
   console.error(`native ${precision} ...`);
-  const cli = await native(dirs[precision], precision);
-  console.error(`node cpu ${precision} ...`);
-  const js = node(dirs[precision], 'cpu');
-  let page = null;
-  if (inChromium.includes(precision)) {
-    console.error(`chromium cpu ${precision} ...`);
-    page = chromium(dirs[precision]);
-  }
-  rows.push({ precision, native: cli, node: js, chromium: page });
+  natives[precision] = await native(dirs[precision], precision);
 }
-const results = { cases: Object.keys(cases), reference, rows };
-writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 1));
+for (const run of runs) {
+  console.error(`${label(run)} ${run.precision} ...`);
+  run.result = packageRun(run.runtime, dirs[run.precision], run.device);
+}
+writeFileSync(join(out, 'results.json'), JSON.stringify({ cases: Object.keys(cases), reference, natives, runs }, null, 1));
 
-console.log('| precision | case | Node CPU first / second | native first / second | Node / native (second) | cosine Node to native f32 | cosine native to native f32 |');
-console.log('|---|---|---|---|---|---|---|');
-for (const { precision, native: n, node: js } of rows) {
+console.log('| precision | where | case | first / second | native CPU first / second | ratio (second) | cosine to native f32 | cosine native to native f32 |');
+console.log('|---|---|---|---|---|---|---|---|');
+for (const run of runs) {
   for (const name of Object.keys(cases)) {
-    const a = js.cases[name], b = n.cases[name], ref = reference.cases[name].vector;
-    console.log(`| ${precision} | ${name} | ${a.firstS.toFixed(2)} / ${a.secondS.toFixed(2)} s | ${b.firstS.toFixed(2)} / ${b.secondS.toFixed(2)} s | ${(a.secondS / b.secondS).toFixed(2)}x | ${cosine(a.vector, ref).toFixed(4)} | ${cosine(b.vector, ref).toFixed(4)} |`);
-  }
-}
-for (const { precision, native: n, chromium: page } of rows.filter((r) => r.chromium)) {
-  for (const name of Object.keys(cases)) {
-    const a = page.cases[name], b = n.cases[name], ref = reference.cases[name].vector;
-    console.log(`| ${precision} (Chromium, Worker) | ${name} | ${a.firstS.toFixed(2)} / ${a.secondS.toFixed(2)} s | ${b.firstS.toFixed(2)} / ${b.secondS.toFixed(2)} s | ${(a.secondS / b.secondS).toFixed(2)}x | ${cosine(a.vector, ref).toFixed(4)} | ${cosine(b.vector, ref).toFixed(4)} |`);
+    const a = run.result.cases[name], b = natives[run.precision].cases[name], ref = reference.cases[name].vector;
+    console.log(`| ${run.precision} | ${label(run)} | ${name} | ${a.firstS.toFixed(2)} / ${a.secondS.toFixed(2)} s | ${b.firstS.toFixed(2)} / ${b.secondS.toFixed(2)} s | ${(a.secondS / b.secondS).toFixed(2)}x | ${cosine(a.vector, ref).toFixed(4)} | ${cosine(b.vector, ref).toFixed(4)} |`);
   }
 }
 console.log('');
-for (const { precision, chromium: page } of rows.filter((r) => r.chromium)) {
-  console.log(`- ${precision} in Chromium: downloaded ${gb(page.downloadBytes)} GB into the Cache API; load ${page.loadS.toFixed(1)} s (download included); wasm memory ${gb(page.atEnd.wasmBytes)} GB`);
-}
-for (const { precision, native: n, node: js } of rows) {
-  console.log(`- ${precision}: download ${gb(js.downloadBytes)} GB; Node load ${js.loadS.toFixed(1)} s (native ${n.loadS.toFixed(1)} s); ` +
-    `wasm memory ${gb(js.atEnd.wasmBytes)} GB; JS heap ${gb(js.atEnd.jsHeapBytes)} GB; ArrayBuffers ${gb(js.atEnd.arrayBuffersBytes)} GB; peak RSS ${gb(js.atEnd.peakRssBytes)} GB`);
+for (const run of runs) {
+  const r = run.result, end = r.atEnd;
+  const parts = [`download ${gb(r.downloadBytes)} GB`, `load ${r.loadS.toFixed(1)} s (native ${natives[run.precision].loadS.toFixed(1)} s)`, `wasm memory ${gb(end.wasmBytes)} GB`];
+  if (run.device === 'webgpu') parts.push(`adapter "${r.adapter}"`, `GPU buffers ${gb(end.gpuBufferBytes)} GB at the end, ${gb(end.gpuBufferPeakBytes)} GB peak`);
+  if (end.jsHeapBytes !== undefined) parts.push(`JS heap ${gb(end.jsHeapBytes)} GB`, `ArrayBuffers ${gb(end.arrayBuffersBytes)} GB`, `peak RSS ${gb(end.peakRssBytes)} GB`);
+  if (run.runtime === 'chromium') parts[0] += ' (into the Cache API; the load includes it)';
+  console.log(`- ${run.precision}, ${label(run)}: ${parts.join('; ')}`);
 }

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The 2B model (random weights, benches/model/make_checkpoint.py) in the npm package: converted
-# to int8 and q4 by the CLI, loaded and run in Node on the CPU path (wasm32 + SIMD128), against
-# the native CLI's worker in the same precision and our native f32 vector. See README.md.
+# to int8 and q4 by the CLI, loaded and run in Node and headless Chromium, on the CPU path
+# (wasm32 + SIMD128) and on WebGPU, against the native CLI's worker in the same precision and
+# our native f32 vector. See README.md.
 #
 #   bash benches/wasm-2b/run.sh
 #
 # Env: CHECKPOINT (default target/bench-model/qwen3-vl-embedding-2b-random; the converted
 # directories go next to it as CHECKPOINT-int8 and CHECKPOINT-q4), OUT (/tmp/qwen3-vl-wasm-bench),
-# SKIP_BUILD=1 (reuse npm/dist and the release worker).
+# SKIP_BUILD=1 (reuse npm/dist and the release worker), RUNS (runtime:device:precision list,
+# default node:cpu:int8,node:cpu:q4,chromium:cpu:q4; add node:webgpu:q4,chromium:webgpu:q4 for
+# WebGPU, hours on a software adapter),
+# VK_ICD_FILENAMES (Node's WebGPU driver; default: Chromium's SwiftShader, as in the tests).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -43,5 +47,11 @@ cases = driver.make_cases(sys.argv[1], ["text32", "img512"])
 json.dump({"text32": cases["text32"][0], "img512": cases["text+512x512"][0]}, open(os.path.join(sys.argv[1], "cases.json"), "w"))
 PY
 
-node benches/wasm-2b/compare.mjs --bf16 "$CHECKPOINT" --int8 "$CHECKPOINT-int8" --q4 "$CHECKPOINT-q4" \
+# Node's WebGPU (Dawn) on the same software Vulkan driver as Chromium's and the npm tests.
+SWIFTSHADER=/usr/lib/chromium/vk_swiftshader_icd.json
+[ -z "${VK_ICD_FILENAMES:-}" ] && [ -f "$SWIFTSHADER" ] && export VK_ICD_FILENAMES=$SWIFTSHADER
+(cd npm && npm ls webgpu >/dev/null 2>&1) || (cd npm && npm install --no-audit --no-fund --no-save \
+    "webgpu@$(node -p "require('./package.json').devDependencies.webgpu")")
+
+node benches/wasm-2b/compare.mjs ${RUNS:+--runs "$RUNS"} --bf16 "$CHECKPOINT" --int8 "$CHECKPOINT-int8" --q4 "$CHECKPOINT-q4" \
     --worker "$BIN/qwen3-vl-embed-bench-worker" --cases "$OUT/cases.json" --out "$OUT" | tee "$OUT/table.md"
