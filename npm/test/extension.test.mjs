@@ -1,6 +1,6 @@
-// The example extension (web/extension/) loaded unpacked in headless Chromium: its popup loads
-// the model, adds screens as demos, keeps them across a reload (chrome.storage.local) and finds
-// the demo for a screen. The extension is copied to a temporary folder with vendor/ (the
+// The example extension (web/extension/) loaded unpacked in headless Chromium: its popup has
+// the model loaded in the offscreen document (kept between popups), adds screens as demos,
+// keeps them across a reload (chrome.storage.local) and finds the demo for a screen. The extension is copied to a temporary folder with vendor/ (the
 // package's dist/: QWEN3_VL_PACKAGE_DIR, default npm/) and model/ (the tiny test model).
 //
 // A test cannot click the extension's action, and only that click grants `activeTab`, without
@@ -83,6 +83,8 @@ async function captureScreens() {
 }
 
 const status = (page) => page.textContent('#status');
+/** What the offscreen document's model host says: the model URL it holds and how many loads it made. */
+const modelHost = (page) => page.evaluate(async () => (await chrome.runtime.sendMessage({ to: 'model', op: 'status' })).ok);
 async function waitStatus(page, pattern) {
   await page.waitForFunction((p) => new RegExp(p).test(document.getElementById('status').textContent), pattern.source, WAIT)
     .catch(async (e) => assert.fail(`status "${await status(page)}" never matched ${pattern}: ${e.message}\n${problems.join('\n')}`));
@@ -128,6 +130,8 @@ test('the popup loads the model (the extension id is the hash of its path)', asy
   popup = await openPopup().catch((e) => assert.fail(`popup of extension ${id} at ${dir}: ${e.message}`));
   timings.popupReadyMs = Date.now() - t0;
   assert.match(await status(popup), /^0 demos, model on (cpu|webgpu)$/);
+  const host = await modelHost(popup);
+  assert.ok(host.modelUrl.endsWith(`${id}/model/`) && host.loads === 1, `model host: ${JSON.stringify(host)}`);
   assert.deepEqual(problems, []);
 });
 
@@ -145,10 +149,13 @@ test('"Add" adds each screen as a demo and stores the index in chrome.storage.lo
   assert.deepEqual(problems, []);
 });
 
-test('the library survives reopening the popup', async () => {
+test('the library survives reopening the popup, and the model stays loaded in the offscreen document', async () => {
   await popup.close();
+  const t0 = Date.now();
   popup = await openPopup();
+  timings.reopenMs = Date.now() - t0;
   assert.match(await status(popup), /^3 demos, model on /);
+  assert.equal((await modelHost(popup)).loads, 1, 'the model was loaded again');
 });
 
 test('"Find" ranks the demo of the same screen first, with scores and thumbnails', async () => {
@@ -217,10 +224,13 @@ test('a hosted model URL set under "Model" is downloaded once into the Cache API
     assert.equal(await page.inputValue('#model-url'), url);
     const cached = await page.evaluate(async () => (await (await caches.open('qwen3-vl-embed-v1')).keys()).map((r) => r.url));
     assert.ok(cached.includes(`${url}model.safetensors`), `Cache API: ${cached.join(', ')}`);
+    // A browser restart, as far as the model goes: the offscreen document closes with the
+    // browser, so the next popup loads the model again, from the Cache API, not the network.
+    await page.evaluate(() => chrome.offscreen.closeDocument());
     await page.close();
-    // Reopened: the model comes from the Cache API, not the network.
     page = await openPopup();
     assert.equal(weights.length, 1, `weight downloads: ${weights.join(', ')}`);
+    assert.deepEqual(await modelHost(page), { modelUrl: url, loads: 1 }, 'a new offscreen document, one load');
     // Back to the packed model.
     await page.click('summary');
     await page.fill('#model-url', '');

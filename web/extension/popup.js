@@ -1,6 +1,9 @@
 // The extension's popup: everything (model, index, screenshots) stays on this device.
-// `vendor/` holds the npm package's dist/ and `model/` a model directory (see README.md).
-import { Embedder, Index } from './vendor/browser.js';
+// `vendor/` holds the npm package's dist/ and `model/` a model directory (see README.md). The
+// model itself lives in the offscreen document (model_host.js), so it stays loaded between
+// popups; the index lives here and in chrome.storage.local.
+import { Index } from './vendor/browser.js';
+import { remoteEmbedder } from './model_client.js';
 
 const $ = (id) => document.getElementById(id);
 const INSTRUCTION = 'Find the demonstration that matches this screen';
@@ -15,7 +18,7 @@ const PACKED_MODEL = chrome.runtime.getURL('model/');
 
 // A hosted model: a directory URL (a converted q4 directory is the smallest download; the Hub's
 // https://huggingface.co/OWNER/NAME/resolve/REVISION/ works too). Its files are kept in the Cache
-// API, which lives in the browser profile: later popups and browser restarts load from there.
+// API, which lives in the browser profile: after a browser restart the model loads from there.
 const { modelUrl: hosted } = await chrome.storage.local.get('modelUrl');
 const modelUrl = hosted || PACKED_MODEL;
 $('model-url').value = hosted ?? '';
@@ -28,11 +31,8 @@ $('use-model').onclick = async () => {
 let embedder, index;
 let note = '';
 try {
-  embedder = await Embedder.load({
-    modelUrl,
-    onProgress: ({ file, loaded, total }) =>
-      ($('status').textContent = `loading ${file} ${(loaded / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`),
-  });
+  embedder = await remoteEmbedder(modelUrl, ({ file, loaded, total }) =>
+    ($('status').textContent = `loading ${file} ${(loaded / 1e6).toFixed(1)}${total ? ` of ${(total / 1e6).toFixed(1)}` : ''} MB`));
   index = await loadIndex();
 } catch (e) {
   fail(e);
@@ -64,7 +64,7 @@ async function saveIndex() {
   await chrome.storage.local.set({ index: btoa(s), indexModel: modelUrl });
 }
 
-/** The visible tab as PNG bytes, plus a small JPEG thumbnail (a data URL) for the result list. */
+/** The visible tab as a PNG data URL, plus a small JPEG thumbnail (a data URL) for the result list. */
 async function captureScreen() {
   const dataUrl = await chrome.tabs.captureVisibleTab({ format: 'png' });
   const blob = await (await fetch(dataUrl)).blob();
@@ -79,7 +79,7 @@ async function captureScreen() {
     r.onerror = () => err(r.error);
     r.readAsDataURL(jpeg);
   });
-  return { bytes: new Uint8Array(await blob.arrayBuffer()), thumb };
+  return { dataUrl, thumb };
 }
 
 /**
@@ -101,8 +101,8 @@ const action = (fn) => async () => {
 $('add').onclick = action(async () => {
   const [tab] = await chrome.tabs.query({ active: true, currentWindow: true });
   const title = $('title').value.trim() || tab.title;
-  const { bytes, thumb } = await captureScreen();
-  const vector = await embedder.embed({ image: bytes, text: title });
+  const { dataUrl, thumb } = await captureScreen();
+  const vector = await embedder.embed({ image: dataUrl, text: title });
   index.add(`demo-${Date.now()}`, vector, { title, url: tab.url, thumb });
   await saveIndex();
   $('title').value = '';
@@ -110,9 +110,9 @@ $('add').onclick = action(async () => {
 });
 
 $('find').onclick = action(async () => {
-  const { bytes } = await captureScreen();
+  const { dataUrl } = await captureScreen();
   const t0 = performance.now();
-  const hits = index.search(await embedder.embed({ image: bytes, instruction: INSTRUCTION }), 3);
+  const hits = index.search(await embedder.embed({ image: dataUrl, instruction: INSTRUCTION }), 3);
   $('results').replaceChildren(
     ...hits.map(({ score, metadata }) => {
       const li = document.createElement('li');
