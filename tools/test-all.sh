@@ -69,11 +69,15 @@ cargo fmt --all --check || status=$?
 # Both cargo commands get the same variables, so the second one rebuilds nothing.
 clippy_env=(RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)"
   CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__")
+# The benchmark worker (benches/model/worker.rs) is a binary behind a feature: built and linted
+# here too, or it rots unseen. Every cargo command below gets the same features, so nothing is
+# built twice.
+features=(--features qwen3-vl-embed-cli/bench-worker)
 step "cargo build + clippy -D warnings: every target (dev profile)"
-env "${clippy_env[@]}" cargo test --workspace --no-run --all-targets
+env "${clippy_env[@]}" cargo test --workspace "${features[@]}" --no-run --all-targets
 
 step "cargo test --workspace$([ $full = 1 ] && echo ' (QWEN3_VL_FULL_MATRIX=1)' || true)"
-env "${clippy_env[@]}" cargo test --workspace --no-fail-fast 2>&1 || status=$?
+env "${clippy_env[@]}" cargo test --workspace "${features[@]}" --no-fail-fast 2>&1 || status=$?
 
 # The CPU kernels' fallbacks, forced on any CPU (QWEN3_VL_CPU_KERNELS caps the level): the CPU
 # bf16, int8 and q4 parity tests again with the AVX2 kernels (exact f32 activations for bf16,
@@ -82,7 +86,7 @@ env "${clippy_env[@]}" cargo test --workspace --no-fail-fast 2>&1 || status=$?
 # also take its AVX2 and portable paths through the whole model.
 for level in avx2 scalar; do
   step "CPU kernel fallback: bf16/int8/q4 parity at QWEN3_VL_CPU_KERNELS=$level"
-  env "${clippy_env[@]}" QWEN3_VL_CPU_KERNELS=$level cargo test --workspace --test parity -- \
+  env "${clippy_env[@]}" QWEN3_VL_CPU_KERNELS=$level cargo test --workspace "${features[@]}" --test parity -- \
     bf16_weights_on_cpu int8_weights_stay_close_on_cpu q4_weights_stay_close_on_cpu 2>&1 || status=$?
 done
 

@@ -71,8 +71,7 @@ fn read_items(request: &Value) -> Result<Vec<EmbedInput>, String> {
     items
         .iter()
         .map(|item| {
-            let mut input = EmbedInput::default();
-            input.text = item["text"].as_str().map(str::to_string);
+            let mut input = EmbedInput { text: item["text"].as_str().map(str::to_string), ..Default::default() };
             if let Some(path) = item["image"].as_str() {
                 input.images.push(std::fs::read(path).map_err(|e| format!("{path}: {e}"))?);
             }
