@@ -19,7 +19,7 @@ use linear_kernels::PackedQ8;
 use crate::cpu_linear::PackedWeight;
 use crate::error::{ModelError, Result};
 use crate::load::checkpoint::Checkpoint;
-use crate::load::packed_store::{self, StoredKind};
+use crate::load::packed_store::{self, StoredKind, StoredWeight};
 use crate::load::safetensors::{StoredValues, half_to_f32};
 
 /// The `[vocab_size, hidden]` token table, on the host in its stored precision, or in int8.
@@ -48,7 +48,8 @@ impl TokenEmbedding {
         let values = match packed_store::stored_kind(checkpoint, name) {
             Some(kind) => {
                 let packed =
-                    packed_store::read_packed(checkpoint, name, kind, vocab_size, hidden, Some(StoredKind::Q8))?;
+                    StoredWeight { checkpoint, name, kind, n: vocab_size, k: hidden, requested: Some(StoredKind::Q8) }
+                        .read_packed()?;
                 Table::Q8(Arc::new(packed))
             }
             None if int8 => {

@@ -98,87 +98,85 @@ pub fn stored_bytes(packed: &PackedWeight) -> Option<[Vec<u8>; 2]> {
     }
 }
 
-/// Reads a stored packed weight `[n (out), k (in)]` into the kernels' layout. `requested` is
-/// the precision the model is loaded in (`None`: anything other than int8 or q4); a mismatch
-/// is [`ModelError::ConvertedPrecision`].
-pub(crate) fn read_packed(
-    checkpoint: &Checkpoint,
-    weight_name: &str,
-    kind: StoredKind,
-    n: usize,
-    k: usize,
-    requested: Option<StoredKind>,
-) -> Result<PackedWeight> {
-    let (values, scales) = take_stored(checkpoint, weight_name, kind, n, k, requested)?;
-    let kernel = Q8Kernel::select().map_err(kernel_error)?;
-    let bad = |e: linear_kernels::Error| ModelError::CorruptWeights {
-        file: stored_names(weight_name, kind)[0].clone(),
-        reason: e.to_string(),
-    };
-    Ok(match kind {
-        StoredKind::Q8 => {
-            let v: Vec<i8> = values.into_iter().map(|b| b as i8).collect();
-            PackedWeight::Q8(PackedQ8::from_quantized(k, n, &v, &scales).map_err(bad)?, kernel)
-        }
-        StoredKind::Q4 => {
-            // F16 scales widened to f32 and back are exact; any stored dtype is accepted.
-            let s: Vec<u16> = scales.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
-            PackedWeight::Q4(PackedQ4::from_codes(k, n, &values, &s).map_err(bad)?, kernel)
-        }
-    })
+/// One stored packed weight to read back: `{name}` (`[n (out), k (in)]`) in `checkpoint`, held
+/// as `kind`. `requested` is the precision the model is loaded in (`None`: anything other than
+/// int8 or q4); a mismatch is [`ModelError::ConvertedPrecision`].
+pub(crate) struct StoredWeight<'a> {
+    /// The checkpoint holding it.
+    pub checkpoint: &'a Checkpoint,
+    /// The weight's name in the source layout (`{layer}.weight`).
+    pub name: &'a str,
+    /// How it is stored.
+    pub kind: StoredKind,
+    /// Outputs.
+    pub n: usize,
+    /// Inputs.
+    pub k: usize,
+    /// The precision the model is loaded in.
+    pub requested: Option<StoredKind>,
 }
 
-/// Reads a stored packed weight as plain rows for the other devices (see
-/// [`crate::load::device_quant`]); the same checks as [`read_packed`].
-pub(crate) fn read_rows(
-    checkpoint: &Checkpoint,
-    weight_name: &str,
-    kind: StoredKind,
-    n: usize,
-    k: usize,
-    requested: Option<StoredKind>,
-) -> Result<QuantizedRows> {
-    let (values, scales) = take_stored(checkpoint, weight_name, kind, n, k, requested)?;
-    let values: Vec<i8> = match kind {
-        StoredKind::Q8 if values.contains(&0x80) => {
-            return Err(ModelError::CorruptWeights {
-                file: stored_names(weight_name, kind)[0].clone(),
-                reason: "int8 weight values must lie in -127..=127, found -128".into(),
-            });
-        }
-        StoredKind::Q8 => values.into_iter().map(|b| b as i8).collect(),
-        StoredKind::Q4 => unpack_q4_codes(&values),
-    };
-    let blocks = k.div_ceil(BLOCK);
-    // Padding past k is zero whatever the file says (as the kernels' packing does).
-    let mut rows = QuantizedRows { n, k, values, scales };
-    for row in rows.values.chunks_mut(blocks * BLOCK) {
-        row[k..].fill(0);
+impl StoredWeight<'_> {
+    /// The weight in the CPU kernels' layout.
+    pub(crate) fn read_packed(&self) -> Result<PackedWeight> {
+        let (values, scales) = self.take()?;
+        let (k, n) = (self.k, self.n);
+        let kernel = Q8Kernel::select().map_err(kernel_error)?;
+        let bad = |e: linear_kernels::Error| self.corrupt(e.to_string());
+        Ok(match self.kind {
+            StoredKind::Q8 => {
+                let v: Vec<i8> = values.into_iter().map(|b| b as i8).collect();
+                PackedWeight::Q8(PackedQ8::from_quantized(k, n, &v, &scales).map_err(bad)?, kernel)
+            }
+            StoredKind::Q4 => {
+                // F16 scales widened to f32 and back are exact; any stored dtype is accepted.
+                let s: Vec<u16> = scales.iter().map(|&v| f16::from_f32(v).to_bits()).collect();
+                PackedWeight::Q4(PackedQ4::from_codes(k, n, &values, &s).map_err(bad)?, kernel)
+            }
+        })
     }
-    Ok(rows)
-}
 
-/// The stored (values or codes bytes, scales as f32) of a packed weight, shapes checked.
-fn take_stored(
-    checkpoint: &Checkpoint,
-    weight_name: &str,
-    kind: StoredKind,
-    n: usize,
-    k: usize,
-    requested: Option<StoredKind>,
-) -> Result<(Vec<u8>, Vec<f32>)> {
-    if requested != Some(kind) {
-        return Err(ModelError::ConvertedPrecision { stored: kind.precision().into() });
+    /// The weight as plain rows for the other devices (see [`crate::load::device_quant`]),
+    /// with the same checks as [`Self::read_packed`].
+    pub(crate) fn read_rows(&self) -> Result<QuantizedRows> {
+        let (values, scales) = self.take()?;
+        let values: Vec<i8> = match self.kind {
+            StoredKind::Q8 if values.contains(&0x80) => {
+                return Err(self.corrupt("int8 weight values must lie in -127..=127, found -128".into()));
+            }
+            StoredKind::Q8 => values.into_iter().map(|b| b as i8).collect(),
+            StoredKind::Q4 => unpack_q4_codes(&values),
+        };
+        let (n, k) = (self.n, self.k);
+        let blocks = k.div_ceil(BLOCK);
+        // Padding past k is zero whatever the file says (as the kernels' packing does).
+        let mut rows = QuantizedRows { n, k, values, scales };
+        for row in rows.values.chunks_mut(blocks * BLOCK) {
+            row[k..].fill(0);
+        }
+        Ok(rows)
     }
-    let blocks = k.div_ceil(BLOCK);
-    let [values, scales] = stored_names(weight_name, kind);
-    let (dtype, columns) = match kind {
-        StoredKind::Q8 => ("I8", blocks * BLOCK),
-        StoredKind::Q4 => ("U8", blocks * BLOCK / 2),
-    };
-    let v = checkpoint.take_bytes(&values, &[n, columns], dtype)?;
-    let s = checkpoint.take_f32(&scales, &[n, blocks])?;
-    Ok((v, s))
+
+    /// The stored (values or codes bytes, scales as f32), precision and shapes checked.
+    fn take(&self) -> Result<(Vec<u8>, Vec<f32>)> {
+        if self.requested != Some(self.kind) {
+            return Err(ModelError::ConvertedPrecision { stored: self.kind.precision().into() });
+        }
+        let (n, blocks) = (self.n, self.k.div_ceil(BLOCK));
+        let [values, scales] = stored_names(self.name, self.kind);
+        let (dtype, columns) = match self.kind {
+            StoredKind::Q8 => ("I8", blocks * BLOCK),
+            StoredKind::Q4 => ("U8", blocks * BLOCK / 2),
+        };
+        let v = self.checkpoint.take_bytes(&values, &[n, columns], dtype)?;
+        let s = self.checkpoint.take_f32(&scales, &[n, blocks])?;
+        Ok((v, s))
+    }
+
+    /// A [`ModelError::CorruptWeights`] naming the values tensor.
+    fn corrupt(&self, reason: String) -> ModelError {
+        ModelError::CorruptWeights { file: stored_names(self.name, self.kind)[0].clone(), reason }
+    }
 }
 
 fn kernel_error(e: linear_kernels::Error) -> ModelError {
@@ -200,24 +198,39 @@ mod tests {
         Checkpoint::from_buffers(vec![("c.safetensors".into(), file)]).unwrap()
     }
 
+    /// `w.weight` of `checkpoint` as a stored int8 weight with `k` inputs, loaded as `requested`.
+    fn int8_weight(checkpoint: &Checkpoint, k: usize, requested: StoredKind) -> StoredWeight<'_> {
+        StoredWeight { checkpoint, name: "w.weight", kind: StoredKind::Q8, n: 2, k, requested: Some(requested) }
+    }
+
     #[test]
     fn stored_weights_read_back_and_hostile_ones_are_typed_errors() {
         let good = checkpoint("I8", vec![2, 32], (0..64).map(|i| (i as i8 - 32) as u8).collect());
         assert_eq!(stored_kind(&good, "w.weight"), Some(StoredKind::Q8));
-        let packed = read_packed(&good, "w.weight", StoredKind::Q8, 2, 32, Some(StoredKind::Q8)).unwrap();
+        let packed = int8_weight(&good, 32, StoredKind::Q8).read_packed().unwrap();
         let PackedWeight::Q8(w, _) = &packed else { panic!("int8") };
         let (values, scales) = w.to_quantized();
         assert_eq!((values[0], values[63], scales), (-32, 31, vec![1.0, 2.0]));
+        let rows = int8_weight(&good, 32, StoredKind::Q8).read_rows().unwrap();
+        assert_eq!((rows.values[0], rows.values[63], rows.scales), (-32, 31, vec![1.0, 2.0]));
 
-        let wrong_precision = read_packed(&good, "w.weight", StoredKind::Q8, 2, 32, Some(StoredKind::Q4));
+        let wrong_precision = int8_weight(&good, 32, StoredKind::Q4).read_packed();
         assert!(matches!(wrong_precision, Err(ModelError::ConvertedPrecision { .. })));
-        let wrong_shape = read_packed(&good, "w.weight", StoredKind::Q8, 2, 64, Some(StoredKind::Q8));
+        let wrong_shape = int8_weight(&good, 64, StoredKind::Q8).read_packed();
         assert!(matches!(wrong_shape, Err(ModelError::ShapeMismatch { .. })), "{wrong_shape:?}");
         let unsigned = checkpoint("U8", vec![2, 32], vec![0; 64]);
-        let err = read_packed(&unsigned, "w.weight", StoredKind::Q8, 2, 32, Some(StoredKind::Q8)).err().unwrap();
+        let err = int8_weight(&unsigned, 32, StoredKind::Q8).read_packed().err().unwrap();
         assert!(matches!(err, ModelError::UnsupportedDType { .. }), "{err}");
         let min = checkpoint("I8", vec![2, 32], vec![0x80; 64]);
-        let err = read_packed(&min, "w.weight", StoredKind::Q8, 2, 32, Some(StoredKind::Q8)).err().unwrap();
-        assert!(matches!(err, ModelError::CorruptWeights { .. }) && err.to_string().contains("-127..=127"), "{err}");
+        for err in [
+            int8_weight(&min, 32, StoredKind::Q8).read_packed().err(),
+            int8_weight(&min, 32, StoredKind::Q8).read_rows().err(),
+        ] {
+            let err = err.unwrap();
+            assert!(
+                matches!(err, ModelError::CorruptWeights { .. }) && err.to_string().contains("-127..=127"),
+                "{err}"
+            );
+        }
     }
 }

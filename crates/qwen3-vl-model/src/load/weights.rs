@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, LinearWeight, RmsNorm};
 use crate::load::checkpoint::Checkpoint;
 use crate::load::device_quant::QuantizedRows;
-use crate::load::packed_store::{self, StoredKind};
+use crate::load::packed_store::{self, StoredKind, StoredWeight};
 
 /// Values per int8 block that share one f32 scale: 32 consecutive inputs of one output, on
 /// every device. 32 keeps the rounding error at ~0.5% of a weight's spread and the scales at
@@ -107,12 +107,18 @@ impl WeightLoader<'_> {
         // A converted checkpoint: the weight is stored packed, and read back without
         // re-quantizing (only in its own precision).
         if let Some(kind) = packed_store::stored_kind(self.checkpoint, &weight_name) {
+            let stored = StoredWeight {
+                checkpoint: self.checkpoint,
+                name: &weight_name,
+                kind,
+                n: d_out,
+                k: d_in,
+                requested: quantized,
+            };
             if cpu {
-                let packed = packed_store::read_packed(self.checkpoint, &weight_name, kind, d_out, d_in, quantized)?;
-                return self.packed(name, packed, d_out, bias);
+                return self.packed(name, stored.read_packed()?, d_out, bias);
             }
-            let rows = packed_store::read_rows(self.checkpoint, &weight_name, kind, d_out, d_in, quantized)?;
-            return self.with_bias(name, rows.to_device(self.device), d_out, bias);
+            return self.with_bias(name, stored.read_rows()?.to_device(self.device), d_out, bias);
         }
         let weight = match self.linear_dtype {
             // The CPU device: packed once for our kernels; the stored copy is dropped here.
