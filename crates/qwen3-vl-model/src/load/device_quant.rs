@@ -19,8 +19,9 @@ use linear_kernels::{PackedQ4, PackedQ8};
 
 use crate::error::{ModelError, Result};
 
-/// Inputs per block (both precisions).
-const BLOCK: usize = 32;
+/// Inputs per block (both precisions), in these rows and in a converted checkpoint's
+/// stored tensors (`packed_store`).
+pub(crate) const BLOCK: usize = 32;
 
 /// A weight quantized per output row: `values` `[n, blocks * 32]` (zero past `k`), `scales`
 /// `[n, blocks]`, `blocks = ceil(k / 32)`; the portable form `packed_store` reads and writes.

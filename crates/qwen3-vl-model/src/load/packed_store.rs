@@ -20,7 +20,7 @@ use linear_kernels::{PackedQ4, PackedQ8, Q8Kernel};
 use crate::cpu_linear::PackedWeight;
 use crate::error::{ModelError, Result};
 use crate::load::checkpoint::Checkpoint;
-use crate::load::device_quant::{QuantizedRows, unpack_q4_codes};
+use crate::load::device_quant::{BLOCK, QuantizedRows, unpack_q4_codes};
 use crate::load::safetensors_write::TensorPlan;
 
 /// The two stored forms of a packed linear weight.
@@ -49,9 +49,6 @@ impl StoredKind {
         }
     }
 }
-
-/// Inputs per block (both forms).
-const BLOCK: usize = 32;
 
 /// The names of the two stored tensors of `weight_name` in `kind`.
 pub fn stored_names(weight_name: &str, kind: StoredKind) -> [String; 2] {
