@@ -31,6 +31,7 @@
 #![warn(missing_docs)]
 
 mod bf16;
+mod buffer;
 mod error;
 mod par;
 mod q4;

@@ -20,6 +20,7 @@ use burn::tensor::{DType, Device, Tensor, TensorData};
 use linear_kernels::{Bf16Kernel, PackedBf16, PackedQ4, PackedQ8, Q8Kernel};
 
 use crate::error::{ModelError, Result};
+use crate::load::safetensors::{StoredDType, StoredRows};
 
 /// A weight packed for the CPU kernels, with the kernel chosen for it at load.
 #[derive(Debug)]
@@ -30,6 +31,17 @@ pub enum PackedWeight {
     Q8(PackedQ8, Q8Kernel),
     /// 4-bit weights with one f16 scale per 32 inputs of each output (the int8 kernel family).
     Q4(PackedQ4, Q8Kernel),
+}
+
+/// The CPU kernels' weight formats (see [`PackedWeight`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackFormat {
+    /// bf16 panels.
+    Bf16,
+    /// int8 with one f32 scale per 32 inputs.
+    Q8,
+    /// 4-bit with one f16 scale per 32 inputs.
+    Q4,
 }
 
 /// Whether linear layers of `dtype` on `device` use the CPU kernels: the CPU device (flex)
@@ -64,6 +76,39 @@ impl PackedWeight {
     pub fn q4(values: &[f32], n: usize, k: usize) -> Result<Self> {
         let kernel = Q8Kernel::select().map_err(kernel_error)?;
         Ok(Self::Q4(PackedQ4::from_nk(values, n, k).map_err(kernel_error)?, kernel))
+    }
+
+    /// Packs a weight straight from its checkpoint bytes (`[out, in]`, see
+    /// [`Checkpoint::take_rows`](crate::load::checkpoint::Checkpoint::take_rows)) into
+    /// `format`: the values are read where the file put them, so the load makes no widened
+    /// or transposed copy of the weight (the same values as [`Self::bf16`] of the transpose
+    /// and [`Self::q8`] / [`Self::q4`] of the f32 widening). Panels are packed on every core.
+    pub fn from_stored(format: PackFormat, w: StoredRows) -> Result<Self> {
+        let (n, k) = (w.rows, w.cols);
+        if w.bytes.len() != n * k * w.dtype.size() {
+            return Err(ModelError::Config(format!(
+                "packing a {n}x{k} weight from {} bytes of {:?}",
+                w.bytes.len(),
+                w.dtype
+            )));
+        }
+        Ok(match format {
+            PackFormat::Bf16 => {
+                let packed = match w.dtype {
+                    StoredDType::BF16 => PackedBf16::from_nk_le_bytes(w.bytes, n, k).map_err(kernel_error)?,
+                    StoredDType::F16 | StoredDType::F32 => PackedBf16::from_fn(k, n, |kk, col| w.bf16_at(col, kk)),
+                };
+                Self::Bf16(packed, Bf16Kernel::select().map_err(kernel_error)?)
+            }
+            PackFormat::Q8 => Self::Q8(
+                PackedQ8::from_runs(k, n, |col, k0, run| w.widen_run(col, k0, run)),
+                Q8Kernel::select().map_err(kernel_error)?,
+            ),
+            PackFormat::Q4 => Self::Q4(
+                PackedQ4::from_runs(k, n, |col, k0, run| w.widen_run(col, k0, run)),
+                Q8Kernel::select().map_err(kernel_error)?,
+            ),
+        })
     }
 
     /// `[in, out]`.
@@ -118,6 +163,64 @@ pub fn cpu_kernels() -> Result<CpuKernels> {
     let bf16 = Bf16Kernel::select().map_err(kernel_error)?;
     let int8 = Q8Kernel::select().map_err(kernel_error)?;
     Ok(CpuKernels { bf16: bf16.name(), int8: int8.name(), bf16_rounds_activations: bf16 == Bf16Kernel::Avx512Bf16 })
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{DType, Device, Tensor, TensorData};
+    use half::{bf16, f16};
+
+    use super::{PackFormat, PackedWeight};
+    use crate::load::safetensors::{StoredDType, StoredRows};
+
+    fn run(w: &PackedWeight, x: &[f32], m: usize) -> Vec<f32> {
+        let k = w.shape()[0];
+        let x = Tensor::<2>::from_data(TensorData::new(x.to_vec(), [m, k]), (&Device::flex(), DType::F32));
+        w.forward(x).into_data().try_into_vec::<f32>().unwrap()
+    }
+
+    /// Packing from a file's bytes gives the weights of the older route (widen or transpose
+    /// into a copy, then pack): the same products, bit for bit, for every stored dtype and
+    /// format, on shapes that are not multiples of the panel (32) or the block (32).
+    #[test]
+    fn packing_from_stored_bytes_equals_packing_a_converted_copy() {
+        for (n, k) in [(1, 1), (33, 70), (64, 32), (5, 97)] {
+            let w: Vec<f32> = (0..n * k).map(|i| ((i * 7919 % 613) as f32 / 613.0 - 0.5) * 0.3).collect();
+            let m = 3;
+            let x: Vec<f32> = (0..m * k).map(|i| ((i * 104_729 % 389) as f32 / 389.0 - 0.5) * 2.0).collect();
+            let stored: [(StoredDType, Vec<u8>); 3] = [
+                (StoredDType::F32, w.iter().flat_map(|v| v.to_le_bytes()).collect()),
+                (StoredDType::BF16, w.iter().flat_map(|v| bf16::from_f32(*v).to_le_bytes()).collect()),
+                (StoredDType::F16, w.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect()),
+            ];
+            for (dtype, bytes) in &stored {
+                let rows = StoredRows { dtype: *dtype, bytes, rows: n, cols: k };
+                // The older route's copies: f32 `[n, k]`, and bf16 transposed to `[k, n]`.
+                let widened: Vec<f32> = (0..n * k).map(|i| rows.f32_at(i / k, i % k)).collect();
+                let bf16_kn: Vec<bf16> = (0..k * n).map(|i| bf16::from_f32(widened[(i % n) * k + i / n])).collect();
+                let cases = [
+                    (PackFormat::Bf16, PackedWeight::bf16(&bf16_kn, k, n).unwrap()),
+                    (PackFormat::Q8, PackedWeight::q8(&widened, n, k).unwrap()),
+                    (PackFormat::Q4, PackedWeight::q4(&widened, n, k).unwrap()),
+                ];
+                for (format, reference) in cases {
+                    let packed = PackedWeight::from_stored(format, rows).unwrap();
+                    assert_eq!(packed.shape(), [k, n]);
+                    let (got, want) = (run(&packed, &x, m), run(&reference, &x, m));
+                    let same = got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                    assert!(same, "{format:?} from {dtype:?}, {n}x{k}: {got:?} vs {want:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_byte_count_that_does_not_match_the_shape_is_an_error() {
+        let bytes = [0u8; 10];
+        let rows = StoredRows { dtype: StoredDType::BF16, bytes: &bytes, rows: 2, cols: 3 };
+        let err = PackedWeight::from_stored(PackFormat::Q8, rows).unwrap_err();
+        assert!(err.to_string().contains("2x3 weight from 10 bytes"), "{err}");
+    }
 }
 
 #[cfg(test)]

@@ -66,6 +66,25 @@ fn both_weight_layouts_pack_the_same() {
     assert_eq!(a, b);
 }
 
+/// The byte-level packer lays out exactly what the element-by-element one does, padding
+/// included, on odd and even K and N that are not multiples of the panel.
+#[test]
+fn packing_stored_bytes_equals_packing_values() {
+    for (k, n) in [(1, 1), (2, 33), (3, 70), (33, 5), (64, 64), (97, 31), (0, 4)] {
+        let (w, _) = data(1, k, n);
+        let w_nk: Vec<bf16> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
+        let bytes: Vec<u8> = w_nk.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let from_bytes = PackedBf16::from_nk_le_bytes(&bytes, n, k).unwrap();
+        let from_values = PackedBf16::from_nk(&w_nk, n, k).unwrap();
+        assert_eq!((from_bytes.k(), from_bytes.n()), (k, n));
+        for p in 0..n.div_ceil(crate::par::NR) {
+            assert_eq!(from_bytes.panel(p), from_values.panel(p), "{k}x{n} panel {p}");
+        }
+    }
+    let err = PackedBf16::from_nk_le_bytes(&[0; 7], 2, 2).unwrap_err();
+    assert_eq!(err, Error::Shape { what: "weight bytes", expected: 8, found: 7 });
+}
+
 #[test]
 fn the_selected_kernel_runs_or_says_why_not() {
     let (m, k, n) = (4, 50, 40);

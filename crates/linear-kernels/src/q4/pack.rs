@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use super::quant::{ZERO_CODE, quantize_block};
 use crate::Error;
+use crate::buffer::packed_buffer;
 use crate::error::check_len;
 use crate::par::NR;
 use crate::q8::BLOCK;
@@ -105,20 +106,28 @@ impl PackedQ4 {
         PackedQ4 {
             k,
             n,
-            codes: vec![ZERO_CODE * 0x11; panels * blocks * BLOCK_BYTES],
-            scales: vec![0.0; panels * blocks * NR],
+            codes: packed_buffer(panels * blocks * BLOCK_BYTES, ZERO_CODE * 0x11),
+            scales: packed_buffer(panels * blocks * NR, 0.0),
         }
     }
 
     /// Quantizes and packs a `[k, n]` weight given element by element: `get(i, j)` is input
     /// i, output j (finite). Panels are packed in parallel.
     pub fn from_fn(k: usize, n: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Self {
+        Self::from_runs(k, n, |col, k0, run| {
+            for (j, v) in run.iter_mut().enumerate() {
+                *v = get(k0 + j, col);
+            }
+        })
+    }
+
+    /// Like [`Self::from_fn`], a block of consecutive inputs at a time (see
+    /// [`PackedQ8::from_runs`](crate::PackedQ8::from_runs)).
+    pub fn from_runs(k: usize, n: usize, fill: impl Fn(usize, usize, &mut [f32]) + Sync) -> Self {
         let mut packed = Self::zeros(k, n);
         packed.fill_panels(|p, c, b, codes| {
             let mut v = [0.0f32; BLOCK];
-            for (j, vj) in v.iter_mut().enumerate().take(k - b * BLOCK) {
-                *vj = get(b * BLOCK + j, p * NR + c);
-            }
+            fill(p * NR + c, b * BLOCK, &mut v[..BLOCK.min(k - b * BLOCK)]);
             quantize_block(&v, codes)
         });
         packed

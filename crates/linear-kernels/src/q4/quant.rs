@@ -4,6 +4,7 @@
 use half::f16;
 
 use crate::q8::BLOCK;
+use crate::q8::quant::round_to_i32;
 
 /// The stored 4-bit code of a weight q in [-8, 7]: q + 8 in 0..=15, an unsigned nibble, the
 /// u8 operand of `vpdpbusd` and `vpmaddubsw`. A zero weight (and padding) is code 8.
@@ -27,14 +28,8 @@ pub(crate) fn quantize_block(v: &[f32; BLOCK], codes: &mut [u8; BLOCK]) -> f32 {
     let inv = 1.0 / d;
     for (c, &x) in codes.iter_mut().zip(v) {
         // |x · inv| <= 8 (1 + 2^-10): far inside the magic-number rounding's 2^22.
-        let q = round_small(x * inv).clamp(-8.0, 7.0);
-        *c = (q as i32 + 8) as u8;
+        let q = round_to_i32(x * inv).clamp(-8, 7);
+        *c = (q + 8) as u8;
     }
     d
-}
-
-/// Round to nearest even for |v| <= 2^22 (see `q8::quant`): vectorizes without SSE4.1.
-fn round_small(v: f32) -> f32 {
-    const MAGIC: f32 = 12_582_912.0;
-    (v + MAGIC) - MAGIC
 }

@@ -21,6 +21,7 @@ use rayon::prelude::*;
 use super::BLOCK;
 use super::quant::quantize_block;
 use crate::Error;
+use crate::buffer::packed_buffer;
 use crate::error::check_len;
 use crate::par::NR;
 
@@ -160,11 +161,21 @@ impl PackedQ8 {
     /// i, output j (finite). For sources in another layout or encoding (e.g. a bf16 checkpoint
     /// read in place) without an f32 copy. Panels are packed in parallel.
     pub fn from_fn(k: usize, n: usize, get: impl Fn(usize, usize) -> f32 + Sync) -> Self {
+        Self::from_runs(k, n, |col, k0, run| {
+            for (j, v) in run.iter_mut().enumerate() {
+                *v = get(k0 + j, col);
+            }
+        })
+    }
+
+    /// Like [`Self::from_fn`], a block of consecutive inputs at a time: `fill(j, k0, run)`
+    /// writes inputs `k0..k0 + run.len()` of output j (at most 32 of them, the last block
+    /// shorter when 32 does not divide K). For row-major `[n, k]` sources this is a
+    /// contiguous read the caller can convert in one vectorized pass.
+    pub fn from_runs(k: usize, n: usize, fill: impl Fn(usize, usize, &mut [f32]) + Sync) -> Self {
         Self::from_blocks(k, n, |b, col, q| {
             let mut v = [0.0f32; BLOCK];
-            for (j, vj) in v.iter_mut().enumerate().take(k - b * BLOCK) {
-                *vj = get(b * BLOCK + j, col);
-            }
+            fill(col, b * BLOCK, &mut v[..BLOCK.min(k - b * BLOCK)]);
             quantize_block(&v, q)
         })
     }
@@ -174,9 +185,9 @@ impl PackedQ8 {
     fn from_blocks(k: usize, n: usize, block: impl Fn(usize, usize, &mut [i8; BLOCK]) -> f32 + Sync) -> Self {
         let blocks = k.div_ceil(BLOCK);
         let panels = n.div_ceil(NR);
-        let mut values = vec![0i8; panels * blocks * BLOCK * NR];
-        let mut scales = vec![0.0f32; panels * blocks * NR];
-        let mut neg_corrections = vec![0i32; panels * blocks * NR];
+        let mut values = packed_buffer(panels * blocks * BLOCK * NR, 0i8);
+        let mut scales = packed_buffer(panels * blocks * NR, 0.0f32);
+        let mut neg_corrections = packed_buffer(panels * blocks * NR, 0i32);
         if blocks > 0 {
             values
                 .par_chunks_mut(blocks * BLOCK * NR)

@@ -123,6 +123,8 @@ fn quantized_blocks_stay_within_half_a_step() {
         let v: [f32; BLOCK] = std::array::from_fn(|_| rng.value());
         let mut q = [0i8; BLOCK];
         let s = quantize_block(&v, &mut q);
+        // The scale is max|v| / 127 exactly (the plain one-chain maximum).
+        assert_eq!(s, v.iter().fold(0.0f32, |a, &x| a.max(x.abs())) / 127.0);
         for (x, qi) in v.iter().zip(q) {
             assert!((-127..=127).contains(&qi));
             assert!((x - s * f32::from(qi)).abs() <= 0.501 * s, "{x} -> {qi} * {s}");

@@ -12,7 +12,9 @@ use half::bf16;
 
 use crate::cpu_linear::PackedWeight;
 use crate::error::{ModelError, Result};
-use crate::load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, StoredValues, TensorInfo};
+use crate::load::safetensors::{
+    ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, StoredRows, StoredValues, TensorInfo,
+};
 use crate::load::transpose::{bf16_transposed, widen_transposed};
 
 /// Tensors a checkpoint may carry that the embedding model never uses.
@@ -227,12 +229,25 @@ impl Checkpoint {
         expected: &[usize],
         convert: fn(StoredDType, &[u8], usize, usize) -> Vec<T>,
     ) -> Result<Vec<T>> {
+        self.take_rows(name, expected, |w| Ok(convert(w.dtype, w.bytes, w.rows, w.cols)))
+    }
+
+    /// Reads a float tensor of shape `expected` (`[rows, ...]`, trailing dims flattening to
+    /// `cols`) into one buffer reused across the whole load, and hands its stored bytes to
+    /// `convert`: a weight packed from these has no widened or transposed copy in between,
+    /// and no fresh pages per tensor.
+    pub fn take_rows<T>(
+        &self,
+        name: &str,
+        expected: &[usize],
+        convert: impl FnOnce(StoredRows) -> Result<T>,
+    ) -> Result<T> {
         let rows = expected.first().copied().unwrap_or(1);
         let cols = expected.iter().skip(1).product();
         self.take(name, expected, |file| {
             let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
             let (dtype, bytes) = file.read_raw(name, &mut scratch)?;
-            Ok(convert(dtype, bytes, rows, cols))
+            convert(StoredRows { dtype, bytes, rows, cols })
         })
     }
 

@@ -109,6 +109,57 @@ impl StoredDType {
     }
 }
 
+/// A `[rows, cols]` tensor as its file stores it: row-major, little-endian values of `dtype`,
+/// read by element without a converted copy (linear weights are packed straight from this).
+#[derive(Debug, Clone, Copy)]
+pub struct StoredRows<'a> {
+    /// The stored element type.
+    pub dtype: StoredDType,
+    /// `rows * cols * dtype.size()` bytes.
+    pub bytes: &'a [u8],
+    /// Outer dimension (a linear weight's outputs).
+    pub rows: usize,
+    /// Inner dimension (a linear weight's inputs, trailing dims flattened).
+    pub cols: usize,
+}
+
+impl StoredRows<'_> {
+    /// Element (`row`, `col`) as f32 (exact for every stored dtype).
+    #[inline]
+    pub fn f32_at(&self, row: usize, col: usize) -> f32 {
+        let i = row * self.cols + col;
+        match self.dtype {
+            StoredDType::F32 => {
+                let b = &self.bytes[4 * i..4 * i + 4];
+                f32::from_le_bytes([b[0], b[1], b[2], b[3]])
+            }
+            StoredDType::F16 | StoredDType::BF16 => half_to_f32(self.dtype, self.bits16(i)),
+        }
+    }
+
+    /// Element (`row`, `col`) as bf16: the stored bits for bf16 files, rounded to nearest-even
+    /// from f32 or f16 ones.
+    #[inline]
+    pub fn bf16_at(&self, row: usize, col: usize) -> half::bf16 {
+        match self.dtype {
+            StoredDType::BF16 => half::bf16::from_bits(self.bits16(row * self.cols + col)),
+            StoredDType::F32 | StoredDType::F16 => half::bf16::from_f32(self.f32_at(row, col)),
+        }
+    }
+
+    /// Elements `col0..col0 + out.len()` of `row`, widened to f32 into `out` in one pass.
+    pub fn widen_run(&self, row: usize, col0: usize, out: &mut [f32]) {
+        let size = self.dtype.size();
+        let start = (row * self.cols + col0) * size;
+        widen_into(self.dtype, &self.bytes[start..start + out.len() * size], out);
+    }
+
+    #[inline]
+    fn bits16(&self, i: usize) -> u16 {
+        u16::from_le_bytes([self.bytes[2 * i], self.bytes[2 * i + 1]])
+    }
+}
+
 /// Where one tensor lives in its file.
 #[derive(Debug, Clone)]
 pub struct TensorInfo {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
-use crate::cpu_linear::PackedWeight;
+use crate::cpu_linear::{PackFormat, PackedWeight};
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, LinearWeight, RmsNorm};
 use crate::load::checkpoint::Checkpoint;
@@ -122,17 +122,15 @@ impl WeightLoader<'_> {
         }
         let weight = match self.linear_dtype {
             // The CPU device: packed once for our kernels; the stored copy is dropped here.
-            DType::BF16 if cpu => {
-                let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
-                return self.packed(name, PackedWeight::bf16(&values, d_in, d_out)?, d_out, bias);
-            }
-            DType::QFloat(_) if cpu => {
-                let values = self.checkpoint.take_f32(&weight_name, shape)?;
-                let packed = if is_q4(self.linear_dtype) {
-                    PackedWeight::q4(&values, d_out, d_in)?
-                } else {
-                    PackedWeight::q8(&values, d_out, d_in)?
+            // Packed from the file's bytes: no widened or transposed copy in between.
+            DType::BF16 | DType::QFloat(_) if cpu => {
+                let format = match quantized {
+                    Some(StoredKind::Q4) => PackFormat::Q4,
+                    Some(StoredKind::Q8) => PackFormat::Q8,
+                    None => PackFormat::Bf16,
                 };
+                let packed =
+                    self.checkpoint.take_rows(&weight_name, shape, |w| PackedWeight::from_stored(format, w))?;
                 return self.packed(name, packed, d_out, bias);
             }
             DType::BF16 => {
