@@ -105,6 +105,9 @@ fn quantized_blocks_use_every_code_and_stay_within_a_step() {
         let mut codes = [0u8; BLOCK];
         let d = quantize_block(&v, &mut codes);
         assert_eq!(half::f16::from_f32(d).to_f32(), d, "the scale is an f16 value");
+        // d comes from the first value of largest magnitude, as a serial scan finds it.
+        let m = v.iter().fold(0.0f32, |m, &x| if x.abs() > m.abs() { x } else { m });
+        assert_eq!(d, half::f16::from_f32(m / -8.0).to_f32());
         let amax = v.iter().fold(0.0f32, |a, &x| a.max(x.abs()));
         assert!(codes.contains(&0), "the largest magnitude takes code 0 (q = -8)");
         for (x, c) in v.iter().zip(codes) {
@@ -119,6 +122,13 @@ fn quantized_blocks_use_every_code_and_stay_within_a_step() {
     let mut codes = [0u8; BLOCK];
     assert_eq!(quantize_block(&[0.0; BLOCK], &mut codes), 0.0);
     assert_eq!(codes, [8; BLOCK]);
+    // A tie in magnitude: the first of the two sets the scale's sign (llama.cpp's scan).
+    for (first, second, d) in [(-0.5f32, 0.5f32, 0.0625f32), (0.5, -0.5, -0.0625)] {
+        let mut v = [0.01f32; BLOCK];
+        (v[1], v[3]) = (first, second);
+        assert_eq!(quantize_block(&v, &mut codes), d);
+        assert_eq!((codes[1], codes[3]), (0, 15), "{first} first: -8, the other clamps at 7");
+    }
 }
 
 #[test]
