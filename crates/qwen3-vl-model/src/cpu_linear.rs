@@ -188,20 +188,28 @@ mod tests {
             let w: Vec<f32> = (0..n * k).map(|i| ((i * 7919 % 613) as f32 / 613.0 - 0.5) * 0.3).collect();
             let m = 3;
             let x: Vec<f32> = (0..m * k).map(|i| ((i * 104_729 % 389) as f32 / 389.0 - 0.5) * 2.0).collect();
-            let stored: [(StoredDType, Vec<u8>); 3] = [
-                (StoredDType::F32, w.iter().flat_map(|v| v.to_le_bytes()).collect()),
-                (StoredDType::BF16, w.iter().flat_map(|v| bf16::from_f32(*v).to_le_bytes()).collect()),
-                (StoredDType::F16, w.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect()),
+            // (dtype, the file's bytes, the values they hold, by the `half` crate's conversions)
+            let stored: [(StoredDType, Vec<u8>, Vec<f32>); 3] = [
+                (StoredDType::F32, w.iter().flat_map(|v| v.to_le_bytes()).collect(), w.clone()),
+                (
+                    StoredDType::BF16,
+                    w.iter().flat_map(|v| bf16::from_f32(*v).to_le_bytes()).collect(),
+                    w.iter().map(|v| bf16::from_f32(*v).to_f32()).collect(),
+                ),
+                (
+                    StoredDType::F16,
+                    w.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect(),
+                    w.iter().map(|v| f16::from_f32(*v).to_f32()).collect(),
+                ),
             ];
-            for (dtype, bytes) in &stored {
+            for (dtype, bytes, widened) in &stored {
                 let rows = StoredRows { dtype: *dtype, bytes, rows: n, cols: k };
                 // The older route's copies: f32 `[n, k]`, and bf16 transposed to `[k, n]`.
-                let widened: Vec<f32> = (0..n * k).map(|i| rows.f32_at(i / k, i % k)).collect();
                 let bf16_kn: Vec<bf16> = (0..k * n).map(|i| bf16::from_f32(widened[(i % n) * k + i / n])).collect();
                 let cases = [
                     (PackFormat::Bf16, PackedWeight::bf16(&bf16_kn, k, n).unwrap()),
-                    (PackFormat::Q8, PackedWeight::q8(&widened, n, k).unwrap()),
-                    (PackFormat::Q4, PackedWeight::q4(&widened, n, k).unwrap()),
+                    (PackFormat::Q8, PackedWeight::q8(widened, n, k).unwrap()),
+                    (PackFormat::Q4, PackedWeight::q4(widened, n, k).unwrap()),
                 ];
                 for (format, reference) in cases {
                     let packed = PackedWeight::from_stored(format, rows).unwrap();
