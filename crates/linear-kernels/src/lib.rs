@@ -3,7 +3,9 @@
 //! inputs per output ([`PackedQ8`]), or in 4 bits with one f16 scale per 32 ([`PackedQ4`]).
 //!
 //! Weights are packed once, at load time, into the layout the kernels stream (panels of 32
-//! output columns); no kernel ever makes a widened f32 or dequantized copy of a weight.
+//! output columns); no kernel ever makes a widened f32 or dequantized copy of a weight. A
+//! packed weight's arrays (`parts()`) can be stored and viewed again in place
+//! (`from_parts(.., SharedBytes)`, e.g. from a mapped file), with no packing at all.
 //!
 //! ```
 //! use linear_kernels::{PackedBf16, matmul_bf16};
@@ -37,6 +39,7 @@ mod par;
 mod q4;
 mod q8;
 mod select;
+mod shared;
 
 #[cfg(test)]
 mod testutil;
@@ -46,3 +49,4 @@ pub use error::Error;
 pub use q4::{PackedQ4, matmul_q4, matmul_q4_with};
 pub use q8::{PackedQ8, matmul_q8, matmul_q8_with};
 pub use select::{Bf16Kernel, ENV_VAR, Level, Q8Kernel};
+pub use shared::SharedBytes;

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use qwen3_vl_embedder::{Precision, convert::convert_dir, resolve_model_dir};
+use qwen3_vl_embedder::convert::{WeightLayout, convert_dir};
+use qwen3_vl_embedder::{Precision, resolve_model_dir};
 
 use crate::failure::CmdResult;
 
@@ -20,6 +21,20 @@ pub struct ConvertArgs {
     /// The directory to create (it must not exist, or be empty).
     #[arg(long)]
     pub out: PathBuf,
+    /// How packed weights are stored: `portable` (every device reads it) or `cpu` (the CPU
+    /// kernels' own layout, bf16/int8/q4 only: the CPU device maps it and loads in a fraction
+    /// of the time, other devices cannot read it).
+    #[arg(long, default_value = "portable", value_parser = layout)]
+    pub layout: WeightLayout,
+}
+
+/// `--layout` of `convert`.
+fn layout(value: &str) -> Result<WeightLayout, String> {
+    match value {
+        "portable" => Ok(WeightLayout::Portable),
+        "cpu" => Ok(WeightLayout::CpuKernels),
+        other => Err(format!("unknown layout {other:?}: choose portable or cpu")),
+    }
 }
 
 /// `--precision` of `convert`: any precision but f32, refused as a usage error up front.
@@ -41,7 +56,7 @@ pub fn run(args: ConvertArgs) -> CmdResult {
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let shown = bar.clone();
-    let stats = convert_dir(&src, &args.out, args.precision, move |p| {
+    let stats = convert_dir(&src, &args.out, args.precision, args.layout, move |p| {
         shown.set_message(p.stage);
         shown.set_length(p.total);
         shown.set_position(p.done);
@@ -49,9 +64,10 @@ pub fn run(args: ConvertArgs) -> CmdResult {
     bar.finish_and_clear();
     let stats = stats?;
     eprintln!(
-        "wrote {} ({}: {} tensors, {} of them packed int8/q4 weights, {} bytes of weights)",
+        "wrote {} ({}{}: {} tensors, {} of them packed weights, {} bytes of weights)",
         args.out.display(),
         args.precision,
+        if args.layout == WeightLayout::CpuKernels { ", CPU layout" } else { "" },
         stats.tensors,
         stats.packed_weights,
         stats.file_bytes

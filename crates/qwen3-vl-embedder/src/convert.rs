@@ -3,8 +3,9 @@
 //!
 //! The output holds `model.safetensors` (the weights, `qwen3_vl_model::write_converted`), every
 //! other regular file of the source (`config.json`, `tokenizer.json`, ...) copied, and
-//! [`FORMAT_FILE`], which records the precision and how the tensors are stored
-//! ([`ConvertedFormat`]). Everything is written into a temporary sibling directory, fsynced,
+//! [`FORMAT_FILE`], which records the precision, the [`WeightLayout`] and how the tensors are
+//! stored ([`ConvertedFormat`]). The portable layout is read by every device; the CPU kernels'
+//! layout (bf16, int8, q4) is mapped and used in place by the CPU device only. Everything is written into a temporary sibling directory, fsynced,
 //! and renamed into place at the end: a failed or killed conversion leaves no output (the next
 //! run removes a stale temporary directory), never a half-written one.
 
@@ -12,16 +13,25 @@ use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+pub use qwen3_vl_model::WeightLayout;
 use qwen3_vl_model::{ConvertProgress, ConvertStats, Qwen3VlConfig, write_converted};
 
 use crate::error::{EmbedError, Result};
-pub use crate::model_files::{ConvertedFormat, FORMAT_NAME, FORMAT_VERSION};
+pub use crate::model_files::{
+    CPU_LAYOUT, CPU_LAYOUT_FORMAT_VERSION, ConvertedFormat, FORMAT_NAME, FORMAT_VERSION, PORTABLE_LAYOUT,
+};
 use crate::model_files::{FORMAT_FILE, ModelFiles};
 use crate::precision::Precision;
 
 impl ConvertedFormat {
-    fn new(precision: Precision) -> Self {
+    fn new(precision: Precision, layout: WeightLayout) -> Self {
         let (linear_weights, other_tensors) = match precision {
+            _ if layout == WeightLayout::CpuKernels => (
+                "the CPU kernels' own arrays, used in place (mapped) by the CPU device only: {layer}.weight.cpu1.bf16_panels \
+                 (U16), or .cpu1.q8_values (I8) / .cpu1.q8_scales (F32) / .cpu1.q8_corrections (I32), or .cpu1.q4_codes \
+                 (U8) / .cpu1.q4_scales (F32); see qwen3-vl-model's load/cpu_layout.rs and linear-kernels' pack.rs",
+                "as stored in the source",
+            ),
             Precision::Int8 => (
                 "{layer}.weight.q8: I8 [out, ceil(in/32)*32], one row per output, zero-padded past in, values -127..=127; \
                  {layer}.weight.q8_scales: F32 [out, ceil(in/32)]; weight = scale * value, scale = max|w| / 127 per 32 inputs",
@@ -43,22 +53,29 @@ impl ConvertedFormat {
                 },
             ),
         };
+        let (version, layout_name) = match layout {
+            WeightLayout::Portable => (FORMAT_VERSION, PORTABLE_LAYOUT),
+            WeightLayout::CpuKernels => (CPU_LAYOUT_FORMAT_VERSION, CPU_LAYOUT),
+        };
         Self {
             format: FORMAT_NAME.into(),
-            version: FORMAT_VERSION,
+            version,
             precision: precision.name().into(),
+            layout: layout_name.into(),
             linear_weights: linear_weights.into(),
             other_tensors: other_tensors.into(),
             written_by: concat!("qwen3-vl-embed ", env!("CARGO_PKG_VERSION")).into(),
         }
     }
 }
-/// Converts the model directory `src` to `precision` (f16, bf16, int8 or q4) into the new
-/// directory `out` (absent or empty), reporting progress. See the module docs.
+/// Converts the model directory `src` to `precision` (f16, bf16, int8 or q4) in `layout`
+/// (the CPU kernels' layout: bf16, int8 or q4) into the new directory `out` (absent or empty),
+/// reporting progress. See the module docs.
 pub fn convert_dir(
     src: &Path,
     out: &Path,
     precision: Precision,
+    layout: WeightLayout,
     progress: impl Fn(ConvertProgress) + Send + Sync + 'static,
 ) -> Result<ConvertStats> {
     if precision == Precision::F32 {
@@ -67,14 +84,21 @@ pub fn convert_dir(
             reason: "f32 is not a conversion: choose int8, q4, f16 or bf16".into(),
         });
     }
+    if layout == WeightLayout::CpuKernels && precision == Precision::F16 {
+        return Err(EmbedError::BadConvertOutput {
+            path: out.display().to_string(),
+            reason: "the CPU kernels' layout exists for bf16, int8 and q4, not f16".into(),
+        });
+    }
     check_out(out)?;
     let files = ModelFiles::read_dir(src)?;
     let config = Qwen3VlConfig::from_json_str(&files.config_json)?;
     let temp = temp_dir(out)?;
     let result = (|| {
-        let stats = write_weights(&temp, files, config, precision, progress)?;
+        let stats = write_weights(&temp, files, config, precision, layout, progress)?;
         copy_other_files(src, &temp)?;
-        let format = serde_json::to_vec_pretty(&ConvertedFormat::new(precision)).expect("a plain struct serializes");
+        let format =
+            serde_json::to_vec_pretty(&ConvertedFormat::new(precision, layout)).expect("a plain struct serializes");
         write_synced(&temp.join(FORMAT_FILE), &format)?;
         sync_dir(&temp)?;
         fs::rename(&temp, out).map_err(|e| io(out, e))?;
@@ -123,6 +147,7 @@ fn write_weights(
     files: ModelFiles,
     config: Qwen3VlConfig,
     precision: Precision,
+    layout: WeightLayout,
     progress: impl Fn(ConvertProgress) + Send + Sync + 'static,
 ) -> Result<ConvertStats> {
     let path = dir.join("model.safetensors");
@@ -132,6 +157,7 @@ fn write_weights(
         files.checkpoint,
         config,
         precision.dtype(),
+        layout,
         &mut writer,
         &path.display().to_string(),
         progress,

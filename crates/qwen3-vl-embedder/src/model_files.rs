@@ -29,8 +29,15 @@ pub struct ModelFiles {
 
 /// The `format` value of [`FORMAT_FILE`].
 pub const FORMAT_NAME: &str = "qwen3-vl-embed-converted";
-/// The version of the layout this code writes and reads.
+/// The version of the format this code writes for the portable layout (every device).
 pub const FORMAT_VERSION: u32 = 1;
+/// The version written for the CPU kernels' layout (`convert --layout cpu`): a tool older
+/// than the layout refuses such a directory by its version instead of failing on tensor names.
+pub const CPU_LAYOUT_FORMAT_VERSION: u32 = 2;
+/// The `layout` value of the portable layout (also what a format file without one means).
+pub const PORTABLE_LAYOUT: &str = "portable";
+/// The `layout` value of the CPU kernels' layout.
+pub const CPU_LAYOUT: &str = "cpu";
 
 /// The description a converted directory carries in [`FORMAT_FILE`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,6 +48,9 @@ pub struct ConvertedFormat {
     pub version: u32,
     /// The precision name (`int8`, `q4`, `f16`, `bf16`): load it with this `--precision`.
     pub precision: String,
+    /// [`PORTABLE_LAYOUT`] (every device reads it) or [`CPU_LAYOUT`] (the CPU device maps it).
+    #[serde(default = "portable_layout")]
+    pub layout: String,
     /// How the linear weights are stored, in words (names, dtypes, shapes, quantization rule).
     pub linear_weights: String,
     /// How every other tensor is stored.
@@ -49,14 +59,24 @@ pub struct ConvertedFormat {
     pub written_by: String,
 }
 
+fn portable_layout() -> String {
+    PORTABLE_LAYOUT.into()
+}
+
 impl ConvertedFormat {
-    /// The recorded precision, checked: a format or version this code does not know, or an
-    /// unknown precision, is [`EmbedError::BadConvertedFormat`].
+    /// The recorded precision, checked: a format, version or layout this code does not know,
+    /// or an unknown precision, is [`EmbedError::BadConvertedFormat`].
     pub fn checked_precision(&self) -> Result<Precision> {
-        if self.format != FORMAT_NAME || self.version != FORMAT_VERSION {
+        let known = match self.layout.as_str() {
+            PORTABLE_LAYOUT => self.version == FORMAT_VERSION,
+            CPU_LAYOUT => self.version == CPU_LAYOUT_FORMAT_VERSION,
+            _ => false,
+        };
+        if self.format != FORMAT_NAME || !known {
             return Err(EmbedError::BadConvertedFormat(format!(
-                "format {:?} version {}, expected {FORMAT_NAME:?} version {FORMAT_VERSION} (written by a newer tool?)",
-                self.format, self.version
+                "format {:?} version {} layout {:?}, expected {FORMAT_NAME:?} version {FORMAT_VERSION} ({PORTABLE_LAYOUT:?}) \
+                 or {CPU_LAYOUT_FORMAT_VERSION} ({CPU_LAYOUT:?}) (written by a newer tool?)",
+                self.format, self.version, self.layout
             )));
         }
         self.precision

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use qwen3_vl_embedder::convert::convert_dir;
+use qwen3_vl_embedder::convert::{WeightLayout, convert_dir};
 use qwen3_vl_embedder::{DeviceChoice, EmbedError, EmbedInput, Embedder, EmbedderOptions, Precision, start_device};
 use reference_fixtures::{Reference, cases, tiny_model_dir};
 
@@ -40,7 +40,7 @@ fn embed_on(choice: DeviceChoice, dir: &Path, precision: Precision) -> Result<Ve
 fn converted_int8_and_q4_load_to_the_same_vectors_bitwise() {
     for precision in [Precision::Int8, Precision::Q4] {
         let out = scratch(precision.name());
-        let stats = convert_dir(&tiny_model_dir(), &out, precision, |_| {}).unwrap();
+        let stats = convert_dir(&tiny_model_dir(), &out, precision, WeightLayout::Portable, |_| {}).unwrap();
         assert!(stats.packed_weights > 0, "{precision}: no packed weights");
         for file in ["config.json", "tokenizer.json", "model.safetensors", "qwen3-vl-embed-format.json"] {
             assert!(out.join(file).is_file(), "{precision}: {file} missing");
@@ -60,6 +60,47 @@ fn converted_int8_and_q4_load_to_the_same_vectors_bitwise() {
     }
 }
 
+/// The CPU kernels' layout (bf16, int8, q4): the directory is mapped and its arrays used in
+/// place, and gives the vectors of packing the original at load, bit for bit; only in its own
+/// precision, only on the CPU device, never in f16 (typed errors that say so).
+#[test]
+fn cpu_layout_directories_load_to_the_same_vectors_bitwise() {
+    for precision in [Precision::Bf16, Precision::Int8, Precision::Q4] {
+        let out = scratch(&format!("cpu-{}", precision.name()));
+        let stats = convert_dir(&tiny_model_dir(), &out, precision, WeightLayout::CpuKernels, |_| {}).unwrap();
+        assert!(stats.packed_weights > 0, "{precision}: no packed weights");
+        assert_eq!(qwen3_vl_embedder::model_files::read_format(&out).unwrap(), Some(precision));
+        let format = std::fs::read_to_string(out.join("qwen3-vl-embed-format.json")).unwrap();
+        assert!(format.contains(r#""layout": "cpu""#), "{format}");
+        let want = embed(&tiny_model_dir(), precision).unwrap();
+        assert_eq!(embed(&out, precision).unwrap(), want, "{precision}: CPU layout vs packed at load");
+        let other = if precision == Precision::Bf16 { Precision::Int8 } else { Precision::Bf16 };
+        let err = embed(&out, other).unwrap_err();
+        assert!(
+            matches!(err, EmbedError::Model(qwen3_vl_model::ModelError::ConvertedPrecision { .. })),
+            "{precision} loaded as {other}: {err}"
+        );
+        // wgpu refuses bf16 weights before reading any (UnsupportedPrecision); int8 and q4
+        // reach the weights, which say where they can be used.
+        let err = embed_on(DeviceChoice::Wgpu, &out, precision).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                EmbedError::Model(
+                    qwen3_vl_model::ModelError::CpuLayoutDevice { .. }
+                        | qwen3_vl_model::ModelError::UnsupportedPrecision { .. }
+                )
+            ) && (precision == Precision::Bf16) == err.to_string().contains("cannot hold"),
+            "{precision} on wgpu: {err}"
+        );
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+    let out = scratch("cpu-f16");
+    let err = convert_dir(&tiny_model_dir(), &out, Precision::F16, WeightLayout::CpuKernels, |_| {}).unwrap_err();
+    assert!(matches!(err, EmbedError::BadConvertOutput { .. }) && err.to_string().contains("f16"), "{err}");
+    assert!(!out.exists());
+}
+
 /// The same on wgpu (lavapipe in CI): the stored values go to the device as they are, so the
 /// converted directory gives the vectors of quantizing at load there too, bit for bit, and
 /// only in its own precision.
@@ -67,7 +108,7 @@ fn converted_int8_and_q4_load_to_the_same_vectors_bitwise() {
 fn converted_int8_and_q4_load_on_wgpu_to_the_same_vectors_bitwise() {
     for precision in [Precision::Int8, Precision::Q4] {
         let out = scratch(&format!("wgpu-{}", precision.name()));
-        convert_dir(&tiny_model_dir(), &out, precision, |_| {}).unwrap();
+        convert_dir(&tiny_model_dir(), &out, precision, WeightLayout::Portable, |_| {}).unwrap();
         let want = embed_on(DeviceChoice::Wgpu, &tiny_model_dir(), precision).unwrap();
         let got = embed_on(DeviceChoice::Wgpu, &out, precision).unwrap();
         assert_eq!(got, want, "{precision} on wgpu: converted vs quantized at load");
@@ -82,12 +123,12 @@ fn converted_int8_and_q4_load_on_wgpu_to_the_same_vectors_bitwise() {
 #[test]
 fn converted_bf16_and_f16_match_rounding_at_load() {
     let out = scratch("bf16");
-    convert_dir(&tiny_model_dir(), &out, Precision::Bf16, |_| {}).unwrap();
+    convert_dir(&tiny_model_dir(), &out, Precision::Bf16, WeightLayout::Portable, |_| {}).unwrap();
     assert_eq!(embed(&out, Precision::Bf16).unwrap(), embed(&tiny_model_dir(), Precision::Bf16).unwrap());
     std::fs::remove_dir_all(&out).unwrap();
 
     let out = scratch("f16");
-    convert_dir(&tiny_model_dir(), &out, Precision::F16, |_| {}).unwrap();
+    convert_dir(&tiny_model_dir(), &out, Precision::F16, WeightLayout::Portable, |_| {}).unwrap();
     let got = embed(&out, Precision::F32).unwrap();
     let reference = Reference::load("text");
     let cosine: f32 = got[0].iter().zip(&reference.float("embedding").values).map(|(a, b)| a * b).sum();
@@ -102,7 +143,7 @@ fn failed_conversions_leave_nothing_behind() {
     let out = scratch("busy");
     std::fs::create_dir_all(&out).unwrap();
     std::fs::write(out.join("keep.txt"), b"mine").unwrap();
-    let err = convert_dir(&tiny_model_dir(), &out, Precision::Q4, |_| {}).unwrap_err();
+    let err = convert_dir(&tiny_model_dir(), &out, Precision::Q4, WeightLayout::Portable, |_| {}).unwrap_err();
     assert!(matches!(err, EmbedError::BadConvertOutput { .. }), "{err}");
     assert_eq!(std::fs::read(out.join("keep.txt")).unwrap(), b"mine");
     std::fs::remove_dir_all(&out).unwrap();
@@ -115,7 +156,7 @@ fn failed_conversions_leave_nothing_behind() {
     let weights = std::fs::read(tiny_model_dir().join("model.safetensors")).unwrap();
     std::fs::write(src.join("model.safetensors"), &weights[..weights.len() / 2]).unwrap();
     let out = scratch("from-broken");
-    let err = convert_dir(&src, &out, Precision::Q4, |_| {}).unwrap_err();
+    let err = convert_dir(&src, &out, Precision::Q4, WeightLayout::Portable, |_| {}).unwrap_err();
     assert!(err.to_string().contains("model.safetensors"), "{err}");
     assert!(!out.exists(), "a failed conversion left {}", out.display());
     let parent = out.parent().unwrap();

@@ -10,6 +10,9 @@
 //!   quantization, the model's own. Every other tensor is copied as stored.
 //! - f16 / bf16: every float tensor is rounded to that dtype (nearest even), chunk by chunk.
 //!
+//! - [`WeightLayout::CpuKernels`] (bf16, int8, q4): as int8 / q4 above, every packed weight
+//!   written as the CPU kernels' arrays instead (`load/cpu_layout.rs`), first in the file.
+//!
 //! The LM head (never used by the embedding model) is dropped in every case.
 
 use std::collections::{HashMap, HashSet};
@@ -20,9 +23,10 @@ use burn::tensor::{DType, Device};
 use half::{bf16, f16};
 
 use crate::config::Qwen3VlConfig;
-use crate::cpu_linear::PackedWeight;
+use crate::cpu_linear::{PackFormat, PackedWeight};
 use crate::error::{ModelError, Result};
 use crate::load::checkpoint::Checkpoint;
+use crate::load::cpu_layout;
 use crate::load::packed_store::{StoredKind, stored_bytes, stored_names, stored_plan};
 use crate::load::safetensors::{StoredDType, widen_into};
 use crate::load::safetensors_write::{TensorPlan, write_safetensors};
@@ -51,10 +55,24 @@ pub struct ConvertStats {
     pub file_bytes: u64,
 }
 
+/// How a converted checkpoint stores the weights it packs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WeightLayout {
+    /// Row-major values and scales every device reads (`load/packed_store.rs`): int8 and q4
+    /// only (f16 and bf16 are plain tensors).
+    #[default]
+    Portable,
+    /// The CPU kernels' own arrays (`load/cpu_layout.rs`), which the CPU device maps and uses
+    /// in place: bf16, int8 and q4. No other device reads it.
+    CpuKernels,
+}
+
 /// How one output tensor is made.
 enum Source {
-    /// A packed weight's values (0) or scales (1).
+    /// A packed weight's portable values (0) or scales (1).
     Packed(Arc<PackedWeight>, usize),
+    /// A packed weight's array `.1` in the CPU kernels' layout.
+    Parts(Arc<PackedWeight>, usize),
     /// The source tensor's bytes unchanged.
     Copy(String),
     /// The source float tensor rounded to the plan's dtype.
@@ -63,28 +81,34 @@ enum Source {
 
 /// Converts `checkpoint` (the weights of `config`) to `dtype` — `F16`, `BF16`,
 /// [`int8_weights`](crate::int8_weights) or [`q4_weights`](crate::q4_weights) — and writes the
-/// result to `out` as one safetensors file (`path` names it in errors). `progress` hears about
-/// each tensor quantized or written.
+/// result to `out` as one safetensors file in `layout` (`path` names it in errors). `progress`
+/// hears about each tensor quantized or written.
 pub fn write_converted<W: Write>(
     checkpoint: Checkpoint,
     config: Qwen3VlConfig,
     dtype: DType,
+    layout: WeightLayout,
     out: &mut W,
     path: &str,
     progress: impl Fn(ConvertProgress) + Send + Sync + 'static,
 ) -> Result<ConvertStats> {
     let progress = Arc::new(progress);
     let (plan, sources, checkpoint) = match dtype {
+        DType::F16 if layout == WeightLayout::CpuKernels => {
+            return Err(ModelError::Config("the CPU kernels' layout exists for bf16, int8 and q4, not f16".into()));
+        }
+        DType::BF16 | DType::QFloat(_) if layout == WeightLayout::CpuKernels => {
+            let checkpoint = recorded_load(checkpoint, config, dtype, &progress)?;
+            let recorded: HashMap<String, Arc<PackedWeight>> = checkpoint.take_recorded().into_iter().collect();
+            let (plan, sources) = cpu_plan(&checkpoint, &recorded)?;
+            (plan, sources, checkpoint)
+        }
         DType::F16 | DType::BF16 => {
             let (plan, sources) = round_plan(&checkpoint, dtype)?;
             (plan, sources, checkpoint)
         }
         DType::QFloat(_) => {
-            let shown = progress.clone();
-            let checkpoint = checkpoint.recording_packed().with_progress(move |p| {
-                shown(ConvertProgress { stage: "quantizing", done: p.loaded_bytes, total: p.total_bytes })
-            });
-            drop(Qwen3VlModel::load(&checkpoint, config, &Device::flex(), dtype)?);
+            let checkpoint = recorded_load(checkpoint, config, dtype, &progress)?;
             let recorded: HashMap<String, Arc<PackedWeight>> = checkpoint.take_recorded().into_iter().collect();
             let (plan, sources) = packed_plan(&checkpoint, &recorded)?;
             (plan, sources, checkpoint)
@@ -106,6 +130,7 @@ pub fn write_converted<W: Write>(
                 let bytes = &cached.as_ref().expect("just filled").1[*part];
                 sink.write_all(bytes).map_err(io)?;
             }
+            Source::Parts(weight, part) => sink.write_all(weight.parts()[*part]).map_err(io)?,
             Source::Copy(name) => checkpoint.copy_bytes(name, |chunk| sink.write_all(chunk))?,
             Source::Round(name) => {
                 let mut failed = None;
@@ -123,22 +148,65 @@ pub fn write_converted<W: Write>(
         progress(ConvertProgress { stage: "writing", done, total });
         Ok(())
     })?;
-    let packed_weights = sources.iter().filter(|s| matches!(s, Source::Packed(_, 0))).count();
+    let packed_weights = sources.iter().filter(|s| matches!(s, Source::Packed(_, 0) | Source::Parts(_, 0))).count();
     Ok(ConvertStats { tensors: plan.len(), packed_weights, file_bytes: total })
 }
 
-/// int8 / q4: each recorded weight as its two packed tensors, every other tensor copied.
-fn packed_plan(
+/// Loads the model at `dtype` on the CPU device, recording every weight it packs (the
+/// quantization or packing is the model's own, by construction); the checkpoint comes back
+/// with the records.
+fn recorded_load(
+    checkpoint: Checkpoint,
+    config: Qwen3VlConfig,
+    dtype: DType,
+    progress: &Arc<impl Fn(ConvertProgress) + Send + Sync + 'static>,
+) -> Result<Checkpoint> {
+    let shown = progress.clone();
+    let checkpoint = checkpoint.recording_packed().with_progress(move |p| {
+        shown(ConvertProgress { stage: "quantizing", done: p.loaded_bytes, total: p.total_bytes })
+    });
+    drop(Qwen3VlModel::load(&checkpoint, config, &Device::flex(), dtype)?);
+    Ok(checkpoint)
+}
+
+/// The CPU kernels' layout: each recorded weight's arrays first (each a multiple of 64 bytes,
+/// so all start aligned for a map), then every other tensor copied.
+fn cpu_plan(
     checkpoint: &Checkpoint,
     recorded: &HashMap<String, Arc<PackedWeight>>,
 ) -> Result<(Vec<TensorPlan>, Vec<Source>)> {
-    // The stored tensors of a checkpoint that was itself converted are replaced, not copied.
-    let replaced: HashSet<String> = recorded
-        .keys()
-        .flat_map(|w| [StoredKind::Q8, StoredKind::Q4].into_iter().flat_map(move |k| stored_names(w, k)))
-        .collect();
     let mut names: Vec<&String> = recorded.keys().collect();
     names.sort();
+    let (mut plan, mut sources) = (Vec::new(), Vec::new());
+    for name in names {
+        let weight = &recorded[name];
+        for (part, p) in cpu_layout::plan(name, weight).into_iter().enumerate() {
+            plan.push(p);
+            sources.push(Source::Parts(weight.clone(), part));
+        }
+    }
+    let (copied, copies) = copy_plan(checkpoint, recorded)?;
+    plan.extend(copied);
+    sources.extend(copies);
+    Ok((plan, sources))
+}
+
+/// Every tensor of `checkpoint` the packed weights in `recorded` do not replace, copied as
+/// stored (the stored forms of an already converted source are replaced too).
+fn copy_plan(
+    checkpoint: &Checkpoint,
+    recorded: &HashMap<String, Arc<PackedWeight>>,
+) -> Result<(Vec<TensorPlan>, Vec<Source>)> {
+    let replaced: HashSet<String> = recorded
+        .keys()
+        .flat_map(|w| {
+            let portable = [StoredKind::Q8, StoredKind::Q4].into_iter().flat_map(move |k| stored_names(w, k));
+            let cpu = [PackFormat::Bf16, PackFormat::Q8, PackFormat::Q4]
+                .into_iter()
+                .flat_map(move |f| cpu_layout::tensor_names(w, f));
+            portable.chain(cpu)
+        })
+        .collect();
     let (mut plan, mut sources) = (Vec::new(), Vec::new());
     for name in checkpoint.tensor_names() {
         if Checkpoint::is_ignored(&name) || replaced.contains(&name) || recorded.contains_key(&name) {
@@ -156,6 +224,17 @@ fn packed_plan(
         });
         sources.push(Source::Copy(name));
     }
+    Ok((plan, sources))
+}
+
+/// int8 / q4: each recorded weight as its two packed tensors, every other tensor copied.
+fn packed_plan(
+    checkpoint: &Checkpoint,
+    recorded: &HashMap<String, Arc<PackedWeight>>,
+) -> Result<(Vec<TensorPlan>, Vec<Source>)> {
+    let (mut plan, mut sources) = copy_plan(checkpoint, recorded)?;
+    let mut names: Vec<&String> = recorded.keys().collect();
+    names.sort();
     for name in names {
         let weight = &recorded[name];
         let parts = stored_plan(name, weight).expect("only int8/q4 weights are recorded");

@@ -44,6 +44,29 @@ pub enum PackFormat {
     Q4,
 }
 
+impl PackFormat {
+    /// The format linear weights of `dtype` are packed in on the CPU: bf16,
+    /// [`int8_weights`](crate::int8_weights) or [`q4_weights`](crate::q4_weights); `None`
+    /// for the others.
+    pub fn of_linear_dtype(dtype: DType) -> Option<Self> {
+        match dtype {
+            DType::BF16 => Some(Self::Bf16),
+            DType::QFloat(_) if crate::is_q4(dtype) => Some(Self::Q4),
+            DType::QFloat(_) => Some(Self::Q8),
+            _ => None,
+        }
+    }
+
+    /// The names of the packed arrays ([`PackedWeight::parts`]), in order.
+    pub fn part_names(self) -> &'static [&'static str] {
+        match self {
+            Self::Bf16 => &PackedBf16::PART_NAMES,
+            Self::Q8 => &PackedQ8::PART_NAMES,
+            Self::Q4 => &PackedQ4::PART_NAMES,
+        }
+    }
+}
+
 /// Whether linear layers of `dtype` on `device` use the CPU kernels: the CPU device (flex)
 /// with [`int8_weights`](crate::int8_weights) or [`q4_weights`](crate::q4_weights) everywhere
 /// (wasm32 included: SIMD128 kernels), and with bf16 weights natively (wasm32 keeps burn's
@@ -108,6 +131,46 @@ impl PackedWeight {
                 PackedQ4::from_runs(k, n, |col, k0, run| w.widen_run(col, k0, run)),
                 Q8Kernel::select().map_err(kernel_error)?,
             ),
+        })
+    }
+
+    /// The format the weight is packed in.
+    pub fn format(&self) -> PackFormat {
+        match self {
+            Self::Bf16(..) => PackFormat::Bf16,
+            Self::Q8(..) => PackFormat::Q8,
+            Self::Q4(..) => PackFormat::Q4,
+        }
+    }
+
+    /// The packed arrays' little-endian bytes, in the order of [`PackFormat::part_names`]:
+    /// stored as they are, [`Self::from_parts`] uses them again with no packing.
+    pub fn parts(&self) -> Vec<&[u8]> {
+        match self {
+            Self::Bf16(w, _) => w.parts(),
+            Self::Q8(w, _) => w.parts(),
+            Self::Q4(w, _) => w.parts(),
+        }
+    }
+
+    /// A `[k (in), n (out)]` weight of `format` from the bytes of [`Self::parts`], used in
+    /// place where they are aligned (a mapped file): no packing, no copy. Byte counts that do
+    /// not fit `k` and `n` are [`ModelError::CorruptWeights`] (its `file` left for the caller
+    /// to name).
+    pub fn from_parts(format: PackFormat, k: usize, n: usize, parts: Vec<linear_kernels::SharedBytes>) -> Result<Self> {
+        let corrupt =
+            |e: linear_kernels::Error| ModelError::CorruptWeights { file: String::new(), reason: e.to_string() };
+        Ok(match format {
+            PackFormat::Bf16 => Self::Bf16(
+                PackedBf16::from_parts(k, n, parts).map_err(corrupt)?,
+                Bf16Kernel::select().map_err(kernel_error)?,
+            ),
+            PackFormat::Q8 => {
+                Self::Q8(PackedQ8::from_parts(k, n, parts).map_err(corrupt)?, Q8Kernel::select().map_err(kernel_error)?)
+            }
+            PackFormat::Q4 => {
+                Self::Q4(PackedQ4::from_parts(k, n, parts).map_err(corrupt)?, Q8Kernel::select().map_err(kernel_error)?)
+            }
         })
     }
 

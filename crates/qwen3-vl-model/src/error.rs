@@ -80,6 +80,16 @@ pub enum ModelError {
         stored: String,
     },
 
+    /// A converted checkpoint stores its weights in the CPU kernels' own layout
+    /// (`convert --layout cpu`), and the model was asked to load on another device.
+    #[error(
+        "the weights are stored in the CPU kernels' layout ({stored}): load them on the CPU device, or convert the original checkpoint with --layout portable for other devices"
+    )]
+    CpuLayoutDevice {
+        /// The stored precision: `bf16`, `int8` or `q4`.
+        stored: String,
+    },
+
     /// The inputs handed to the forward pass are inconsistent (wrong number of image
     /// tokens for the grids, empty batch, ...).
     #[error("invalid model input: {0}")]

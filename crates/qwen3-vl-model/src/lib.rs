@@ -42,15 +42,15 @@ mod vision_layout;
 
 pub use config::{Qwen3VlConfig, TextConfig, VisionConfig};
 #[cfg(not(target_family = "wasm"))]
-pub use convert::{ConvertProgress, ConvertStats, write_converted};
+pub use convert::{ConvertProgress, ConvertStats, WeightLayout, write_converted};
 pub use cpu_attention::cpu_attention_kernel;
 pub use cpu_linear::{CpuKernels, PackFormat, PackedWeight, cpu_kernels};
 pub use error::{ModelError, Result};
 pub use load::checkpoint::{Checkpoint, LoadProgress, ProgressFn, shard_names};
 pub use load::packed_store::{StoredKind, stored_bytes, stored_kind, stored_names, stored_plan};
-#[cfg(not(target_family = "wasm"))]
-pub use load::safetensors::FileSource;
 pub use load::safetensors::{ByteSource, SafetensorsFile, SendSyncOnNative, StoredDType, StoredRows, TensorInfo};
+#[cfg(not(target_family = "wasm"))]
+pub use load::safetensors::{FileSource, NO_MAP_ENV};
 pub use load::safetensors_write::{TensorPlan, write_safetensors};
 pub use load::weights::{INT8_BLOCK, Q4_BLOCK, int8_weights, is_q4, q4_weights};
 pub use model::{ModelInput, ModelOutput, PAD_TOKEN_ID, PrefixCache, Qwen3VlModel, read_f32};

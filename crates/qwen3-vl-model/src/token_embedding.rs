@@ -11,16 +11,20 @@
 //! In the q4 mode the table is kept in int8 instead (one f32 scale per 32 values of a row, the
 //! int8 linear weights' rule): 0.39 GB for 2B instead of 0.62, which keeps a q4 download of
 //! the 2B under 1.4 GB; each looked-up row is dequantized (value · scale).
+//!
+//! A directory in the CPU kernels' layout (`load/cpu_layout.rs`) keeps the table in its file,
+//! mapped: a lookup widens the row where the file holds it, and the load reads nothing.
 
 use std::sync::Arc;
 
-use linear_kernels::PackedQ8;
+use linear_kernels::{PackedQ8, SharedBytes};
 
-use crate::cpu_linear::PackedWeight;
+use crate::cpu_linear::{PackFormat, PackedWeight};
 use crate::error::{ModelError, Result};
 use crate::load::checkpoint::Checkpoint;
+use crate::load::cpu_layout;
 use crate::load::packed_store::{self, StoredKind, StoredWeight};
-use crate::load::safetensors::{StoredValues, half_to_f32};
+use crate::load::safetensors::{StoredDType, StoredValues, half_to_f32, widen_into};
 
 /// The `[vocab_size, hidden]` token table, on the host in its stored precision, or in int8.
 #[derive(Debug, Clone)]
@@ -35,6 +39,9 @@ pub struct TokenEmbedding {
 enum Table {
     /// As the checkpoint stores it.
     Stored(StoredValues),
+    /// As the checkpoint stores it, viewed in its mapped file: `[vocab_size, hidden]` values of
+    /// `dtype`, little-endian.
+    Mapped { dtype: StoredDType, bytes: SharedBytes },
     /// int8 rows: a [`PackedQ8`] whose output columns are the tokens (the layout a tied LM
     /// head would use), so the converter stores it like any int8 weight.
     Q8(Arc<PackedWeight>),
@@ -43,8 +50,14 @@ enum Table {
 impl TokenEmbedding {
     /// Reads `name` (`[vocab_size, hidden]`) from the checkpoint, in its stored precision, or
     /// quantized to int8 when `int8` (the q4 mode). A converted checkpoint's int8 table
-    /// (`{name}.q8`) is read back as stored, without re-quantizing.
+    /// (`{name}.q8`, or the CPU layout's arrays) is read back as stored, without re-quantizing.
     pub fn load(checkpoint: &Checkpoint, name: &str, vocab_size: usize, hidden: usize, int8: bool) -> Result<Self> {
+        if let Some(format) = cpu_layout::stored_format(checkpoint, name) {
+            // Any mode takes an int8 table as stored (as below): a wrong precision is reported
+            // by the linear weights, which name the directory's.
+            let packed = cpu_layout::read(checkpoint, name, format, [vocab_size, hidden], Some(PackFormat::Q8))?;
+            return Ok(Self { values: Table::Q8(Arc::new(packed)), vocab_size, hidden });
+        }
         let values = match packed_store::stored_kind(checkpoint, name) {
             Some(kind) => {
                 let packed =
@@ -63,7 +76,14 @@ impl TokenEmbedding {
                 checkpoint.record_packed(name, &packed);
                 Table::Q8(packed)
             }
-            None => Table::Stored(checkpoint.take_stored(name, &[vocab_size, hidden])?),
+            None => match checkpoint.tensor_info(name) {
+                Some(info) if info.dtype.is_ok() && cpu_layout::holds_layout(checkpoint) => {
+                    let (dtype, dtype_name) = (info.dtype.clone().expect("checked"), info.dtype_name().to_string());
+                    Table::Mapped { dtype, bytes: checkpoint.take_shared(name, &[vocab_size, hidden], &dtype_name)? }
+                }
+                // Missing or not a float tensor: the ordinary read gives the typed error.
+                _ => Table::Stored(checkpoint.take_stored(name, &[vocab_size, hidden])?),
+            },
         };
         Ok(Self { values, vocab_size, hidden })
     }
@@ -85,6 +105,12 @@ impl TokenEmbedding {
                 Table::Stored(StoredValues::F32(v)) => out.extend_from_slice(&v[rows]),
                 Table::Stored(StoredValues::Half { dtype, bits }) => {
                     out.extend(bits[rows].iter().map(|&b| half_to_f32(*dtype, b)))
+                }
+                Table::Mapped { dtype, bytes } => {
+                    let size = dtype.size();
+                    let start = out.len();
+                    out.resize(start + h, 0.0);
+                    widen_into(*dtype, &bytes.as_bytes()[rows.start * size..rows.end * size], &mut out[start..]);
                 }
                 Table::Q8(packed) => {
                     let PackedWeight::Q8(table, _) = &**packed else { unreachable!("the table is only ever int8") };

@@ -14,13 +14,14 @@ use crate::Error;
 use crate::buffer::packed_buffer;
 use crate::error::check_len;
 use crate::par::NR;
+use crate::shared::{Part, SharedBytes, exact_parts, product};
 
 /// A `[k, n]` bf16 weight in the kernels' panel layout (see the module docs).
 #[derive(Clone, Debug)]
 pub struct PackedBf16 {
     k: usize,
     n: usize,
-    data: Vec<u16>,
+    data: Part<u16>,
 }
 
 impl PackedBf16 {
@@ -71,13 +72,31 @@ impl PackedBf16 {
                 }
             });
         }
-        Ok(PackedBf16 { k, n, data })
+        Ok(PackedBf16 { k, n, data: Part::Owned(data) })
     }
 
     /// Packs an f32 `[k, n]` row-major weight, rounding each value to the nearest bf16.
     pub fn from_kn_f32(w: &[f32], k: usize, n: usize) -> Result<Self, Error> {
         check_len("weight", k, n, w.len())?;
         Ok(Self::from_fn(k, n, |kk, col| bf16::from_f32(w[kk * n + col])))
+    }
+
+    /// The names of the arrays [`Self::parts`] gives, in order.
+    pub const PART_NAMES: [&'static str; 1] = ["panels"];
+
+    /// The packed arrays' little-endian bytes, in [`Self::PART_NAMES`] order: stored as they
+    /// are, [`Self::from_parts`] views them again with no packing.
+    pub fn parts(&self) -> Vec<&[u8]> {
+        vec![self.data.as_le_bytes()]
+    }
+
+    /// A `[k, n]` weight from the bytes of [`Self::parts`], viewed in place where they are
+    /// aligned (copied where not). Wrong byte counts for `k` and `n` are an [`Error::Shape`].
+    pub fn from_parts(k: usize, n: usize, parts: Vec<SharedBytes>) -> Result<Self, Error> {
+        let [panels] = exact_parts(parts)?;
+        let len = product(&[n.div_ceil(NR), k.div_ceil(2), 2 * NR]);
+        let data = Part::from_shared("bf16 panels", panels, len)?;
+        Ok(PackedBf16 { k, n, data })
     }
 
     /// The input size K.
@@ -116,6 +135,6 @@ impl PackedBf16 {
                 }
             });
         }
-        PackedBf16 { k, n, data }
+        PackedBf16 { k, n, data: Part::Owned(data) }
     }
 }

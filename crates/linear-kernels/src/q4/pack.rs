@@ -25,6 +25,7 @@ use crate::buffer::packed_buffer;
 use crate::error::check_len;
 use crate::par::NR;
 use crate::q8::BLOCK;
+use crate::shared::{Part, SharedBytes, exact_parts, product};
 
 /// Code bytes per block per panel: 32 inputs x 32 columns, two codes per byte.
 const BLOCK_BYTES: usize = BLOCK * NR / 2;
@@ -35,8 +36,8 @@ const BLOCK_BYTES: usize = BLOCK * NR / 2;
 pub struct PackedQ4 {
     k: usize,
     n: usize,
-    codes: Vec<u8>,
-    scales: Vec<f32>,
+    codes: Part<u8>,
+    scales: Part<f32>,
 }
 
 /// One panel of a [`PackedQ4`], the slices a kernel reads.
@@ -100,15 +101,36 @@ impl PackedQ4 {
         }
     }
 
-    /// An empty (all zero-weight) packing of `[k, n]`.
-    fn zeros(k: usize, n: usize) -> Self {
-        let (blocks, panels) = (k.div_ceil(BLOCK), n.div_ceil(NR));
-        PackedQ4 {
+    /// The names of the arrays [`Self::parts`] gives, in order.
+    pub const PART_NAMES: [&'static str; 2] = ["codes", "scales"];
+
+    /// The packed arrays' little-endian bytes, in [`Self::PART_NAMES`] order: stored as they
+    /// are, [`Self::from_parts`] views them again with no packing.
+    pub fn parts(&self) -> Vec<&[u8]> {
+        vec![self.codes.as_le_bytes(), self.scales.as_le_bytes()]
+    }
+
+    /// A `[k, n]` weight from the bytes of [`Self::parts`], viewed in place where they are
+    /// aligned (copied where not). Wrong byte counts for `k` and `n` are an [`Error::Shape`];
+    /// other bytes than [`Self::parts`] wrote give wrong products, never a read out of bounds.
+    pub fn from_parts(k: usize, n: usize, parts: Vec<SharedBytes>) -> Result<Self, Error> {
+        let [codes, scales] = exact_parts(parts)?;
+        let (panels, blocks) = (n.div_ceil(NR), k.div_ceil(BLOCK));
+        Ok(PackedQ4 {
             k,
             n,
-            codes: packed_buffer(panels * blocks * BLOCK_BYTES, ZERO_CODE * 0x11),
-            scales: packed_buffer(panels * blocks * NR, 0.0),
-        }
+            codes: Part::from_shared("q4 codes", codes, product(&[panels, blocks, BLOCK_BYTES]))?,
+            scales: Part::from_shared("q4 scales", scales, product(&[panels, blocks, NR]))?,
+        })
+    }
+
+    /// A zero-weight packing of `[k, n]` filled by `block` (see [`fill_panels`]).
+    fn packed(k: usize, n: usize, block: impl Fn(usize, usize, usize, &mut [u8; BLOCK]) -> f32 + Sync) -> Self {
+        let (blocks, panels) = (k.div_ceil(BLOCK), n.div_ceil(NR));
+        let mut codes = packed_buffer(panels * blocks * BLOCK_BYTES, ZERO_CODE * 0x11);
+        let mut scales = packed_buffer(panels * blocks * NR, 0.0);
+        fill_panels(k, n, &mut codes, &mut scales, block);
+        PackedQ4 { k, n, codes: Part::Owned(codes), scales: Part::Owned(scales) }
     }
 
     /// Quantizes and packs a `[k, n]` weight given element by element: `get(i, j)` is input
@@ -124,13 +146,11 @@ impl PackedQ4 {
     /// Like [`Self::from_fn`], a block of consecutive inputs at a time (see
     /// [`PackedQ8::from_runs`](crate::PackedQ8::from_runs)).
     pub fn from_runs(k: usize, n: usize, fill: impl Fn(usize, usize, &mut [f32]) + Sync) -> Self {
-        let mut packed = Self::zeros(k, n);
-        packed.fill_panels(|p, c, b, codes| {
+        Self::packed(k, n, |p, c, b, codes| {
             let mut v = [0.0f32; BLOCK];
             fill(p * NR + c, b * BLOCK, &mut v[..BLOCK.min(k - b * BLOCK)]);
             quantize_block(&v, codes)
-        });
-        packed
+        })
     }
 
     /// Packs already-quantized codes in the portable checkpoint form (module docs):
@@ -141,16 +161,14 @@ impl PackedQ4 {
         let blocks = k.div_ceil(BLOCK);
         check_len("codes", n, blocks * BLOCK / 2, codes.len())?;
         check_len("scales", n, blocks, scales.len())?;
-        let mut packed = Self::zeros(k, n);
-        packed.fill_panels(|p, c, b, out| {
+        Ok(Self::packed(k, n, |p, c, b, out| {
             let col = p * NR + c;
             let row = &codes[col * blocks * BLOCK / 2 + b * BLOCK / 2..][..BLOCK / 2];
             for (j, o) in out.iter_mut().enumerate() {
                 *o = if b * BLOCK + j < k { (row[j / 2] >> (4 * (j % 2))) & 0x0F } else { ZERO_CODE };
             }
             f16::from_bits(scales[col * blocks + b]).to_f32()
-        });
-        Ok(packed)
+        }))
     }
 
     /// The portable checkpoint form of [`Self::from_codes`]: (codes `[n, blocks * 16]`,
@@ -171,30 +189,34 @@ impl PackedQ4 {
         }
         (codes, scales)
     }
+}
 
-    /// Fills every valid column's blocks: `block(panel, column in panel, block, codes out)`
-    /// writes a block's 32 codes and returns its scale.
-    fn fill_panels(&mut self, block: impl Fn(usize, usize, usize, &mut [u8; BLOCK]) -> f32 + Sync) {
-        let (k, n) = (self.k, self.n);
-        let blocks = k.div_ceil(BLOCK);
-        if blocks == 0 {
-            return;
-        }
-        self.codes
-            .par_chunks_mut(blocks * BLOCK_BYTES)
-            .zip(self.scales.par_chunks_mut(blocks * NR))
-            .enumerate()
-            .for_each(|(p, (codes, scales))| {
-                for c in 0..NR.min(n - p * NR) {
-                    for b in 0..blocks {
-                        let mut q = [ZERO_CODE; BLOCK];
-                        scales[b * NR + c] = block(p, c, b, &mut q);
-                        for (kk, &code) in q.iter().enumerate() {
-                            let byte = &mut codes[(b * 8 + kk / 4) * 64 + (c % 16) * 4 + kk % 4];
-                            *byte = if c < 16 { (*byte & 0xF0) | code } else { (*byte & 0x0F) | (code << 4) };
-                        }
+/// Fills every valid column's blocks of the panels `codes` and `scales` (all zero weights
+/// before): `block(panel, column in panel, block, codes out)` writes a block's 32 codes and
+/// returns its scale.
+fn fill_panels(
+    k: usize,
+    n: usize,
+    codes: &mut [u8],
+    scales: &mut [f32],
+    block: impl Fn(usize, usize, usize, &mut [u8; BLOCK]) -> f32 + Sync,
+) {
+    let blocks = k.div_ceil(BLOCK);
+    if blocks == 0 {
+        return;
+    }
+    codes.par_chunks_mut(blocks * BLOCK_BYTES).zip(scales.par_chunks_mut(blocks * NR)).enumerate().for_each(
+        |(p, (codes, scales))| {
+            for c in 0..NR.min(n - p * NR) {
+                for b in 0..blocks {
+                    let mut q = [ZERO_CODE; BLOCK];
+                    scales[b * NR + c] = block(p, c, b, &mut q);
+                    for (kk, &code) in q.iter().enumerate() {
+                        let byte = &mut codes[(b * 8 + kk / 4) * 64 + (c % 16) * 4 + kk % 4];
+                        *byte = if c < 16 { (*byte & 0xF0) | code } else { (*byte & 0x0F) | (code << 4) };
                     }
                 }
-            });
-    }
+            }
+        },
+    );
 }

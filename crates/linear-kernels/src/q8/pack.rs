@@ -24,6 +24,7 @@ use crate::Error;
 use crate::buffer::packed_buffer;
 use crate::error::check_len;
 use crate::par::NR;
+use crate::shared::{Part, SharedBytes, exact_parts, product};
 
 /// A `[k, n]` weight quantized to int8 with one scale per 32 inputs per output column, in the
 /// kernels' panel layout (see the module docs).
@@ -31,9 +32,9 @@ use crate::par::NR;
 pub struct PackedQ8 {
     k: usize,
     n: usize,
-    values: Vec<i8>,
-    scales: Vec<f32>,
-    neg_corrections: Vec<i32>,
+    values: Part<i8>,
+    scales: Part<f32>,
+    neg_corrections: Part<i32>,
 }
 
 /// One panel of a [`PackedQ8`], the slices a kernel reads.
@@ -70,6 +71,34 @@ impl PackedQ8 {
     pub fn from_nk(w: &[f32], n: usize, k: usize) -> Result<Self, Error> {
         check_len("weight", k, n, w.len())?;
         Ok(Self::from_fn(k, n, |kk, col| w[col * k + kk]))
+    }
+
+    /// The names of the arrays [`Self::parts`] gives, in order.
+    pub const PART_NAMES: [&'static str; 3] = ["values", "scales", "corrections"];
+
+    /// The packed arrays' little-endian bytes, in [`Self::PART_NAMES`] order: stored as they
+    /// are, [`Self::from_parts`] views them again with no packing.
+    pub fn parts(&self) -> Vec<&[u8]> {
+        vec![self.values.as_le_bytes(), self.scales.as_le_bytes(), self.neg_corrections.as_le_bytes()]
+    }
+
+    /// A `[k, n]` weight from the bytes of [`Self::parts`], viewed in place where they are
+    /// aligned (copied where not). Wrong byte counts for `k` and `n` are an [`Error::Shape`].
+    ///
+    /// Unlike [`Self::from_quantized`], the values are not scanned for -128 and the
+    /// corrections are not recomputed: either would read the whole weight, which a load from
+    /// a mapped file exists to avoid. Bytes that [`Self::parts`] did not write give wrong
+    /// products, never a read out of bounds (every kernel checks the panel's lengths).
+    pub fn from_parts(k: usize, n: usize, parts: Vec<SharedBytes>) -> Result<Self, Error> {
+        let [values, scales, corrections] = exact_parts(parts)?;
+        let (panels, blocks) = (n.div_ceil(NR), k.div_ceil(BLOCK));
+        Ok(PackedQ8 {
+            k,
+            n,
+            values: Part::from_shared("int8 values", values, product(&[panels, blocks, BLOCK * NR]))?,
+            scales: Part::from_shared("int8 scales", scales, product(&[panels, blocks, NR]))?,
+            neg_corrections: Part::from_shared("int8 corrections", corrections, product(&[panels, blocks, NR]))?,
+        })
     }
 
     /// The input size K.
@@ -207,6 +236,12 @@ impl PackedQ8 {
                     }
                 });
         }
-        PackedQ8 { k, n, values, scales, neg_corrections }
+        PackedQ8 {
+            k,
+            n,
+            values: Part::Owned(values),
+            scales: Part::Owned(scales),
+            neg_corrections: Part::Owned(neg_corrections),
+        }
     }
 }

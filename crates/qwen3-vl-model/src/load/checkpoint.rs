@@ -9,6 +9,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use half::bf16;
+use linear_kernels::SharedBytes;
 
 use crate::cpu_linear::PackedWeight;
 use crate::error::{ModelError, Result};
@@ -161,6 +162,13 @@ impl Checkpoint {
     /// and marks it as used (a converted checkpoint's packed weights).
     pub fn take_bytes(&self, name: &str, expected: &[usize], dtype: &str) -> Result<Vec<u8>> {
         self.take(name, expected, |file| file.read_bytes(name, dtype))
+    }
+
+    /// A tensor's bytes (of `dtype`, shape checked, marked as used) viewed in place where the
+    /// file can be mapped, else read: the weights a directory stores in the CPU kernels'
+    /// layout (`load/cpu_layout.rs`).
+    pub fn take_shared(&self, name: &str, expected: &[usize], dtype: &str) -> Result<SharedBytes> {
+        self.take(name, expected, |file| file.shared_bytes(name, dtype))
     }
 
     /// Builds a checkpoint from in-memory files: `(file name, bytes)` pairs.

@@ -11,6 +11,8 @@
 
 use std::collections::HashMap;
 
+use linear_kernels::SharedBytes;
+
 use crate::error::{ModelError, Result};
 
 /// Largest header we accept. Real headers are a few hundred KB; this bounds what a hostile
@@ -42,6 +44,13 @@ pub trait ByteSource: SendSyncOnNative {
     }
     /// Fills `buf` with the bytes starting at `offset`.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()>;
+    /// The `len` bytes at `offset`, viewed in place where the source can (a mapped file),
+    /// else read into memory of their own (the default).
+    fn shared(&self, offset: u64, len: usize) -> std::io::Result<SharedBytes> {
+        let mut bytes = vec![0u8; len];
+        self.read_at(offset, &mut bytes)?;
+        Ok(SharedBytes::from_vec(bytes))
+    }
 }
 
 impl ByteSource for Vec<u8> {
@@ -56,13 +65,21 @@ impl ByteSource for Vec<u8> {
     }
 }
 
-/// A file on disk, read with positioned reads (no memory map: a map of a file that another
-/// process truncates would crash us with SIGBUS).
+/// A file on disk, read with positioned reads. Only [`ByteSource::shared`] maps it (once,
+/// read-only): the weights a converted directory stores in the CPU kernels' own layout
+/// (`load/cpu_layout.rs`), which are then used in place. Why not map everything: a map of a
+/// file that another process truncates crashes us with SIGBUS, so it is kept to the one case
+/// where it saves the whole load; [`NO_MAP_ENV`] turns it off (those weights are then read).
 #[cfg(not(target_family = "wasm"))]
 pub struct FileSource {
     file: std::sync::Mutex<std::fs::File>,
     len: u64,
+    map: std::sync::OnceLock<Option<std::sync::Arc<memmap2::Mmap>>>,
 }
+
+/// Set to `1` to read weights stored in the CPU kernels' layout instead of mapping them (see
+/// [`FileSource`]).
+pub const NO_MAP_ENV: &str = "QWEN3_VL_NO_MMAP";
 
 #[cfg(not(target_family = "wasm"))]
 impl FileSource {
@@ -71,7 +88,26 @@ impl FileSource {
         let io = |source| ModelError::Io { path: path.display().to_string(), source };
         let file = std::fs::File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
-        Ok(Self { file: std::sync::Mutex::new(file), len })
+        Ok(Self { file: std::sync::Mutex::new(file), len, map: std::sync::OnceLock::new() })
+    }
+
+    /// The whole file mapped read-only, made on first use; `None` when [`NO_MAP_ENV`] is `1`
+    /// or the map fails (then bytes are read).
+    fn mapped(&self) -> Option<std::sync::Arc<memmap2::Mmap>> {
+        self.map
+            .get_or_init(|| {
+                if std::env::var(NO_MAP_ENV).is_ok_and(|v| v == "1") {
+                    return None;
+                }
+                let file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                // SAFETY: the map is read-only and private to this process; its contents change
+                // only if another process rewrites the file while we hold it, which the
+                // converter never does (it writes a new directory and renames it into place).
+                // A truncation by someone else would be a SIGBUS, the reason maps are limited
+                // to these weights and can be turned off (see the type's docs).
+                unsafe { memmap2::Mmap::map(&*file) }.ok().map(std::sync::Arc::new)
+            })
+            .clone()
     }
 }
 
@@ -85,6 +121,16 @@ impl ByteSource for FileSource {
         let mut file = self.file.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         file.seek(SeekFrom::Start(offset))?;
         file.read_exact(buf)
+    }
+    fn shared(&self, offset: u64, len: usize) -> std::io::Result<SharedBytes> {
+        let Some(map) = self.mapped() else {
+            let mut bytes = vec![0u8; len];
+            self.read_at(offset, &mut bytes)?;
+            return Ok(SharedBytes::from_vec(bytes));
+        };
+        let start = usize::try_from(offset).map_err(|_| std::io::ErrorKind::UnexpectedEof)?;
+        let owner: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync> = map;
+        SharedBytes::new(owner, start..start.saturating_add(len)).map_err(|_| std::io::ErrorKind::UnexpectedEof.into())
     }
 }
 
@@ -297,6 +343,20 @@ impl SafetensorsFile {
         let mut out = vec![0u8; info.byte_len() as usize];
         self.source.read_at(info.start, &mut out).map_err(|e| self.read_error(tensor, e))?;
         Ok(out)
+    }
+
+    /// One tensor's bytes (its header must name `dtype`) viewed in place where the source can
+    /// map them, else read (see [`ByteSource::shared`]): weights stored in the CPU kernels'
+    /// layout. Its length was checked against the shape and the file when the header was parsed.
+    pub fn shared_bytes(&self, tensor: &str, dtype: &str) -> Result<SharedBytes> {
+        let info = self.info(tensor)?;
+        if info.dtype_name() != dtype {
+            return Err(ModelError::UnsupportedDType {
+                name: tensor.to_string(),
+                dtype: info.dtype_name().to_string(),
+            });
+        }
+        self.source.shared(info.start, info.byte_len() as usize).map_err(|e| self.read_error(tensor, e))
     }
 
     /// Streams one tensor's stored bytes, whatever its dtype, through `visit` in chunks of at

@@ -6,9 +6,10 @@ use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::cpu_linear::{PackFormat, PackedWeight};
-use crate::error::Result;
+use crate::error::{ModelError, Result};
 use crate::layers::{LayerNorm, Linear, LinearWeight, RmsNorm};
 use crate::load::checkpoint::Checkpoint;
+use crate::load::cpu_layout;
 use crate::load::device_quant::QuantizedRows;
 use crate::load::packed_store::{self, StoredKind, StoredWeight};
 
@@ -99,11 +100,20 @@ impl WeightLoader<'_> {
         let (d_out, d_in) = (shape[0], shape[1..].iter().product());
         let weight_name = format!("{name}.weight");
         let cpu = crate::cpu_linear::applies(self.device, self.linear_dtype);
-        let quantized = match self.linear_dtype {
-            DType::QFloat(_) if is_q4(self.linear_dtype) => Some(StoredKind::Q4),
-            DType::QFloat(_) => Some(StoredKind::Q8),
-            _ => None,
+        let format = PackFormat::of_linear_dtype(self.linear_dtype);
+        let quantized = match format {
+            Some(PackFormat::Q4) => Some(StoredKind::Q4),
+            Some(PackFormat::Q8) => Some(StoredKind::Q8),
+            Some(PackFormat::Bf16) | None => None,
         };
+        // A converted checkpoint in the CPU kernels' layout: used in place (mapped).
+        if let Some(stored) = cpu_layout::stored_format(self.checkpoint, &weight_name) {
+            if !cpu && format == Some(stored) {
+                return Err(ModelError::CpuLayoutDevice { stored: cpu_layout::precision(stored).into() });
+            }
+            let packed = cpu_layout::read(self.checkpoint, &weight_name, stored, [d_out, d_in], format)?;
+            return self.packed(name, packed, d_out, bias);
+        }
         // A converted checkpoint: the weight is stored packed, and read back without
         // re-quantizing (only in its own precision).
         if let Some(kind) = packed_store::stored_kind(self.checkpoint, &weight_name) {
@@ -124,11 +134,7 @@ impl WeightLoader<'_> {
             // The CPU device: packed once for our kernels; the stored copy is dropped here.
             // Packed from the file's bytes: no widened or transposed copy in between.
             DType::BF16 | DType::QFloat(_) if cpu => {
-                let format = match quantized {
-                    Some(StoredKind::Q4) => PackFormat::Q4,
-                    Some(StoredKind::Q8) => PackFormat::Q8,
-                    None => PackFormat::Bf16,
-                };
+                let format = format.expect("bf16, int8 and q4 each have a format");
                 let packed =
                     self.checkpoint.take_rows(&weight_name, shape, |w| PackedWeight::from_stored(format, w))?;
                 return self.packed(name, packed, d_out, bias);
@@ -156,9 +162,7 @@ impl WeightLoader<'_> {
 
     fn packed(&self, name: &str, weight: PackedWeight, d_out: usize, bias: bool) -> Result<Linear> {
         let weight = Arc::new(weight);
-        if !matches!(*weight, PackedWeight::Bf16(..)) {
-            self.checkpoint.record_packed(&format!("{name}.weight"), &weight);
-        }
+        self.checkpoint.record_packed(&format!("{name}.weight"), &weight);
         let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
         Ok(Linear { weight: LinearWeight::Packed(weight), bias })
     }
