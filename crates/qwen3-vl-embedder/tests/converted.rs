@@ -75,6 +75,18 @@ fn cpu_layout_directories_load_to_the_same_vectors_bitwise() {
         let want = embed(&tiny_model_dir(), precision).unwrap();
         assert_eq!(embed(&out, precision).unwrap(), want, "{precision}: CPU layout vs packed at load");
         let other = if precision == Precision::Bf16 { Precision::Int8 } else { Precision::Bf16 };
+        // Into the portable layout: int8 and q4 re-pack what the load read (the same vectors);
+        // a rounding conversion of the arrays is refused.
+        if precision != Precision::Bf16 {
+            let portable = scratch(&format!("cpu-portable-{}", precision.name()));
+            convert_dir(&out, &portable, precision, WeightLayout::Portable, |_| {}).unwrap();
+            assert_eq!(embed(&portable, precision).unwrap(), want, "{precision}: CPU layout -> portable");
+            std::fs::remove_dir_all(&portable).unwrap();
+        }
+        let refused = scratch(&format!("cpu-round-{}", precision.name()));
+        let err = convert_dir(&out, &refused, Precision::F16, WeightLayout::Portable, |_| {}).unwrap_err();
+        assert!(err.to_string().contains("CPU kernels' layout"), "{precision}: {err}");
+        assert!(!refused.exists());
         let err = embed(&out, other).unwrap_err();
         assert!(
             matches!(err, EmbedError::Model(qwen3_vl_model::ModelError::ConvertedPrecision { .. })),

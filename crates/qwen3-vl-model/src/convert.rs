@@ -103,6 +103,13 @@ pub fn write_converted<W: Write>(
             let (plan, sources) = cpu_plan(&checkpoint, &recorded)?;
             (plan, sources, checkpoint)
         }
+        // Rounding copies integer tensors as they are: the CPU layout's arrays would pass
+        // through into a directory that claims to be portable.
+        DType::F16 | DType::BF16 if cpu_layout::holds_layout(&checkpoint) => {
+            return Err(ModelError::Config(
+                "this checkpoint is in the CPU kernels' layout: convert the original checkpoint to f16 or bf16".into(),
+            ));
+        }
         DType::F16 | DType::BF16 => {
             let (plan, sources) = round_plan(&checkpoint, dtype)?;
             (plan, sources, checkpoint)

@@ -108,10 +108,7 @@ impl Qwen3VlModel {
             ""
         };
         let (compute, linear_dtype) = match dtype {
-            DType::BF16 | DType::QFloat(_) => {
-                crate::load::transient_buffers::keep_freed_buffers_mapped();
-                (DType::F32, dtype)
-            }
+            DType::BF16 | DType::QFloat(_) => (DType::F32, dtype),
             other => (other, other),
         };
         if compute == DType::F32 && *device == Device::flex() {
@@ -121,6 +118,12 @@ impl Qwen3VlModel {
         let vision = VisionTower::load(&w, &format!("{root}visual."), &config.vision)?;
         let text = TextDecoder::load(&w, &format!("{root}language_model."), &config.text)?;
         checkpoint.ensure_all_used()?;
+        // After the load, not before: with the thresholds raised, every packed weight came
+        // from glibc's heap, which kept the load's freed transients (the tokenizer's parse on
+        // its other thread, read buffers) resident beside them.
+        if linear_dtype != compute {
+            crate::load::transient_buffers::keep_freed_buffers_mapped();
+        }
         Ok(Self {
             text_inv_freq: inv_freq(config.text.rope_theta, config.text.head_dim),
             config,

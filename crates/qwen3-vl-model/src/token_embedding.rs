@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use linear_kernels::{PackedQ8, SharedBytes};
+use linear_kernels::SharedBytes;
 
 use crate::cpu_linear::{PackFormat, PackedWeight};
 use crate::error::{ModelError, Result};
@@ -42,7 +42,7 @@ enum Table {
     /// As the checkpoint stores it, viewed in its mapped file: `[vocab_size, hidden]` values of
     /// `dtype`, little-endian.
     Mapped { dtype: StoredDType, bytes: SharedBytes },
-    /// int8 rows: a [`PackedQ8`] whose output columns are the tokens (the layout a tied LM
+    /// int8 rows: a [`linear_kernels::PackedQ8`] whose output columns are the tokens (the layout a tied LM
     /// head would use), so the converter stores it like any int8 weight.
     Q8(Arc<PackedWeight>),
 }
@@ -66,13 +66,11 @@ impl TokenEmbedding {
                 Table::Q8(Arc::new(packed))
             }
             None if int8 => {
-                let stored = checkpoint.take_stored(name, &[vocab_size, hidden])?;
-                let get = |i: usize, token: usize| match &stored {
-                    StoredValues::F32(v) => v[token * hidden + i],
-                    StoredValues::Half { dtype, bits } => half_to_f32(*dtype, bits[token * hidden + i]),
-                };
-                let kernel = linear_kernels::Q8Kernel::Scalar;
-                let packed = Arc::new(PackedWeight::Q8(PackedQ8::from_fn(hidden, vocab_size, get), kernel));
+                // Quantized from the file's bytes, a row run at a time (as linear weights are):
+                // no widened copy of the 0.6 GB table.
+                let packed = checkpoint
+                    .take_rows(name, &[vocab_size, hidden], |rows| PackedWeight::from_stored(PackFormat::Q8, rows))?;
+                let packed = Arc::new(packed);
                 checkpoint.record_packed(name, &packed);
                 Table::Q8(packed)
             }

@@ -253,6 +253,13 @@ impl Checkpoint {
         let rows = expected.first().copied().unwrap_or(1);
         let cols = expected.iter().skip(1).product();
         self.take(name, expected, |file| {
+            // A tensor larger than any linear weight (the token table) gets a buffer of its
+            // own, freed right after: the shared one would keep its size for the whole load.
+            if file.tensors().get(name).is_some_and(|info| info.byte_len() > SCRATCH_MAX_BYTES) {
+                let mut own = Vec::new();
+                let (dtype, bytes) = file.read_raw(name, &mut own)?;
+                return convert(StoredRows { dtype, bytes, rows, cols });
+            }
             let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
             let (dtype, bytes) = file.read_raw(name, &mut scratch)?;
             convert(StoredRows { dtype, bytes, rows, cols })
@@ -303,6 +310,10 @@ impl Checkpoint {
         Err(ModelError::UnexpectedTensors { names })
     }
 }
+
+/// The largest tensor read through the load's shared buffer ([`Checkpoint::take_rows`]): above
+/// the 8B model's largest linear weight in bf16 (4096 x 12288, 96 MiB), below its token table.
+const SCRATCH_MAX_BYTES: u64 = 128 << 20;
 
 /// The distinct shard file names of a `model.safetensors.index.json`, in first-seen order.
 /// Names must be plain file names: an index pointing outside the model directory is corrupt.

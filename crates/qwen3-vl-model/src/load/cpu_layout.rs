@@ -21,6 +21,7 @@
 use crate::cpu_linear::{PackFormat, PackedWeight};
 use crate::error::{ModelError, Result};
 use crate::load::checkpoint::Checkpoint;
+#[cfg(not(target_family = "wasm"))]
 use crate::load::safetensors_write::TensorPlan;
 
 /// The layout's version tag (see the module docs).
@@ -63,7 +64,9 @@ pub fn holds_layout(checkpoint: &Checkpoint) -> bool {
     checkpoint.tensor_names().iter().any(|name| name.contains(&tag))
 }
 
-/// The plan of `packed`'s tensors under `name` (their bytes: [`PackedWeight::parts`]).
+/// The plan of `packed`'s tensors under `name` (their bytes: [`PackedWeight::parts`]), for
+/// the converter (native only).
+#[cfg(not(target_family = "wasm"))]
 pub fn plan(name: &str, packed: &PackedWeight) -> Vec<TensorPlan> {
     let format = packed.format();
     tensor_names(name, format)

@@ -79,6 +79,7 @@ pub struct FileSource {
 
 /// Set to `1` to read weights stored in the CPU kernels' layout instead of mapping them (see
 /// [`FileSource`]).
+#[cfg(not(target_family = "wasm"))]
 pub const NO_MAP_ENV: &str = "QWEN3_VL_NO_MMAP";
 
 #[cfg(not(target_family = "wasm"))]

@@ -7,9 +7,12 @@
 //! pages for the kernel to zero and fault in: 60% of a bf16 text query's time under `perf`
 //! (`clear_page_erms` and the fault path). Raising both thresholds lets the next weight reuse
 //! the last one's memory: a 32-token query on the 2B went from 3.2 s to 1.2 s
-//! (benches/model/README.md). int8 weights are dequantized into the same kind of transient
-//! buffer on the CPU. f32 weights are never freed during a forward pass, and raising the
-//! thresholds there measured within noise, so only the bf16 and int8 modes ask for it.
+//! (benches/model/README.md). Our CPU kernels no longer widen or dequantize weights, but a
+//! product's activation copy and output (tens of MB for a screenshot or a batch) are the same
+//! kind of short-lived buffer. f32 weights are never freed during a forward pass, and raising
+//! the thresholds there measured within noise, so only the bf16, int8 and q4 modes ask for it,
+//! and only once their weights are loaded (`Qwen3VlModel::load`): asked before, the packed
+//! weights themselves came from the heap, which then also kept the load's freed transients.
 //!
 //! This is a process-wide allocator setting, made once, on glibc only; other allocators
 //! (macOS, Windows, musl, wasm) are left as they are.
