@@ -192,27 +192,22 @@ mod tests {
             };
             // Offset 0 is viewed in place, offset 3 misaligns every part (copied).
             for offset in [0, 3] {
-                let bf = PackedBf16::from_kn_f32(&w, k, n).unwrap();
-                let back = PackedBf16::from_parts(k, n, stored(bf.parts(), offset)).unwrap();
-                assert_eq!(
-                    run(&|y| matmul_bf16(&x, m, &bf, y).unwrap()),
-                    run(&|y| matmul_bf16(&x, m, &back, y).unwrap()),
-                    "bf16 {m}x{k}x{n} at offset {offset}"
-                );
-                let q8 = PackedQ8::from_kn(&w, k, n).unwrap();
-                let back = PackedQ8::from_parts(k, n, stored(q8.parts(), offset)).unwrap();
-                assert_eq!(
-                    run(&|y| matmul_q8(&x, m, &q8, y).unwrap()),
-                    run(&|y| matmul_q8(&x, m, &back, y).unwrap()),
-                    "int8 {m}x{k}x{n} at offset {offset}"
-                );
-                let q4 = PackedQ4::from_kn(&w, k, n).unwrap();
-                let back = PackedQ4::from_parts(k, n, stored(q4.parts(), offset)).unwrap();
-                assert_eq!(
-                    run(&|y| matmul_q4(&x, m, &q4, y).unwrap()),
-                    run(&|y| matmul_q4(&x, m, &back, y).unwrap()),
-                    "q4 {m}x{k}x{n} at offset {offset}"
-                );
+                // Packs with `$pack`, views the parts again, and compares both products.
+                macro_rules! viewed_again_multiplies_the_same {
+                    ($what:literal, $packed:ty, $pack:expr, $matmul:ident) => {{
+                        let packed = $pack.unwrap();
+                        let back = <$packed>::from_parts(k, n, stored(packed.parts(), offset)).unwrap();
+                        assert_eq!(
+                            run(&|y| $matmul(&x, m, &packed, y).unwrap()),
+                            run(&|y| $matmul(&x, m, &back, y).unwrap()),
+                            "{} {m}x{k}x{n} at offset {offset}",
+                            $what
+                        );
+                    }};
+                }
+                viewed_again_multiplies_the_same!("bf16", PackedBf16, PackedBf16::from_kn_f32(&w, k, n), matmul_bf16);
+                viewed_again_multiplies_the_same!("int8", PackedQ8, PackedQ8::from_kn(&w, k, n), matmul_q8);
+                viewed_again_multiplies_the_same!("q4", PackedQ4, PackedQ4::from_kn(&w, k, n), matmul_q4);
             }
         }
     }
