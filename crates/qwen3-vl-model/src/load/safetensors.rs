@@ -47,10 +47,16 @@ pub trait ByteSource: SendSyncOnNative {
     /// The `len` bytes at `offset`, viewed in place where the source can (a mapped file),
     /// else read into memory of their own (the default).
     fn shared(&self, offset: u64, len: usize) -> std::io::Result<SharedBytes> {
-        let mut bytes = vec![0u8; len];
-        self.read_at(offset, &mut bytes)?;
-        Ok(SharedBytes::from_vec(bytes))
+        read_owned(self, offset, len)
     }
+}
+
+/// `len` bytes of `source` at `offset`, read into memory of their own: [`ByteSource::shared`]
+/// where nothing can be mapped.
+fn read_owned<S: ByteSource + ?Sized>(source: &S, offset: u64, len: usize) -> std::io::Result<SharedBytes> {
+    let mut bytes = vec![0u8; len];
+    source.read_at(offset, &mut bytes)?;
+    Ok(SharedBytes::from_vec(bytes))
 }
 
 impl ByteSource for Vec<u8> {
@@ -125,9 +131,7 @@ impl ByteSource for FileSource {
     }
     fn shared(&self, offset: u64, len: usize) -> std::io::Result<SharedBytes> {
         let Some(map) = self.mapped() else {
-            let mut bytes = vec![0u8; len];
-            self.read_at(offset, &mut bytes)?;
-            return Ok(SharedBytes::from_vec(bytes));
+            return read_owned(self, offset, len);
         };
         let start = usize::try_from(offset).map_err(|_| std::io::ErrorKind::UnexpectedEof)?;
         let owner: std::sync::Arc<dyn AsRef<[u8]> + Send + Sync> = map;
