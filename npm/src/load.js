@@ -40,7 +40,9 @@ export async function fetchBytes(url, { cache = true, onProgress, file = String(
   const fromCache = Boolean(response);
   if (!response) {
     response = await fetchOk(url);
-    if (store) await store.put(String(url), response.clone()).catch(() => {});
+    // A cache that refuses the file (its quota, a private window, a nearly full disk) is not an
+    // error: the bytes are here. The next load downloads it again, which the warning says.
+    if (store) await store.put(String(url), response.clone()).catch((e) => warnRefused(url, e));
   }
   const total = Number(response.headers.get('content-length')) || undefined;
   if (!response.body) {
@@ -92,7 +94,7 @@ async function cachedFileReader(store, url, { onProgress, file }) {
       if (e?.name === 'TypeError' && !/Cache/i.test(e.message)) {
         throw codedError('MODEL_SOURCE', `download of ${url} failed: ${e.message}`, e);
       }
-      console.warn(`qwen3-vl-embed: the Cache API refused ${url} (${e?.message}); loading it from memory instead`);
+      warnRefused(url, e);
       return null;
     }
     response = await store.match(String(url));
@@ -104,6 +106,11 @@ async function cachedFileReader(store, url, { onProgress, file }) {
     size: blob.size,
     read: (offset, length) => new Uint8Array(new FileReaderSync().readAsArrayBuffer(blob.slice(offset, offset + length))),
   };
+}
+
+/** The console warning for a file the Cache API did not store; the load goes on from memory. */
+function warnRefused(url, e) {
+  console.warn(`qwen3-vl-embed: the Cache API refused ${url} (${e?.message}); loading it from memory, not cached for the next load`);
 }
 
 function concat(chunks, length) {

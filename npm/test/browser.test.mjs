@@ -203,6 +203,8 @@ test('a converted q4 directory from a URL: downloaded into the Cache API once, l
   await page.goto(`${base}/demo/blank.html`);
   const fetched = [];
   page.on('request', (r) => r.url().includes('/converted/') && fetched.push(new URL(r.url()).pathname));
+  const warnings = [];
+  page.on('console', (m) => m.type() === 'warning' && warnings.push(m.text()));
   const c = cases('text_image')[0];
   const loadTwice = async () => page.evaluate(async (inputs) => {
     const { Embedder } = await import('/pkg/dist/browser.js');
@@ -217,15 +219,27 @@ test('a converted q4 directory from a URL: downloaded into the Cache API once, l
       runs.push({ vector: Array.from(await e.embed(input)), fromCache: weights.every((p) => p.fromCache), downloads: weights.length });
       e.dispose();
     }
+    // A cache that refuses the files (as Chromium's does on a nearly full disk): the model
+    // loads from the network all the same, and a warning says it was not cached.
+    await caches.delete('qwen3-vl-embed-v1');
+    const put = Cache.prototype.put;
+    Cache.prototype.put = () => Promise.reject(new DOMException('Cache.put() encountered a network error', 'NetworkError'));
+    const uncached = await Embedder.load({ modelUrl: '/converted/', device: 'cpu' });
+    const refused = Array.from(await uncached.embed(input));
+    uncached.dispose();
+    Cache.prototype.put = put;
     const atLoad = await Embedder.load({ modelUrl: '/fixtures/models/tiny-embedding/', device: 'cpu', dtype: 'q4', cache: false });
-    return { runs, atLoad: Array.from(await atLoad.embed(input)) };
+    return { runs, refused, atLoad: Array.from(await atLoad.embed(input)) };
   }, c.inputs);
-  const { runs, atLoad } = await loadTwice();
+  const { runs, refused, atLoad } = await loadTwice();
   await page.close();
   assert.ok(!runs[0].fromCache && runs[0].downloads > 0, 'the first load downloads');
   assert.ok(runs[1].fromCache, 'the second load reads the weights from the Cache API');
-  assert.equal(fetched.filter((p) => p.endsWith('/model.safetensors')).length, 1, `network requests: ${fetched.join(', ')}`);
+  // One download for the two loads, one more with the refusing cache.
+  assert.equal(fetched.filter((p) => p.endsWith('/model.safetensors')).length, 2, `network requests: ${fetched.join(', ')}`);
   assert.deepEqual(runs[1].vector, runs[0].vector);
+  assert.deepEqual(refused, runs[0].vector, 'a refusing cache changes nothing but the download');
+  assert.ok(warnings.some((w) => /Cache API refused .*\/converted\/model\.safetensors/.test(w)), `warnings: ${warnings.join(' | ')}`);
   assert.deepEqual(runs[0].vector, atLoad, 'the converted q4 directory gives the vector of q4 quantized at load');
   const want = readSafetensor(join(FIXTURES, 'reference', `${c.name}.safetensors`), 'embedding').values;
   const cosine = runs[0].vector.reduce((sum, x, i) => sum + x * want[i], 0);

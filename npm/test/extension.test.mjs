@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serve } from '../../web/serve.mjs';
-import { FIXTURES, MODEL_DIR } from './helpers.js';
+import { FIXTURES, MODEL_DIR, freeBytes, roomiestTmpdir } from './helpers.js';
 
 const SOURCE = fileURLToPath(new URL('../../web/extension/', import.meta.url));
 const PACKAGE_DIR = process.env.QWEN3_VL_PACKAGE_DIR ?? fileURLToPath(new URL('..', import.meta.url));
@@ -104,7 +104,9 @@ const timings = {};
 
 before(async () => {
   // The path Chromium hashes is the real one (no symlinks), as it resolves --load-extension.
-  tmp = realpathSync(mkdtempSync(join(tmpdir(), 'qwen3-vl-extension-')));
+  // The profile goes where there is room: a nearly full disk makes Chromium refuse Cache API
+  // writes, which the hosted-model test checks (roomiestTmpdir says more).
+  tmp = realpathSync(mkdtempSync(join(roomiestTmpdir(), 'qwen3-vl-extension-')));
   dir = join(tmp, 'extension');
   prepareExtension(dir);
   id = extensionId(dir);
@@ -223,7 +225,8 @@ test('a hosted model URL set under "Model" is downloaded once into the Cache API
     assert.ok(aside?.index && aside.indexModel.endsWith('/model/'), 'the packed model\'s library is set aside');
     assert.equal(await page.inputValue('#model-url'), url);
     const cached = await page.evaluate(async () => (await (await caches.open('qwen3-vl-embed-v1')).keys()).map((r) => r.url));
-    assert.ok(cached.includes(`${url}model.safetensors`), `Cache API: ${cached.join(', ')}`);
+    const free = `${(freeBytes(tmp) / 1e9).toFixed(2)} GB free for the profile`;
+    assert.ok(cached.includes(`${url}model.safetensors`), `Cache API: ${cached.join(', ')} (${free})`);
     // A browser restart, as far as the model goes: the offscreen document closes with the
     // browser, so the next popup loads the model again, from the Cache API, not the network.
     await page.evaluate(() => chrome.offscreen.closeDocument());

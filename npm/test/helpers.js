@@ -1,9 +1,31 @@
 // Shared by the Node and browser tests: reference fixtures (cases.json + safetensors).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 
 export const FIXTURES = process.env.QWEN3_VL_FIXTURES ?? new URL('../../tests/fixtures/', import.meta.url).pathname;
 export const MODEL_DIR = join(FIXTURES, 'models', 'tiny-embedding');
+
+/** Bytes free for this user on the file system of `dir` (-1 when it cannot be read). */
+export function freeBytes(dir) {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Of the system's temporary folder and /dev/shm (Linux's RAM disk), the one with more free
+ * space: for a Chromium profile whose Cache API a test checks. Chromium refuses to store a
+ * downloaded response in the Cache API ("Cache.put() encountered a network error") while the
+ * profile's disk is nearly full: seen in CI, and here with 0.5 GB free (an extension page
+ * putting a fetched 20 MB response), while the same put passed with the profile on /dev/shm.
+ */
+export function roomiestTmpdir() {
+  return [tmpdir(), '/dev/shm'].reduce((best, dir) => (freeBytes(dir) > freeBytes(best) ? dir : best));
+}
 
 /** Reads one tensor of a safetensors file: 8-byte LE header length, JSON header, data. */
 export function readSafetensor(path, name) {
