@@ -26,8 +26,13 @@
 //! # Kernels
 //! The two products run on the `gemm` crate (the f32 GEMM burn's CPU backend uses, with its
 //! own run-time choice of AVX-512/AVX2/NEON/portable micro-kernels); the softmax is ours,
-//! vectorised (`src/softmax.rs`), chosen at run time and capped by `QWEN3_VL_CPU_KERNELS`
-//! like the linear kernels (`linear_kernels::ENV_VAR`), so CI tests every path on one CPU.
+//! vectorised (`src/softmax.rs`), chosen at run time ([`VectorKernel`]) and capped by
+//! `QWEN3_VL_CPU_KERNELS` like the linear kernels (`linear_kernels::ENV_VAR`), so CI tests
+//! every path on one CPU.
+//!
+//! # Activations
+//! The same vectorised `exp` serves the MLPs' activations on host buffers: [`silu_times`]
+//! (SwiGLU) and [`gelu_tanh_after_bias`] (the vision tower's GELU after its bias), in place.
 //!
 //! # Threads and memory
 //! Tasks are (batch item, head, tile of queries) on rayon's pool; each allocates one tile of
@@ -35,12 +40,15 @@
 
 #![warn(missing_docs)]
 
+mod activation;
 mod error;
 mod softmax;
 mod tiles;
+mod vector;
 
+pub use activation::{gelu_tanh_after_bias, silu_times};
 pub use error::Error;
-pub use softmax::SoftmaxKernel;
+pub use vector::VectorKernel;
 
 /// What one attention call computes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -87,13 +95,13 @@ impl AttentionShape {
 /// (capped by `QWEN3_VL_CPU_KERNELS`). Errors: lengths that do not match `shape`, an unusable
 /// shape, or a forced kernel level that is invalid or missing on this CPU.
 pub fn attention(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], shape: &AttentionShape) -> Result<(), Error> {
-    attention_with(SoftmaxKernel::select().map_err(Error::Kernel)?, q, k, v, out, shape)
+    attention_with(VectorKernel::select().map_err(Error::Kernel)?, q, k, v, out, shape)
 }
 
 /// [`attention`] with a given softmax kernel (tests and benchmarks pick each one); a kernel
 /// this CPU lacks is a typed error.
 pub fn attention_with(
-    kernel: SoftmaxKernel,
+    kernel: VectorKernel,
     q: &[f32],
     k: &[f32],
     v: &[f32],

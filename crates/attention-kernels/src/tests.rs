@@ -1,7 +1,7 @@
 //! Every softmax kernel against a plain float64 attention, on shapes that exercise tiles,
 //! grouped heads, causal masks and batches.
 
-use crate::{AttentionShape, Error, SoftmaxKernel, attention, attention_with};
+use crate::{AttentionShape, Error, VectorKernel, attention, attention_with};
 
 /// Deterministic values in [-amp, amp).
 fn values(n: usize, seed: usize, amp: f32) -> Vec<f32> {
@@ -49,7 +49,7 @@ fn check(shape: AttentionShape) {
     // Scores up to ~±20: a peaked softmax, where a sloppy exp or max would show.
     let (q, k, v) = (values(q_len, 1, 1.5), values(kv_len, 2, 1.5), values(kv_len, 3, 1.0));
     let want = reference(&q, &k, &v, &shape);
-    for kernel in SoftmaxKernel::ALL.into_iter().filter(|k| k.is_supported()) {
+    for kernel in VectorKernel::ALL.into_iter().filter(|k| k.is_supported()) {
         let mut out = vec![f32::NAN; q_len];
         attention_with(kernel, &q, &k, &v, &mut out, &shape).unwrap();
         let worst = out.iter().zip(&want).map(|(a, b)| (*a as f64 - b).abs()).fold(0.0, f64::max);

@@ -10,7 +10,8 @@
 use rayon::prelude::*;
 
 use crate::AttentionShape;
-use crate::softmax::SoftmaxKernel;
+use crate::softmax::exp_shifted;
+use crate::vector::VectorKernel;
 
 /// Scores per task: 8 MiB of f32. Measured (`examples/attention_speed.rs`, Zen 4, 2 threads):
 /// gemm packs a tile's keys and values on every call, so larger tiles win even past L2:
@@ -43,7 +44,7 @@ fn tile_rows(keys: usize) -> usize {
 }
 
 /// Runs every tile; lengths were checked by the caller.
-pub(crate) fn run(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], s: &AttentionShape, kernel: SoftmaxKernel) {
+pub(crate) fn run(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], s: &AttentionShape, kernel: VectorKernel) {
     let AttentionShape { batch, seq, past, heads, kv_heads, head_dim: hd, scale, causal } = *s;
     let group = heads / kv_heads;
     let kv_seq = past + seq;
@@ -93,7 +94,7 @@ pub(crate) fn run(q: &[f32], k: &[f32], v: &[f32], out: &mut [f32], s: &Attentio
         for (r, row) in scores.chunks_exact_mut(keys).enumerate() {
             let visible = if causal { past + first + r + 1 } else { keys };
             let (seen, hidden) = row.split_at_mut(visible);
-            inverse_sums.push(1.0 / kernel.exp_shifted(seen));
+            inverse_sums.push(1.0 / exp_shifted(kernel, seen));
             hidden.fill(0.0);
         }
         let o = unsafe { out_ptr.ptr().add(q_at) };

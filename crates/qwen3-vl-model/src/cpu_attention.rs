@@ -9,7 +9,7 @@
 //! in their `[batch, seq, heads, head_dim]` layout, so no head-major copy or repeated
 //! key/value heads are made.
 
-use attention_kernels::{AttentionShape, SoftmaxKernel};
+use attention_kernels::{AttentionShape, VectorKernel};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use crate::error::{ModelError, Result};
@@ -23,7 +23,7 @@ pub(crate) fn applies(q: &Tensor<4>) -> bool {
 /// The softmax kernel this machine runs (after `QWEN3_VL_CPU_KERNELS`); the model calls it at
 /// load, so a bad value of the variable is a typed error there rather than a panic later.
 pub fn cpu_attention_kernel() -> Result<&'static str> {
-    SoftmaxKernel::select().map(SoftmaxKernel::name).map_err(|e| ModelError::Config(format!("CPU attention: {e}")))
+    VectorKernel::select().map(VectorKernel::name).map_err(|e| ModelError::Config(format!("CPU attention: {e}")))
 }
 
 /// Scaled dot-product attention on the host.

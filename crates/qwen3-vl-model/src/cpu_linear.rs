@@ -189,22 +189,38 @@ impl PackedWeight {
     /// `x: [rows, in]` (f32) -> `[rows, out]`
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let device = x.device();
-        let [m, k] = x.dims();
-        let [wk, n] = self.shape();
-        assert_eq!(k, wk, "linear input width {k} does not match the packed weight's {wk}");
-        // The model computes in f32 whenever weights are bf16 or int8 (`Qwen3VlModel::load`).
-        let x = x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32");
+        let [m, _] = x.dims();
+        let y = self.forward_host(&host_f32(x), m);
+        from_host(y, [m, self.shape()[1]], &device)
+    }
+
+    /// `x W` on host buffers: `x` is `[m, in]` row-major, the result `[m, out]`. Panics when
+    /// `x` is not `m` rows of the weight's input width (a bug in the caller, not bad input).
+    pub fn forward_host(&self, x: &[f32], m: usize) -> Vec<f32> {
+        let [k, n] = self.shape();
+        assert_eq!(x.len(), m * k, "linear input of {} values is not {m} rows of the packed weight's {k}", x.len());
         let mut y = vec![0f32; m * n];
         // Lengths are right by construction (checked above), and the kernel was checked
         // against the CPU at load, so neither call can fail.
         match self {
-            Self::Bf16(w, kernel) => linear_kernels::matmul_bf16_with(*kernel, &x, m, w, &mut y),
-            Self::Q8(w, kernel) => linear_kernels::matmul_q8_with(*kernel, &x, m, w, &mut y),
-            Self::Q4(w, kernel) => linear_kernels::matmul_q4_with(*kernel, &x, m, w, &mut y),
+            Self::Bf16(w, kernel) => linear_kernels::matmul_bf16_with(*kernel, x, m, w, &mut y),
+            Self::Q8(w, kernel) => linear_kernels::matmul_q8_with(*kernel, x, m, w, &mut y),
+            Self::Q4(w, kernel) => linear_kernels::matmul_q4_with(*kernel, x, m, w, &mut y),
         }
         .expect("shapes and kernel checked");
-        Tensor::from_data(TensorData::new(y, [m, n]), (&device, DType::F32))
+        y
     }
+}
+
+/// A tensor's values in a host buffer, as f32. The model computes in f32 whenever weights are
+/// packed (`Qwen3VlModel::load`), so the conversion is a plain copy.
+pub(crate) fn host_f32<const D: usize>(x: Tensor<D>) -> Vec<f32> {
+    x.into_data().convert::<f32>().try_into_vec::<f32>().expect("converted to f32")
+}
+
+/// A host buffer back as an f32 tensor on `device`.
+pub(crate) fn from_host<const D: usize>(values: Vec<f32>, shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(values, shape), (device, DType::F32))
 }
 
 /// Which CPU kernels bf16 and int8 linear layers run with on this machine, after

@@ -28,6 +28,7 @@ mod config;
 mod convert;
 mod cpu_attention;
 mod cpu_linear;
+mod cpu_mlp;
 mod error;
 mod layers;
 mod load;

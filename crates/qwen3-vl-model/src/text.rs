@@ -8,11 +8,11 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Bool, IndexingUpdateOp, Int, Tensor, TensorData, activation};
 
 use crate::config::TextConfig;
-use crate::cpu_attention;
 use crate::error::Result;
 use crate::layers::{Linear, RmsNorm, apply_rotary};
 use crate::load::weights::WeightLoader;
 use crate::token_embedding::TokenEmbedding;
+use crate::{cpu_attention, cpu_mlp};
 
 #[derive(Debug, Clone)]
 struct DecoderLayer {
@@ -208,8 +208,14 @@ impl DecoderLayer {
         };
         let h = h + self.o_proj.forward(out);
         let x = self.post_attention_layernorm.forward(h.clone());
-        let gated = activation::silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x);
-        h + self.down_proj.forward(gated)
+        let mlp = match cpu_mlp::swiglu(&self.gate_proj, &self.up_proj, &self.down_proj, &x) {
+            Some(out) => out,
+            None => {
+                let gated = activation::silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x);
+                self.down_proj.forward(gated)
+            }
+        };
+        h + mlp
     }
 }
 

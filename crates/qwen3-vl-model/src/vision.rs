@@ -6,12 +6,12 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Int, Tensor, TensorData};
 
 use crate::config::VisionConfig;
-use crate::cpu_attention;
 use crate::error::Result;
 use crate::layers::{LayerNorm, Linear, apply_rotary, gelu_erf, gelu_tanh};
 use crate::load::weights::WeightLoader;
 use crate::rope::{cos_sin, inv_freq};
 use crate::vision_layout::PatchLayout;
+use crate::{cpu_attention, cpu_mlp};
 
 /// LayerNorm epsilon, hard-coded in the reference.
 const EPS: f64 = 1e-6;
@@ -237,7 +237,11 @@ impl VisionBlock {
     /// The output projection added to the residual, then the MLP added to that.
     fn finish(&self, x: Tensor<2>, attn: Tensor<2>) -> Tensor<2> {
         let x = x + self.proj.forward(attn);
-        let mlp = self.fc2.forward(gelu_tanh(self.fc1.forward(self.norm2.forward(x.clone()))));
+        let normed = self.norm2.forward(x.clone());
+        let mlp = match cpu_mlp::gelu_tanh(&self.fc1, &self.fc2, &normed) {
+            Some(out) => out,
+            None => self.fc2.forward(gelu_tanh(self.fc1.forward(normed))),
+        };
         x + mlp
     }
 }
