@@ -21,7 +21,7 @@ use crate::layers::{Linear, LinearWeight};
 fn packed(layer: &Linear) -> Option<&PackedWeight> {
     match &layer.weight {
         LinearWeight::Packed(w) => Some(w),
-        LinearWeight::Tensor(_) => None,
+        LinearWeight::Tensor(_) | LinearWeight::Q4(_) => None,
     }
 }
 

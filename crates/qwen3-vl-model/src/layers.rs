@@ -9,6 +9,7 @@ use std::sync::Arc;
 use burn::tensor::{DType, Tensor, activation, module};
 
 use crate::cpu_linear::PackedWeight;
+use crate::device_q4::DeviceQ4;
 
 /// `y = x W + b`, with `W` stored `[in, out]`: transposed from the checkpoint's `[out, in]`
 /// once, at load time, so every forward is a plain row-major matmul. (Multiplying by a
@@ -38,6 +39,9 @@ pub enum LinearWeight {
     Tensor(Tensor<2>),
     /// Packed on the host for the CPU kernels (the CPU device with bf16, int8 or q4 weights).
     Packed(Arc<PackedWeight>),
+    /// 4-bit values packed on the device (q4 weights on every other device), expanded to the
+    /// compute dtype at each product.
+    Q4(DeviceQ4),
 }
 
 impl Linear {
@@ -49,6 +53,7 @@ impl Linear {
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let y = match &self.weight {
             LinearWeight::Packed(packed) => packed.forward(x),
+            LinearWeight::Q4(q4) => x.matmul(q4.dequantize()),
             LinearWeight::Tensor(weight) => {
                 let weight = match (weight.dtype(), x.dtype()) {
                     (DType::QFloat(_), _) => weight.clone(),

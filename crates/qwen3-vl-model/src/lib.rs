@@ -29,6 +29,7 @@ mod convert;
 mod cpu_attention;
 mod cpu_linear;
 mod cpu_mlp;
+mod device_q4;
 mod error;
 mod layers;
 mod load;

@@ -7,17 +7,18 @@
 //! ever reaches the device. The device gets them as burn's `Q8S` with one f32 scale per
 //! block, `[out, in]` blocked along `in`, viewed transposed as the `[in, out]` weight.
 //!
-//! q4 is held as int8 on the device too (its values -8..=7, its f16 scales widened): burn's
-//! own 4-bit matmul on wgpu (`Q4S`, 0.22.1) returns wrong rows whenever more than one row is
-//! multiplied (burn #4492; on lavapipe a 5 x 128 x 64 product was off by 100%), so the
-//! download and the host stay 4-bit and the device pays int8's bytes until a 4-bit kernel of
-//! ours exists.
+//! q4 stays 4-bit on the device, packed eight values to a word and expanded at each product
+//! (`crate::device_q4`): burn's own 4-bit matmul on wgpu (`Q4S`, 0.22.1) returns wrong rows
+//! whenever more than one row is multiplied (burn #4492; on lavapipe a 5 x 128 x 64 product was
+//! off by 100%).
 
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use linear_kernels::{PackedQ4, PackedQ8};
 
+use crate::device_q4::DeviceQ4;
 use crate::error::{ModelError, Result};
+use crate::layers::LinearWeight;
 
 /// Inputs per block (both precisions), in these rows and in a converted checkpoint's
 /// stored tensors (`packed_store`).
@@ -34,6 +35,8 @@ pub(crate) struct QuantizedRows {
     pub values: Vec<i8>,
     /// One scale per block of 32 inputs of each output.
     pub scales: Vec<f32>,
+    /// Whether the values are 4-bit (-8..=7).
+    pub q4: bool,
 }
 
 impl QuantizedRows {
@@ -46,12 +49,23 @@ impl QuantizedRows {
         } else {
             PackedQ8::from_nk(w, n, k).map_err(bad)?.to_quantized()
         };
-        Ok(Self { n, k, values, scales })
+        Ok(Self { n, k, values, scales, q4 })
     }
 
-    /// The `[k, n]` weight on `device`: burn's `Q8S`, or f32 values when `k` is not a whole
-    /// number of blocks (burn's blocks must tile the tensor; no model weight is such).
-    pub(crate) fn to_device(&self, device: &Device) -> Tensor<2> {
+    /// The `[k, n]` weight on `device`: q4 packed ([`DeviceQ4`], scales in `dtype`, the
+    /// compute dtype), int8 as burn's `Q8S`, or f32 values when `k` is not a whole number of
+    /// blocks (burn's blocks must tile the tensor; no model weight is such).
+    pub(crate) fn to_device(&self, device: &Device, dtype: DType) -> LinearWeight {
+        if self.q4
+            && let Some(q4) = DeviceQ4::upload(self, device, dtype)
+        {
+            return LinearWeight::Q4(q4);
+        }
+        LinearWeight::Tensor(self.to_device_tensor(device))
+    }
+
+    /// [`Self::to_device`] as one burn tensor: `Q8S`, or f32 for a ragged `k`.
+    fn to_device_tensor(&self, device: &Device) -> Tensor<2> {
         let (n, k) = (self.n, self.k);
         if k % BLOCK != 0 {
             let blocks = k.div_ceil(BLOCK);

@@ -147,7 +147,7 @@ impl StoredWeight<'_> {
         let (n, k) = (self.n, self.k);
         let blocks = k.div_ceil(BLOCK);
         // Padding past k is zero whatever the file says (as the kernels' packing does).
-        let mut rows = QuantizedRows { n, k, values, scales };
+        let mut rows = QuantizedRows { n, k, values, scales, q4: self.kind == StoredKind::Q4 };
         for row in rows.values.chunks_mut(blocks * BLOCK) {
             row[k..].fill(0);
         }

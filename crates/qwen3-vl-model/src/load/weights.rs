@@ -128,7 +128,7 @@ impl WeightLoader<'_> {
             if cpu {
                 return self.packed(name, stored.read_packed()?, d_out, bias);
             }
-            return self.with_bias(name, stored.read_rows()?.to_device(self.device), d_out, bias);
+            return self.with_bias(name, stored.read_rows()?.to_device(self.device, self.dtype), d_out, bias);
         }
         let weight = match self.linear_dtype {
             // The CPU device: packed once for our kernels; the stored copy is dropped here.
@@ -141,23 +141,29 @@ impl WeightLoader<'_> {
             }
             DType::BF16 => {
                 let values = self.checkpoint.take_bf16_transposed(&weight_name, shape)?;
-                Tensor::from_data(TensorData::new(values, [d_in, d_out]), (self.device, DType::BF16))
+                LinearWeight::Tensor(Tensor::from_data(
+                    TensorData::new(values, [d_in, d_out]),
+                    (self.device, DType::BF16),
+                ))
             }
             // Quantized on the host by the CPU kernels' rule from this one tensor's f32 copy,
             // which is then dropped (see `device_quant`).
             DType::QFloat(_) => {
                 let values = self.checkpoint.take_f32(&weight_name, shape)?;
-                QuantizedRows::quantize(&values, d_out, d_in, is_q4(self.linear_dtype))?.to_device(self.device)
+                QuantizedRows::quantize(&values, d_out, d_in, is_q4(self.linear_dtype))?
+                    .to_device(self.device, self.dtype)
             }
-            _ => self.upload(self.checkpoint.take_f32_transposed(&weight_name, shape)?, [d_in, d_out]),
+            _ => LinearWeight::Tensor(
+                self.upload(self.checkpoint.take_f32_transposed(&weight_name, shape)?, [d_in, d_out]),
+            ),
         };
         self.with_bias(name, weight, d_out, bias)
     }
 
     /// A linear layer of a device `weight` (`[in, out]`) and `{name}.bias` when `bias`.
-    fn with_bias(&self, name: &str, weight: Tensor<2>, d_out: usize, bias: bool) -> Result<Linear> {
+    fn with_bias(&self, name: &str, weight: LinearWeight, d_out: usize, bias: bool) -> Result<Linear> {
         let bias = if bias { Some(self.tensor(&format!("{name}.bias"), [d_out])?) } else { None };
-        Ok(Linear { weight: LinearWeight::Tensor(weight), bias })
+        Ok(Linear { weight, bias })
     }
 
     fn packed(&self, name: &str, weight: PackedWeight, d_out: usize, bias: bool) -> Result<Linear> {
