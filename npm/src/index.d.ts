@@ -87,7 +87,7 @@ export interface LoadOptions {
    * values, f32 compute, every device (a quarter of the weight memory; cosine >= 0.999 to f32
    * on the test fixtures). "q4": linear weights in 4 bits with one f16 scale per 32 values and
    * the token table in int8, f32 compute, every device (the CPU path: SIMD128 kernels, a sixth
-   * of the f32 weight memory; WebGPU holds the 4-bit values as int8; cosine >= 0.99 to f32 on
+   * of the f32 weight memory, on WebGPU too (expanded at each product); cosine >= 0.99 to f32 on
    * the test fixtures). A dtype the device cannot hold fails with UNSUPPORTED_DTYPE; a
    * converted directory loads only in its own precision, on either device.
    */

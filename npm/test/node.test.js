@@ -116,7 +116,7 @@ test('dtype int8: a quarter of the weight bytes, every embedding within cosine 0
   e.dispose();
 });
 
-test('dtype q4: every embedding within cosine 0.99 of the f32 reference (CPU: SIMD128 kernels; WebGPU: the 4-bit values as int8)', async () => {
+test('dtype q4: every embedding within cosine 0.99 of the f32 reference (CPU: SIMD128 kernels; WebGPU: packed 4-bit words expanded per product)', async () => {
   const e = await Embedder.load({ modelUrl: MODEL_DIR, device: DEVICE, dtype: 'q4' });
   for (const { c, cosine } of await referenceCosines(e)) {
     assert.ok(cosine >= 0.99, `${c.name}: q4 cosine against the f32 reference: ${cosine}`);

@@ -23,8 +23,8 @@ pub enum Precision {
     /// quarter of the memory (cosine to f32 in the README's int8 row).
     Int8,
     /// 4-bit linear weights (one f16 scale per 32 values), f32 compute, every device: about a
-    /// sixth of the f32 memory on the CPU (native and wasm32); wgpu and WebGPU hold the 4-bit
-    /// values as int8 on the device (cosine to f32 in the README's q4 row).
+    /// sixth of the f32 memory on the CPU (native and wasm32), and on wgpu and WebGPU, which
+    /// expand them at each product (cosine to f32 in the README's q4 row).
     Q4,
 }
 

@@ -19,8 +19,9 @@ use crate::device_q4::DeviceQ4;
 /// `W` may be kept in a narrower dtype than `x` (bf16 or int8 weights under f32 compute, the
 /// low-memory modes). On the CPU device those weights are packed for our own kernels
 /// ([`LinearWeight::Packed`], `cpu_linear.rs`); on every other device bf16 is widened for each
-/// product, exactly, and dropped after, and int8 goes to burn's quantized matmul, which
-/// dequantizes inside the kernel on wgpu.
+/// product, exactly, and dropped after, int8 goes to burn's quantized matmul, which
+/// dequantizes inside the kernel on wgpu, and q4 is expanded from its packed words
+/// ([`LinearWeight::Q4`], `device_q4.rs`).
 #[derive(Debug, Clone)]
 pub struct Linear {
     /// `[in, out]`.

@@ -85,7 +85,8 @@ impl Qwen3VlModel {
     ///   the memory; embeddings within cosine 0.999 of f32 on the fixtures.
     /// - [`q4_weights`](crate::load::weights::q4_weights): the linear weights in 4 bits with one
     ///   f16 scale per 32 values and the token table in int8, the rest and all compute in f32
-    ///   (devices other than the CPU hold the 4-bit values as int8: `load::device_quant`).
+    ///   (devices other than the CPU hold them packed and expand them at each product:
+    ///   `device_q4`).
     ///
     /// A converted checkpoint (`qwen3-vl-embed convert`) whose weights are stored packed loads
     /// them as stored, on every device, in their own precision only

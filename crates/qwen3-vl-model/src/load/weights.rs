@@ -41,8 +41,8 @@ pub const Q4_BLOCK: u8 = 32;
 /// The dtype that selects 4-bit linear weights (symmetric, one f16 scale per [`Q4_BLOCK`]
 /// inputs of each output, llama.cpp's Q4_0 rule) under f32 compute: about a sixth of the f32
 /// bytes on the host and in a converted checkpoint. The CPU device runs our kernels on it
-/// (`cpu_linear.rs`); the others hold its values as int8 on the device (burn's 4-bit matmul
-/// is wrong for more than one row: `load::device_quant`).
+/// (`cpu_linear.rs`); the others hold its values packed on the device and expand them at each
+/// product (`device_q4.rs`: burn's 4-bit matmul is wrong for more than one row).
 ///
 /// burn's own Q4S scheme names it; burn's 4-bit kernels are never used for it.
 pub fn q4_weights() -> DType {
