@@ -329,3 +329,56 @@ pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     let data = tensor.into_data_async().await.map_err(|e| ModelError::Device(format!("{e:?}")))?;
     data.convert::<f32>().try_into_vec::<f32>().map_err(|e| ModelError::Device(format!("{e:?}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tower in passes of whole images gives the vectors of one pass (the one pass is
+    /// checked against transformers by tests/parity.rs), in f32 on the CPU device and, when an
+    /// adapter exists, on wgpu; products of different row counts may round differently, so
+    /// within 1e-5.
+    #[test]
+    fn the_vision_tower_in_passes_matches_one_pass() {
+        let mut devices = vec![Device::flex()];
+        match Device::wgpu_options().init() {
+            Ok(d) => devices.push(d),
+            Err(e) => eprintln!("NOT CHECKED on wgpu (no adapter: {e:?}); the CPU device only"),
+        }
+        for device in devices {
+            vision_passes_match_one_pass(&device);
+        }
+    }
+
+    fn vision_passes_match_one_pass(device: &Device) {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/models/tiny-embedding");
+        let config = Qwen3VlConfig::from_json_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+        let model = Qwen3VlModel::load(&Checkpoint::open_dir(&dir).unwrap(), config, device, DType::F32).unwrap();
+        let grids = [[1, 4, 4], [1, 2, 6], [1, 6, 4]];
+        let patches: usize = grids.iter().map(|[t, h, w]| t * h * w).sum();
+        let len = model.config.vision.patch_len();
+        // Deterministic values in [-1, 1): a multiplicative hash of the index.
+        let values: Vec<f32> = (0..patches * len)
+            .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 8) as f32 / (1 << 23) as f32 - 1.0)
+            .collect();
+        let pixels =
+            || Tensor::<2>::from_data(TensorData::new(values.clone(), [patches, len]), (&model.device, DType::F32));
+        let read = |t: Tensor<2>| pollster::block_on(read_f32(t)).unwrap();
+        let whole = model.vision.forward_in_passes(pixels(), &grids, usize::MAX);
+        for budget in [1, 30] {
+            let split = model.vision.forward_in_passes(pixels(), &grids, budget);
+            let pairs = [(&whole.merged, &split.merged), (&whole.last_hidden, &split.last_hidden)]
+                .into_iter()
+                .chain(whole.deepstack.iter().zip(&split.deepstack));
+            let mut compared = 0;
+            for (a, b) in pairs {
+                let (a, b) = (read(a.clone()), read(b.clone()));
+                assert_eq!(a.len(), b.len(), "budget {budget}: shapes differ");
+                let err = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
+                assert!(err <= 1e-5, "{device:?}, budget {budget}: max |err| {err:e}");
+                compared += 1;
+            }
+            assert_eq!(compared, 2 + whole.deepstack.len());
+        }
+    }
+}

@@ -21,6 +21,14 @@ const ROTARY_THETA: f64 = 10_000.0;
 /// buffer beyond its binding limits (lavapipe allows 128 MiB, browsers often 128-256 MiB).
 const MAX_SCORE_BYTES: usize = 64 << 20;
 
+/// Most patches one pass of the tower takes: a batch with more runs in passes of whole images,
+/// each at most this size (an image with more runs alone). The tower's activations grow with
+/// the patches in a pass, and images never attend to each other, so passes give the same
+/// vectors. 4096 is one 1280x800 screenshot (4000 patches): a batch then needs no more memory
+/// than its largest such image, where eight 640x400 demos in one pass took 0.45 GiB on the 2B
+/// (benches/model/README.md). Passes this large keep every product large for every device.
+const MAX_PATCHES_PER_PASS: usize = 4096;
+
 /// What the tower hands to the decoder.
 #[derive(Debug, Clone)]
 pub struct VisionOutput {
@@ -117,6 +125,48 @@ impl VisionTower {
     /// -> `merged` and each `deepstack` entry `[patches / 4, out_hidden_size]`,
     /// `last_hidden: [patches, hidden_size]`
     pub fn forward(&self, pixel_values: Tensor<2>, grids: &[[usize; 3]]) -> VisionOutput {
+        self.forward_in_passes(pixel_values, grids, MAX_PATCHES_PER_PASS)
+    }
+
+    /// [`Self::forward`] in passes of whole images of at most `max_patches` patches each (an
+    /// image with more runs alone), the outputs concatenated in order.
+    pub(crate) fn forward_in_passes(
+        &self,
+        pixel_values: Tensor<2>,
+        grids: &[[usize; 3]],
+        max_patches: usize,
+    ) -> VisionOutput {
+        let passes = passes(grids, max_patches);
+        if passes.len() == 1 {
+            return self.forward_pass(pixel_values, grids);
+        }
+        let mut outputs = Vec::with_capacity(passes.len());
+        let mut start = 0;
+        for images in passes {
+            let patches: usize = grids[images.clone()].iter().map(|[t, h, w]| t * h * w).sum();
+            outputs.push(self.forward_pass(pixel_values.clone().narrow(0, start, patches), &grids[images]));
+            start += patches;
+        }
+        let levels = outputs[0].deepstack.len();
+        let mut merged = Vec::new();
+        let mut deepstack = vec![Vec::new(); levels];
+        let mut last_hidden = Vec::new();
+        for out in outputs {
+            merged.push(out.merged);
+            last_hidden.push(out.last_hidden);
+            for (level, features) in deepstack.iter_mut().zip(out.deepstack) {
+                level.push(features);
+            }
+        }
+        VisionOutput {
+            merged: Tensor::cat(merged, 0),
+            deepstack: deepstack.into_iter().map(|level| Tensor::cat(level, 0)).collect(),
+            last_hidden: Tensor::cat(last_hidden, 0),
+        }
+    }
+
+    /// One pass of the tower over the given images.
+    fn forward_pass(&self, pixel_values: Tensor<2>, grids: &[[usize; 3]]) -> VisionOutput {
         let c = &self.config;
         let device = pixel_values.device();
         let dtype = pixel_values.dtype();
@@ -246,6 +296,23 @@ impl VisionBlock {
     }
 }
 
+/// Consecutive runs of images (index ranges into `grids`) of at most `max_patches` patches
+/// each, or a single image where one alone has more.
+fn passes(grids: &[[usize; 3]], max_patches: usize) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut patches) = (0, 0);
+    for (i, [t, h, w]) in grids.iter().enumerate() {
+        let n = t * h * w;
+        if i > start && patches + n > max_patches {
+            out.push(start..i);
+            (start, patches) = (i, 0);
+        }
+        patches += n;
+    }
+    out.push(start..grids.len());
+    out
+}
+
 /// Rows of every part, in order (the part itself when there is one).
 fn concat(parts: Vec<Tensor<2>>) -> Tensor<2> {
     if parts.len() == 1 { parts.into_iter().next().expect("one") } else { Tensor::cat(parts, 0) }
@@ -274,6 +341,18 @@ impl PatchMerger {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn passes_hold_whole_images_within_the_budget() {
+        let grids = [[1, 4, 4], [1, 2, 6], [1, 8, 8], [1, 2, 2], [1, 2, 2]];
+        assert_eq!(super::passes(&grids, 30), [0..2, 2..3, 3..5]);
+        // One run of everything (a one-range literal reads as a range in an array to clippy).
+        let all = super::passes(&grids, usize::MAX);
+        assert_eq!((all.len(), all[0].clone()), (1, 0..5));
+        assert_eq!(super::passes(&grids, 1), [0..1, 1..2, 2..3, 3..4, 4..5]);
+        let none = super::passes(&[], 1);
+        assert_eq!((none.len(), none[0].clone()), (1, 0..0));
+    }
+
     #[test]
     fn query_chunks_cover_everything_within_budget() {
         let chunks = super::query_chunks(7200, 2 * 7200 * 4);
