@@ -24,9 +24,10 @@ const MAX_SCORE_BYTES: usize = 64 << 20;
 /// Most patches one pass of the tower takes: a batch with more runs in passes of whole images,
 /// each at most this size (an image with more runs alone). The tower's activations grow with
 /// the patches in a pass, and images never attend to each other, so passes give the same
-/// vectors. 4096 is one 1280x800 screenshot (4000 patches): a batch then needs no more memory
-/// than its largest such image, where eight 640x400 demos in one pass took 0.45 GiB on the 2B
-/// (benches/model/README.md). Passes this large keep every product large for every device.
+/// vectors. 4096 is one 1280x800 screenshot (4000 patches): a batch then needs no more tower
+/// memory than one such image. On the 2B in int8, 16 demos of 640x400 (two batches of eight,
+/// 8000 patches each) peaked 0.15 GiB lower, in the same time (benches/model/README.md).
+/// Passes this large keep every product large for every device.
 const MAX_PATCHES_PER_PASS: usize = 4096;
 
 /// What the tower hands to the decoder.
