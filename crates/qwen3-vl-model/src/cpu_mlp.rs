@@ -10,6 +10,13 @@
 //! product. `perf` on 2B screenshot embeddings in bf16 put libm's `expf` and burn's unary op
 //! at 7.8% of the samples and `memmove` + `memset` at 3.1%; with this, img512 ran 16-20% faster
 //! (benches/model/README.md, 2026-12-05 evening).
+//!
+//! Rows go through in passes of at most [`ROWS_PER_PASS`]: the intermediate activations
+//! (4096 or 6144 wide, 4-6x the input) then exist for one pass only. A batch of eight 640x400
+//! demos ran 3840 patches per vision pass, whose 63 MB `fc1` output was the largest transient
+//! of the whole call (`heaptrack`, benches/model/README.md, 2026-12-06). Every row's result is
+//! the same in any pass (the kernels never mix rows), and 1024 rows still reuse each weight
+//! panel ~1000 times, so the products stay compute-bound.
 
 use attention_kernels::VectorKernel;
 use burn::tensor::Tensor;
@@ -31,22 +38,58 @@ fn kernel() -> VectorKernel {
     VectorKernel::select().expect("the CPU kernel level was checked at load (`cpu_attention_kernel`)")
 }
 
+/// The most rows one pass of an MLP block computes at once (see the module doc).
+const ROWS_PER_PASS: usize = 1024;
+
+/// `block` applied to `x` (rows of `width` values) at most `rows_per_pass` rows at a time,
+/// the outputs joined in row order; `block(rows_of_x, row_count)` returns its rows' outputs.
+fn in_passes(x: &[f32], width: usize, rows_per_pass: usize, block: impl Fn(&[f32], usize) -> Vec<f32>) -> Vec<f32> {
+    let m = x.len() / width;
+    if m <= rows_per_pass {
+        return block(x, m);
+    }
+    let mut y = Vec::new();
+    for part in x.chunks(rows_per_pass * width) {
+        let rows = part.len() / width;
+        let out = block(part, rows);
+        if y.is_empty() {
+            // Sized from the first pass's output width: no regrowth, no copy of `y`.
+            y.reserve_exact(out.len() / rows * m);
+        }
+        y.extend_from_slice(&out);
+    }
+    y
+}
+
 /// `down(silu(gate(x)) · up(x))` (the decoder's SwiGLU MLP) on the host, or `None` (the
 /// caller takes the generic path) unless all three weights are packed and none has a bias.
 ///
 /// # Shapes
 /// `x: [rows, hidden]` -> `[rows, hidden]`
 pub(crate) fn swiglu(gate: &Linear, up: &Linear, down: &Linear, x: &Tensor<2>) -> Option<Tensor<2>> {
+    swiglu_in_passes(gate, up, down, x, ROWS_PER_PASS)
+}
+
+/// [`swiglu`], `rows_per_pass` rows at a time.
+fn swiglu_in_passes(
+    gate: &Linear,
+    up: &Linear,
+    down: &Linear,
+    x: &Tensor<2>,
+    rows_per_pass: usize,
+) -> Option<Tensor<2>> {
     if [gate, up, down].iter().any(|l| l.bias.is_some()) {
         return None;
     }
     let (gate, up, down) = (packed(gate)?, packed(up)?, packed(down)?);
-    let [m, _] = x.dims();
-    let x_host = host_f32(x.clone());
-    let mut hidden = gate.forward_host(&x_host, m);
-    let up = up.forward_host(&x_host, m);
-    attention_kernels::silu_times(kernel(), &mut hidden, &up).expect("gate and up have the same shape");
-    Some(from_host(down.forward_host(&hidden, m), [m, down.shape()[1]], &x.device()))
+    let [m, k] = x.dims();
+    let y = in_passes(&host_f32(x.clone()), k, rows_per_pass, |x, rows| {
+        let mut hidden = gate.forward_host(x, rows);
+        let up = up.forward_host(x, rows);
+        attention_kernels::silu_times(kernel(), &mut hidden, &up).expect("gate and up have the same shape");
+        down.forward_host(&hidden, rows)
+    });
+    Some(from_host(y, [m, down.shape()[1]], &x.device()))
 }
 
 /// `fc2(gelu_tanh(fc1(x) + b1)) + b2` (the vision blocks' MLP) on the host, or `None` (the
@@ -55,14 +98,67 @@ pub(crate) fn swiglu(gate: &Linear, up: &Linear, down: &Linear, x: &Tensor<2>) -
 /// # Shapes
 /// `x: [rows, hidden]` -> `[rows, hidden]`
 pub(crate) fn gelu_tanh(fc1: &Linear, fc2: &Linear, x: &Tensor<2>) -> Option<Tensor<2>> {
+    gelu_tanh_in_passes(fc1, fc2, x, ROWS_PER_PASS)
+}
+
+/// [`gelu_tanh`], `rows_per_pass` rows at a time.
+fn gelu_tanh_in_passes(fc1: &Linear, fc2: &Linear, x: &Tensor<2>, rows_per_pass: usize) -> Option<Tensor<2>> {
     let (w1, w2) = (packed(fc1)?, packed(fc2)?);
     let (b1, b2) = (host_f32(fc1.bias.clone()?), host_f32(fc2.bias.clone()?));
-    let [m, _] = x.dims();
-    let mut hidden = w1.forward_host(&host_f32(x.clone()), m);
-    attention_kernels::gelu_tanh_after_bias(kernel(), &mut hidden, &b1).expect("fc1's output is rows of its bias");
-    let mut y = w2.forward_host(&hidden, m);
+    let [m, k] = x.dims();
+    let mut y = in_passes(&host_f32(x.clone()), k, rows_per_pass, |x, rows| {
+        let mut hidden = w1.forward_host(x, rows);
+        attention_kernels::gelu_tanh_after_bias(kernel(), &mut hidden, &b1).expect("fc1's output is rows of its bias");
+        w2.forward_host(&hidden, rows)
+    });
     for row in y.chunks_exact_mut(b2.len()) {
         row.iter_mut().zip(&b2).for_each(|(v, b)| *v += b);
     }
     Some(from_host(y, [m, b2.len()], &x.device()))
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{DType, Device, Tensor, TensorData};
+
+    use super::*;
+    use crate::cpu_linear::PackedWeight;
+
+    fn linear(n: usize, k: usize, seed: usize, bias: bool) -> Linear {
+        // Deterministic values in about [-0.5, 0.5): a multiplicative hash of the index.
+        let values: Vec<f32> = (0..n * k)
+            .map(|i| (((i + seed) as u32).wrapping_mul(2_654_435_761) >> 8) as f32 / (1 << 24) as f32 - 0.5)
+            .collect();
+        let bias = bias.then(|| {
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 - 3.0) / 17.0).collect();
+            Tensor::<1>::from_data(TensorData::new(b, [n]), (&Device::flex(), DType::F32))
+        });
+        let weight = PackedWeight::q8(&values, n, k).expect("int8 packing has a portable fallback");
+        Linear { weight: LinearWeight::Packed(std::sync::Arc::new(weight)), bias }
+    }
+
+    /// Row passes change nothing: the kernels never mix rows, so both MLPs run 2 or 3 rows at
+    /// a time (a short last pass included) give the one-pass result bit for bit.
+    #[test]
+    fn an_mlp_in_row_passes_equals_one_pass() {
+        crate::cpu_attention::cpu_attention_kernel().unwrap();
+        let (m, hidden, wide) = (7, 40, 72);
+        let x: Vec<f32> = (0..m * hidden).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
+        let x = Tensor::<2>::from_data(TensorData::new(x, [m, hidden]), (&Device::flex(), DType::F32));
+        let read = |t: Option<Tensor<2>>| {
+            t.expect("packed weights take the host path").into_data().try_into_vec::<f32>().unwrap()
+        };
+        let (gate, up, down) =
+            (linear(wide, hidden, 1, false), linear(wide, hidden, 2, false), linear(hidden, wide, 3, false));
+        let whole = read(swiglu(&gate, &up, &down, &x));
+        assert_eq!(whole.len(), m * hidden);
+        for rows in [2, 3] {
+            assert_eq!(read(swiglu_in_passes(&gate, &up, &down, &x, rows)), whole, "swiglu, {rows} rows a pass");
+        }
+        let (fc1, fc2) = (linear(wide, hidden, 4, true), linear(hidden, wide, 5, true));
+        let whole = read(gelu_tanh(&fc1, &fc2, &x));
+        for rows in [2, 3] {
+            assert_eq!(read(gelu_tanh_in_passes(&fc1, &fc2, &x, rows)), whole, "gelu_tanh, {rows} rows a pass");
+        }
+    }
 }

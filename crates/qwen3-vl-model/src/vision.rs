@@ -3,7 +3,9 @@
 
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
-use burn::tensor::{Int, Tensor, TensorData};
+use std::ops::Range;
+
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use crate::config::VisionConfig;
 use crate::error::Result;
@@ -118,35 +120,44 @@ impl VisionTower {
     }
 
     /// Encodes every image's patches: patch embedding plus resampled positions, the blocks
-    /// (attention within each image only), then the final and DeepStack mergers.
+    /// (attention within each image only), then the final and DeepStack mergers. Images run in
+    /// passes of at most [`MAX_PATCHES_PER_PASS`] patches, each pass uploading only its own
+    /// images' pixels from the host (a batch of screenshots is tens of MB of f32 patches; one
+    /// copy of all of them on the device, beside the caller's, would outlive every pass).
     ///
     /// # Shapes
-    /// `pixel_values: [patches, in_channels * temporal_patch_size * patch_size^2]`, images
+    /// `pixel_values: [patches * (in_channels * temporal_patch_size * patch_size^2)]`, images
     /// concatenated in order, with one `[t, h, w]` grid (in patches) per image
     /// -> `merged` and each `deepstack` entry `[patches / 4, out_hidden_size]`,
     /// `last_hidden: [patches, hidden_size]`
-    pub fn forward(&self, pixel_values: Tensor<2>, grids: &[[usize; 3]]) -> VisionOutput {
-        self.forward_in_passes(pixel_values, grids, MAX_PATCHES_PER_PASS)
+    pub fn forward(&self, pixel_values: &[f32], grids: &[[usize; 3]], device: &Device, dtype: DType) -> VisionOutput {
+        let len = self.config.patch_len();
+        let pass_pixels = |patches: Range<usize>| {
+            let values = pixel_values[patches.start * len..patches.end * len].to_vec();
+            Tensor::<2>::from_data(TensorData::new(values, [patches.len(), len]), (device, dtype))
+        };
+        self.forward_in_passes(pass_pixels, grids, MAX_PATCHES_PER_PASS)
     }
 
-    /// [`Self::forward`] in passes of whole images of at most `max_patches` patches each (an
-    /// image with more runs alone), the outputs concatenated in order.
+    /// The tower in passes of whole images of at most `max_patches` patches each (an
+    /// image with more runs alone), the outputs concatenated in order; `pass_pixels(patches)`
+    /// gives the pixel rows of a range of patches.
     pub(crate) fn forward_in_passes(
         &self,
-        pixel_values: Tensor<2>,
+        pass_pixels: impl Fn(Range<usize>) -> Tensor<2>,
         grids: &[[usize; 3]],
         max_patches: usize,
     ) -> VisionOutput {
         let passes = passes(grids, max_patches);
-        if passes.len() == 1 {
-            return self.forward_pass(pixel_values, grids);
-        }
         let mut outputs = Vec::with_capacity(passes.len());
         let mut start = 0;
         for images in passes {
             let patches: usize = grids[images.clone()].iter().map(|[t, h, w]| t * h * w).sum();
-            outputs.push(self.forward_pass(pixel_values.clone().narrow(0, start, patches), &grids[images]));
+            outputs.push(self.forward_pass(pass_pixels(start..start + patches), &grids[images]));
             start += patches;
+        }
+        if outputs.len() == 1 {
+            return outputs.pop().expect("one pass");
         }
         let levels = outputs[0].deepstack.len();
         let mut merged = Vec::new();
