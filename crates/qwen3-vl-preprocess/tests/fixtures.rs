@@ -6,7 +6,7 @@ mod common;
 
 use common::{TOKENIZERS, Tensors, json, read};
 use qwen3_vl_preprocess::image::{
-    ImageOptions, Normalization, PreparedImage, decode_rgb, prepare_image, prepare_rgb, resize_bicubic,
+    ImageOptions, Normalization, PreparedImage, decode_rgb, prepare_image, prepare_rgb, resize_bicubic, resize_image,
 };
 use qwen3_vl_preprocess::prompt::{normalize_instruction, render_prompt};
 use qwen3_vl_preprocess::tokenize::PromptTokenizer;
@@ -166,6 +166,24 @@ fn pixel_values_from_image_files_match_exactly() {
         checked += 1;
     }
     assert!(checked >= 13, "only {checked} image cases checked");
+}
+
+/// An image held resized, before its patches are cut (what the embedder keeps while it sorts
+/// a window of inputs), counts the tokens its patches take; its patches are `prepare_image`'s
+/// (which the test above checks against the reference).
+#[test]
+fn resized_images_count_the_tokens_of_their_patches() {
+    let mut checked = 0;
+    for (_, inputs) in image_cases() {
+        for path in inputs.as_array().unwrap().iter().flat_map(images_of) {
+            let (bytes, opts) = (read(&path), ImageOptions::default());
+            let (resized, prepared) = (resize_image(&bytes, &opts).unwrap(), prepare_image(&bytes, &opts).unwrap());
+            assert_eq!(resized.num_tokens(), prepared.num_tokens(), "{path}");
+            assert_eq!(resized.patchify().unwrap(), prepared, "{path}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 13, "only {checked} images checked");
 }
 
 #[test]

@@ -39,7 +39,38 @@ pub struct ImageOptions {
 
 /// Decodes, resizes and patchifies one encoded image (PNG, JPEG, WebP, GIF).
 pub fn prepare_image(bytes: &[u8], opts: &ImageOptions) -> Result<PreparedImage, PreprocessError> {
-    prepare_rgb(&decode_rgb(bytes, &opts.limits)?, opts)
+    resize_image(bytes, opts)?.patchify()
+}
+
+/// An image decoded and resized to its patch grid, not yet cut into patches: 3 bytes a
+/// pixel, where its `pixel_values` take 24 (f32, every patch twice along time). A caller that
+/// holds many images while it groups them into batches keeps them in this form.
+#[derive(Debug, Clone)]
+pub struct ResizedImage {
+    image: RgbImage,
+    normalization: Normalization,
+}
+
+impl ResizedImage {
+    /// `<|image_pad|>` tokens the image takes in the prompt: one per 2x2 merge window of
+    /// 16x16 patches.
+    pub fn num_tokens(&self) -> usize {
+        let (width, height) = self.image.dimensions();
+        (width as usize / FACTOR as usize) * (height as usize / FACTOR as usize)
+    }
+
+    /// Normalises and cuts the image: what [`prepare_image`] returns for the same bytes.
+    pub fn patchify(&self) -> Result<PreparedImage, PreprocessError> {
+        patchify(&self.image, self.normalization)
+    }
+}
+
+/// Decodes and resizes one encoded image: [`prepare_image`] up to its patches.
+pub fn resize_image(bytes: &[u8], opts: &ImageOptions) -> Result<ResizedImage, PreprocessError> {
+    let img = decode_rgb(bytes, &opts.limits)?;
+    let (width, height) = img.dimensions();
+    let (new_h, new_w) = smart_resize(height, width, FACTOR, &opts.budget)?;
+    Ok(ResizedImage { image: resize_bicubic(&img, new_w, new_h), normalization: opts.normalization })
 }
 
 /// Resizes and patchifies an already-decoded RGB image (the reference's PIL-image input).
