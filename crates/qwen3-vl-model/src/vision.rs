@@ -1,10 +1,10 @@
 //! The vision tower (`model.visual`): patch embedding, learned positions resampled to each
 //! image, 2-D rotary attention within each image, DeepStack taps and the final 2x2 merger.
 
-use burn::tensor::module::attention;
-use burn::tensor::ops::AttentionModuleOptions;
 use std::ops::Range;
 
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 
 use crate::config::VisionConfig;
