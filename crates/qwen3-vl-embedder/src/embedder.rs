@@ -12,6 +12,7 @@ use crate::matryoshka::{embedding_problem, truncate_and_normalize};
 #[cfg(not(target_family = "wasm"))]
 use crate::model_files::ModelFiles;
 use crate::prefix_reuse::PrefixReuse;
+use crate::prepare::push_patches;
 
 /// How many batches' worth of inputs are prepared and sorted by length together.
 pub const SORT_WINDOW: usize = 4;
@@ -28,10 +29,7 @@ struct PendingInput {
 /// Cuts `one`'s images into patches onto the end of `batch`, and adds its row.
 fn append(batch: &mut ModelInput, one: PendingInput) -> Result<()> {
     for image in &one.images {
-        let image = image.patchify()?;
-        let [t, h, w] = image.grid_thw;
-        batch.grids.push([t as usize, h as usize, w as usize]);
-        batch.pixel_values.extend_from_slice(&image.pixel_values);
+        push_patches(image, batch)?;
     }
     batch.rows.push(one.row);
     Ok(())

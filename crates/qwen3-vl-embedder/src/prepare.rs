@@ -3,7 +3,7 @@
 //! token count returned for the tokenizer's `<|image_pad|>` expansion.
 
 use qwen3_vl_model::{ModelError, ModelInput, Qwen3VlConfig};
-use qwen3_vl_preprocess::image::{ImageOptions, prepare_image};
+use qwen3_vl_preprocess::image::{ImageOptions, ResizedImage, resize_image};
 
 use crate::error::Result;
 
@@ -16,13 +16,20 @@ pub fn push_images<'a>(
 ) -> Result<Vec<usize>> {
     let mut counts = Vec::new();
     for bytes in images {
-        let image = prepare_image(bytes, options)?;
+        let image = resize_image(bytes, options)?;
         counts.push(image.num_tokens());
-        let [t, h, w] = image.grid_thw;
-        batch.grids.push([t as usize, h as usize, w as usize]);
-        batch.pixel_values.extend_from_slice(&image.pixel_values);
+        push_patches(&image, batch)?;
     }
     Ok(counts)
+}
+
+/// Cuts a resized image into patches onto the end of `batch`, with its grid.
+pub fn push_patches(image: &ResizedImage, batch: &mut ModelInput) -> Result<()> {
+    let image = image.patchify()?;
+    let [t, h, w] = image.grid_thw;
+    batch.grids.push([t as usize, h as usize, w as usize]);
+    batch.pixel_values.extend_from_slice(&image.pixel_values);
+    Ok(())
 }
 
 /// Checks that the model's `vision_config` cuts images the way the preprocessor does (its
