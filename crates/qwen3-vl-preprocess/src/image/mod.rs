@@ -67,15 +67,17 @@ impl ResizedImage {
 
 /// Decodes and resizes one encoded image: [`prepare_image`] up to its patches.
 pub fn resize_image(bytes: &[u8], opts: &ImageOptions) -> Result<ResizedImage, PreprocessError> {
-    let img = decode_rgb(bytes, &opts.limits)?;
-    let (width, height) = img.dimensions();
-    let (new_h, new_w) = smart_resize(height, width, FACTOR, &opts.budget)?;
-    Ok(ResizedImage { image: resize_bicubic(&img, new_w, new_h), normalization: opts.normalization })
+    resize_rgb(&decode_rgb(bytes, &opts.limits)?, opts)
 }
 
 /// Resizes and patchifies an already-decoded RGB image (the reference's PIL-image input).
 pub fn prepare_rgb(img: &RgbImage, opts: &ImageOptions) -> Result<PreparedImage, PreprocessError> {
+    resize_rgb(img, opts)?.patchify()
+}
+
+/// Resizes a decoded image to the size `smart_resize` picks for it.
+fn resize_rgb(img: &RgbImage, opts: &ImageOptions) -> Result<ResizedImage, PreprocessError> {
     let (width, height) = img.dimensions();
     let (new_h, new_w) = smart_resize(height, width, FACTOR, &opts.budget)?;
-    patchify(&resize_bicubic(img, new_w, new_h), opts.normalization)
+    Ok(ResizedImage { image: resize_bicubic(img, new_w, new_h), normalization: opts.normalization })
 }
