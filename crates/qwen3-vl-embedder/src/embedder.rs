@@ -207,7 +207,7 @@ impl Embedder {
                 for &i in group {
                     append(&mut batch, std::mem::take(&mut prepared[i]))?;
                 }
-                let pooled = read_f32(self.prefixes.forward(&self.model, &batch)?.pooled).await?;
+                let pooled = read_f32(self.prefixes.forward(&self.model, batch)?.pooled).await?;
                 for (&i, row) in group.iter().zip(pooled.chunks_exact(hidden)) {
                     // The raw prefix is checked too: a NaN can hide in it while a huge norm
                     // turns the normalised vector into zeros.

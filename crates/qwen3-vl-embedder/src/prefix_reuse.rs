@@ -34,11 +34,11 @@ impl PrefixReuse {
     }
 
     /// Runs `batch`, after a cached prefix when its rows share one, keeping a new one.
-    pub(crate) fn forward(&self, model: &Qwen3VlModel, batch: &ModelInput) -> Result<ModelOutput> {
-        let Some(prefix) = self.enabled.then(|| shared_prefix(&batch.rows)).flatten() else {
+    pub(crate) fn forward(&self, model: &Qwen3VlModel, batch: ModelInput) -> Result<ModelOutput> {
+        let Some(prefix) = self.enabled.then(|| shared_prefix(&batch.rows).map(<[u32]>::to_vec)).flatten() else {
             return Ok(model.forward(batch)?);
         };
-        let found = self.lock().iter().find(|c| c.tokens() == prefix).cloned();
+        let found = self.lock().iter().find(|c| c.tokens() == prefix.as_slice()).cloned();
         if let Some(cache) = found {
             return Ok(model.forward_after_prefix(batch, &cache)?);
         }

@@ -147,7 +147,7 @@ impl Reranker {
             for doc in chunk {
                 self.prepare(instruction, query, doc, &mut batch)?;
             }
-            scores.extend(self.reranker.score_async(&batch).await?);
+            scores.extend(self.reranker.score_async(batch).await?);
         }
         Ok(scores)
     }

@@ -15,8 +15,9 @@
 //! (4096 or 6144 wide, 4-6x the input) then exist for one pass only. A batch of eight 640x400
 //! demos ran 3840 patches per vision pass, whose 63 MB `fc1` output was the largest transient
 //! of the whole call (`heaptrack`, benches/model/README.md, 2026-12-06). Every row's result is
-//! the same in any pass (the kernels never mix rows), and 1024 rows still reuse each weight
-//! panel ~1000 times, so the products stay compute-bound.
+//! the same in any pass (the kernels never mix rows), and 512 rows still reuse each weight
+//! panel ~500 times, so the products stay compute-bound. The input is taken by value: its
+//! values move to the host instead of being copied beside the tensor.
 
 use attention_kernels::VectorKernel;
 use burn::tensor::Tensor;
@@ -38,8 +39,18 @@ fn kernel() -> VectorKernel {
     VectorKernel::select().expect("the CPU kernel level was checked at load (`cpu_attention_kernel`)")
 }
 
-/// The most rows one pass of an MLP block computes at once (see the module doc).
-const ROWS_PER_PASS: usize = 1024;
+/// An MLP block's output, or its input handed back where the host path does not apply (the
+/// input is taken by value so that the host path can move its values instead of copying them).
+pub(crate) enum HostMlp {
+    /// The block's output.
+    Done(Tensor<2>),
+    /// The input, untouched: the weights are not all packed (or the biases do not fit).
+    NotPacked(Tensor<2>),
+}
+
+/// The most rows one pass of an MLP block computes at once (see the module doc): the decoder's
+/// gate and up outputs for 512 rows are 12.6 MB each.
+const ROWS_PER_PASS: usize = 512;
 
 /// `block` applied to `x` (rows of `width` values) at most `rows_per_pass` rows at a time,
 /// the outputs joined in row order; `block(rows_of_x, row_count)` returns its rows' outputs.
@@ -61,52 +72,50 @@ fn in_passes(x: &[f32], width: usize, rows_per_pass: usize, block: impl Fn(&[f32
     y
 }
 
-/// `down(silu(gate(x)) · up(x))` (the decoder's SwiGLU MLP) on the host, or `None` (the
+/// `down(silu(gate(x)) · up(x))` (the decoder's SwiGLU MLP) on the host, or `x` back (the
 /// caller takes the generic path) unless all three weights are packed and none has a bias.
 ///
 /// # Shapes
 /// `x: [rows, hidden]` -> `[rows, hidden]`
-pub(crate) fn swiglu(gate: &Linear, up: &Linear, down: &Linear, x: &Tensor<2>) -> Option<Tensor<2>> {
+pub(crate) fn swiglu(gate: &Linear, up: &Linear, down: &Linear, x: Tensor<2>) -> HostMlp {
     swiglu_in_passes(gate, up, down, x, ROWS_PER_PASS)
 }
 
 /// [`swiglu`], `rows_per_pass` rows at a time.
-fn swiglu_in_passes(
-    gate: &Linear,
-    up: &Linear,
-    down: &Linear,
-    x: &Tensor<2>,
-    rows_per_pass: usize,
-) -> Option<Tensor<2>> {
+fn swiglu_in_passes(gate: &Linear, up: &Linear, down: &Linear, x: Tensor<2>, rows_per_pass: usize) -> HostMlp {
     if [gate, up, down].iter().any(|l| l.bias.is_some()) {
-        return None;
+        return HostMlp::NotPacked(x);
     }
-    let (gate, up, down) = (packed(gate)?, packed(up)?, packed(down)?);
-    let [m, k] = x.dims();
-    let y = in_passes(&host_f32(x.clone()), k, rows_per_pass, |x, rows| {
+    let (Some(gate), Some(up), Some(down)) = (packed(gate), packed(up), packed(down)) else {
+        return HostMlp::NotPacked(x);
+    };
+    let ([m, k], device) = (x.dims(), x.device());
+    let y = in_passes(&host_f32(x), k, rows_per_pass, |x, rows| {
         let mut hidden = gate.forward_host(x, rows);
         let up = up.forward_host(x, rows);
         attention_kernels::silu_times(kernel(), &mut hidden, &up).expect("gate and up have the same shape");
         down.forward_host(&hidden, rows)
     });
-    Some(from_host(y, [m, down.shape()[1]], &x.device()))
+    HostMlp::Done(from_host(y, [m, down.shape()[1]], &device))
 }
 
-/// `fc2(gelu_tanh(fc1(x) + b1)) + b2` (the vision blocks' MLP) on the host, or `None` (the
+/// `fc2(gelu_tanh(fc1(x) + b1)) + b2` (the vision blocks' MLP) on the host, or `x` back (the
 /// caller takes the generic path) unless both weights are packed and both layers have a bias.
 ///
 /// # Shapes
 /// `x: [rows, hidden]` -> `[rows, hidden]`
-pub(crate) fn gelu_tanh(fc1: &Linear, fc2: &Linear, x: &Tensor<2>) -> Option<Tensor<2>> {
+pub(crate) fn gelu_tanh(fc1: &Linear, fc2: &Linear, x: Tensor<2>) -> HostMlp {
     gelu_tanh_in_passes(fc1, fc2, x, ROWS_PER_PASS)
 }
 
 /// [`gelu_tanh`], `rows_per_pass` rows at a time.
-fn gelu_tanh_in_passes(fc1: &Linear, fc2: &Linear, x: &Tensor<2>, rows_per_pass: usize) -> Option<Tensor<2>> {
-    let (w1, w2) = (packed(fc1)?, packed(fc2)?);
-    let (b1, b2) = (host_f32(fc1.bias.clone()?), host_f32(fc2.bias.clone()?));
-    let [m, k] = x.dims();
-    let mut y = in_passes(&host_f32(x.clone()), k, rows_per_pass, |x, rows| {
+fn gelu_tanh_in_passes(fc1: &Linear, fc2: &Linear, x: Tensor<2>, rows_per_pass: usize) -> HostMlp {
+    let (Some(w1), Some(w2), Some(b1), Some(b2)) = (packed(fc1), packed(fc2), &fc1.bias, &fc2.bias) else {
+        return HostMlp::NotPacked(x);
+    };
+    let (b1, b2) = (host_f32(b1.clone()), host_f32(b2.clone()));
+    let ([m, k], device) = (x.dims(), x.device());
+    let mut y = in_passes(&host_f32(x), k, rows_per_pass, |x, rows| {
         let mut hidden = w1.forward_host(x, rows);
         attention_kernels::gelu_tanh_after_bias(kernel(), &mut hidden, &b1).expect("fc1's output is rows of its bias");
         w2.forward_host(&hidden, rows)
@@ -114,7 +123,7 @@ fn gelu_tanh_in_passes(fc1: &Linear, fc2: &Linear, x: &Tensor<2>, rows_per_pass:
     for row in y.chunks_exact_mut(b2.len()) {
         row.iter_mut().zip(&b2).for_each(|(v, b)| *v += b);
     }
-    Some(from_host(y, [m, b2.len()], &x.device()))
+    HostMlp::Done(from_host(y, [m, b2.len()], &device))
 }
 
 #[cfg(test)]
@@ -145,20 +154,21 @@ mod tests {
         let (m, hidden, wide) = (7, 40, 72);
         let x: Vec<f32> = (0..m * hidden).map(|i| ((i * 37 % 101) as f32 - 50.0) / 40.0).collect();
         let x = Tensor::<2>::from_data(TensorData::new(x, [m, hidden]), (&Device::flex(), DType::F32));
-        let read = |t: Option<Tensor<2>>| {
-            t.expect("packed weights take the host path").into_data().try_into_vec::<f32>().unwrap()
+        let read = |t: HostMlp| match t {
+            HostMlp::Done(t) => t.into_data().try_into_vec::<f32>().unwrap(),
+            HostMlp::NotPacked(_) => panic!("packed weights take the host path"),
         };
         let (gate, up, down) =
             (linear(wide, hidden, 1, false), linear(wide, hidden, 2, false), linear(hidden, wide, 3, false));
-        let whole = read(swiglu(&gate, &up, &down, &x));
+        let whole = read(swiglu(&gate, &up, &down, x.clone()));
         assert_eq!(whole.len(), m * hidden);
         for rows in [2, 3] {
-            assert_eq!(read(swiglu_in_passes(&gate, &up, &down, &x, rows)), whole, "swiglu, {rows} rows a pass");
+            assert_eq!(read(swiglu_in_passes(&gate, &up, &down, x.clone(), rows)), whole, "swiglu, {rows} rows a pass");
         }
         let (fc1, fc2) = (linear(wide, hidden, 4, true), linear(hidden, wide, 5, true));
-        let whole = read(gelu_tanh(&fc1, &fc2, &x));
+        let whole = read(gelu_tanh(&fc1, &fc2, x.clone()));
         for rows in [2, 3] {
-            assert_eq!(read(gelu_tanh_in_passes(&fc1, &fc2, &x, rows)), whole, "gelu_tanh, {rows} rows a pass");
+            assert_eq!(read(gelu_tanh_in_passes(&fc1, &fc2, x.clone(), rows)), whole, "gelu_tanh, {rows} rows a pass");
         }
     }
 }

@@ -16,7 +16,7 @@
 //! let config = Qwen3VlConfig::from_json_str(&std::fs::read_to_string(dir.join("config.json"))?)?;
 //! let checkpoint = Checkpoint::open_dir(dir)?;
 //! let model = Qwen3VlModel::load(&checkpoint, config, &Device::flex(), DType::F32)?;
-//! let out = model.forward(&ModelInput { rows: vec![vec![151644, 872, 198, 151643]], ..Default::default() })?;
+//! let out = model.forward(ModelInput { rows: vec![vec![151644, 872, 198, 151643]], ..Default::default() })?;
 //! let pooled = pollster::block_on(read_f32(out.pooled))?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```

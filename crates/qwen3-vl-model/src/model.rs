@@ -52,7 +52,9 @@ pub struct ModelOutput {
     pub last_hidden_state: Tensor<3>,
     /// `[batch, hidden]`: the hidden state of each row's last token (not normalised).
     pub pooled: Tensor<2>,
-    /// The vision tower's outputs when the batch has images.
+    /// The vision tower's outputs, last hidden state included, when the batch has images and
+    /// the pass was [`Qwen3VlModel::forward_with_vision`] (every other pass frees them as soon
+    /// as the decoder has used them).
     pub vision: Option<VisionOutput>,
     /// 3-D positions `[axis][row][column]` of the positions the pass ran.
     pub position_ids: [Vec<Vec<i64>>; 3],
@@ -150,26 +152,36 @@ impl Qwen3VlModel {
     /// pooled. Fails, before touching the device, on empty rows, out-of-vocabulary ids or image
     /// token and pixel counts that do not match the grids.
     ///
+    /// Takes the batch by value so that its pixels (24 bytes a pixel: 47 MB for eight
+    /// screenshots) are freed once the vision tower has read them, before the decoder's peak.
+    ///
     /// # Shapes
     /// `input.rows`: `batch` rows of up to `seq` ids, `input.pixel_values`:
     /// `[patches * patch_len]` -> `last_hidden_state: [batch, seq, hidden_size]`,
     /// `pooled: [batch, hidden_size]`
-    pub fn forward(&self, input: &ModelInput) -> Result<ModelOutput> {
-        Ok(self.run(input, None, None)?.0)
+    pub fn forward(&self, input: ModelInput) -> Result<ModelOutput> {
+        Ok(self.run(input, None, Keep::default())?.0)
+    }
+
+    /// [`Self::forward`], keeping the vision tower's outputs in [`ModelOutput::vision`] (for
+    /// parity tests and inspection). Held to the end of the pass, they cost a batch of eight
+    /// screenshots ~100 MB at the decoder's peak, which `forward` does not spend.
+    pub fn forward_with_vision(&self, input: ModelInput) -> Result<ModelOutput> {
+        Ok(self.run(input, None, Keep { vision: true, ..Keep::default() })?.0)
     }
 
     /// [`Self::forward`], keeping every layer's keys and values for the first `prefix` tokens,
     /// which every row must share and go on after (an input error otherwise), and which must
     /// be text (no image tokens): the cache for [`Self::forward_after_prefix`], at no extra
     /// cost to this call.
-    pub fn forward_keeping_prefix(&self, input: &ModelInput, prefix: usize) -> Result<(ModelOutput, PrefixCache)> {
+    pub fn forward_keeping_prefix(&self, input: ModelInput, prefix: usize) -> Result<(ModelOutput, PrefixCache)> {
         let tokens = input.rows.first().filter(|r| r.len() > prefix).map(|r| r[..prefix].to_vec());
         let tokens = tokens.ok_or_else(|| ModelError::Input(format!("no row goes on after a prefix of {prefix}")))?;
-        self.check_extends(input, &tokens)?;
+        self.check_extends(&input, &tokens)?;
         if prefix == 0 || tokens.contains(&self.config.image_token_id) {
             return Err(ModelError::Input(format!("a cached prefix must be 1 or more text tokens, not {tokens:?}")));
         }
-        let (output, kv) = self.run(input, None, Some(prefix))?;
+        let (output, kv) = self.run(input, None, Keep { prefix: Some(prefix), ..Keep::default() })?;
         let kv = kv.expect("`run` keeps what it is asked to keep");
         Ok((output, PrefixCache { tokens, kv }))
     }
@@ -179,9 +191,9 @@ impl Qwen3VlModel {
     /// keys and values. The same results as `forward` (up to the order of f32 sums); the
     /// outputs cover the positions after the prefix. Rows that do not extend the prefix are an
     /// input error.
-    pub fn forward_after_prefix(&self, input: &ModelInput, prefix: &PrefixCache) -> Result<ModelOutput> {
-        self.check_extends(input, &prefix.tokens)?;
-        Ok(self.run(input, Some(prefix), None)?.0)
+    pub fn forward_after_prefix(&self, input: ModelInput, prefix: &PrefixCache) -> Result<ModelOutput> {
+        self.check_extends(&input, &prefix.tokens)?;
+        Ok(self.run(input, Some(prefix), Keep::default())?.0)
     }
 
     /// Every row begins with `prefix` and goes on after it.
@@ -194,17 +206,18 @@ impl Qwen3VlModel {
     }
 
     /// The forward pass over the positions after `prefix` (all of them without one), keeping
-    /// the first `keep` positions' keys and values when asked.
+    /// what `keep` asks for.
     fn run(
         &self,
-        input: &ModelInput,
+        input: ModelInput,
         prefix: Option<&PrefixCache>,
-        keep: Option<usize>,
+        keep: Keep,
     ) -> Result<(ModelOutput, Option<PrefixKv>)> {
-        let merged_grids = self.check_input(input)?;
-        let batch = input.rows.len();
-        let full_seq = input.rows.iter().map(Vec::len).max().unwrap_or(0);
-        let row_refs: Vec<&[u32]> = input.rows.iter().map(Vec::as_slice).collect();
+        let merged_grids = self.check_input(&input)?;
+        let ModelInput { rows, pixel_values, grids } = input;
+        let batch = rows.len();
+        let full_seq = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let row_refs: Vec<&[u32]> = rows.iter().map(Vec::as_slice).collect();
         let all_positions = mrope_position_ids(&row_refs, full_seq, &merged_grids, self.config.image_token_id)?;
         // A prefix is text only, so every position after it is the same as without it.
         let p = prefix.map_or(0, |c| c.tokens.len());
@@ -213,44 +226,51 @@ impl Qwen3VlModel {
             all_positions.map(|axis| axis.into_iter().map(|row| row[p..].to_vec()).collect());
 
         let mut flat_ids = Vec::with_capacity(batch * seq);
-        for row in &input.rows {
+        for row in &rows {
             flat_ids.extend_from_slice(&row[p..]);
             flat_ids.extend(std::iter::repeat_n(PAD_TOKEN_ID, seq - (row.len() - p)));
         }
         let image_token = self.config.image_token_id;
         let image_positions: Vec<i64> =
             flat_ids.iter().enumerate().filter(|&(_, &t)| t == image_token).map(|(i, _)| i as i64).collect();
-        // Token embeddings are looked up on the host. Image features replace (not add to) the
-        // placeholder embeddings, so those rows are zeroed here and the features added below.
+        let vision = (!grids.is_empty())
+            .then(|| self.vision.forward(pixel_values, &grids, &self.device, self.dtype, keep.vision));
+
+        // Token embeddings are looked up on the host, after the tower (whose peak they would
+        // otherwise join). Image features replace (not add to) the placeholder embeddings, so
+        // those rows are zeroed here and the features added below.
         let hidden_size = self.config.text.hidden_size;
-        let mut rows = self.text.embed_tokens.gather(&flat_ids)?;
+        let mut token_rows = self.text.embed_tokens.gather(&flat_ids)?;
         for &p in &image_positions {
-            rows[p as usize * hidden_size..][..hidden_size].fill(0.0);
+            token_rows[p as usize * hidden_size..][..hidden_size].fill(0.0);
         }
         let mut embeds =
-            Tensor::<2>::from_data(TensorData::new(rows, [batch * seq, hidden_size]), (&self.device, self.dtype));
-
-        let vision = (!input.grids.is_empty())
-            .then(|| self.vision.forward(&input.pixel_values, &input.grids, &self.device, self.dtype));
-        let deepstack = match &vision {
+            Tensor::<2>::from_data(TensorData::new(token_rows, [batch * seq, hidden_size]), (&self.device, self.dtype));
+        // Clones share the tensors' storage: kept or not, each is held once.
+        let kept_vision = if keep.vision { vision.clone() } else { None };
+        let deepstack = match vision {
             Some(v) => {
                 let n = image_positions.len();
                 let positions = Tensor::<1, Int>::from_data(TensorData::new(image_positions, [n]), &self.device);
-                embeds = embeds.select_assign(0, positions.clone(), v.merged.clone(), IndexingUpdateOp::Add);
-                Some(DeepStackInjection { positions, features: v.deepstack.clone() })
+                embeds = embeds.select_assign(0, positions.clone(), v.merged, IndexingUpdateOp::Add);
+                Some(DeepStackInjection { positions, features: v.deepstack })
             }
             None => None,
         };
 
         let (cos, sin) = self.text_rotary(&position_ids, batch, seq);
         let (hidden, kept) =
-            self.text.forward(embeds, batch, seq, &cos, &sin, deepstack.as_ref(), prefix.map(|c| &c.kv), keep);
+            self.text.forward(embeds, batch, seq, &cos, &sin, deepstack, prefix.map(|c| &c.kv), keep.prefix);
 
-        let last: Vec<i64> = input.rows.iter().enumerate().map(|(b, r)| (b * seq + r.len() - p - 1) as i64).collect();
+        let last: Vec<i64> = rows.iter().enumerate().map(|(b, r)| (b * seq + r.len() - p - 1) as i64).collect();
         let last = Tensor::<1, Int>::from_data(TensorData::new(last, [batch]), &self.device);
         let pooled = hidden.clone().select(0, last);
-        let output =
-            ModelOutput { last_hidden_state: hidden.reshape([batch, seq, hidden_size]), pooled, vision, position_ids };
+        let output = ModelOutput {
+            last_hidden_state: hidden.reshape([batch, seq, hidden_size]),
+            pooled,
+            vision: kept_vision,
+            position_ids,
+        };
         Ok((output, kept))
     }
 
@@ -315,6 +335,15 @@ impl Qwen3VlModel {
     }
 }
 
+/// What a forward pass keeps besides its outputs.
+#[derive(Debug, Clone, Copy, Default)]
+struct Keep {
+    /// The keys and values of this many leading positions (a shared prefix).
+    prefix: Option<usize>,
+    /// The vision tower's outputs, last hidden state included.
+    vision: bool,
+}
+
 /// Reads a float tensor back to the host without blocking (required on wasm).
 pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
     let data = tensor.into_data_async().await.map_err(|e| ModelError::Device(format!("{e:?}")))?;
@@ -324,11 +353,12 @@ pub async fn read_f32<const D: usize>(tensor: Tensor<D>) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::vision::PassLimits;
 
     /// The tower in passes of whole images gives the vectors of one pass (the one pass is
     /// checked against transformers by tests/parity.rs), in f32 on the CPU device and, when an
     /// adapter exists, on wgpu; products of different row counts may round differently, so
-    /// within 1e-5. Pixels uploaded pass by pass from the host give the same result.
+    /// within 1e-5. Each pass uploads its own cut of the host's pixels.
     #[test]
     fn the_vision_tower_in_passes_matches_one_pass() {
         let mut devices = vec![Device::flex()];
@@ -352,31 +382,34 @@ mod tests {
         let values: Vec<f32> = (0..patches * len)
             .map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 8) as f32 / (1 << 23) as f32 - 1.0)
             .collect();
-        let pixels =
-            || Tensor::<2>::from_data(TensorData::new(values.clone(), [patches, len]), (&model.device, DType::F32));
         let read = |t: Tensor<2>| pollster::block_on(read_f32(t)).unwrap();
-        let in_passes = |budget| {
-            let pass_pixels = |r: std::ops::Range<usize>| pixels().narrow(0, r.start, r.len());
-            model.vision.forward_in_passes(pass_pixels, &grids, budget)
-        };
-        let whole = in_passes(usize::MAX);
-        for budget in [1, 30] {
+        let in_passes =
+            |limits| model.vision.forward_in_passes(values.clone(), &grids, device, DType::F32, true, limits);
+        let whole = in_passes(PassLimits { patches: usize::MAX, qkv_rows: usize::MAX });
+        // One image a pass; two images then one; whole images with their rows in chunks of 5.
+        for budget in [
+            PassLimits { patches: 1, qkv_rows: 1024 },
+            PassLimits { patches: 30, qkv_rows: 1024 },
+            PassLimits { patches: usize::MAX, qkv_rows: 5 },
+        ] {
             let split = in_passes(budget);
-            let pairs = [(&whole.merged, &split.merged), (&whole.last_hidden, &split.last_hidden)]
+            let last_hidden = |o: &VisionOutput| o.last_hidden.clone().expect("kept");
+            let (whole_last, split_last) = (last_hidden(&whole), last_hidden(&split));
+            let pairs = [(&whole.merged, &split.merged), (&whole_last, &split_last)]
                 .into_iter()
                 .chain(whole.deepstack.iter().zip(&split.deepstack));
             let mut compared = 0;
             for (a, b) in pairs {
                 let (a, b) = (read(a.clone()), read(b.clone()));
-                assert_eq!(a.len(), b.len(), "budget {budget}: shapes differ");
+                assert_eq!(a.len(), b.len(), "{budget:?}: shapes differ");
                 let err = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
-                assert!(err <= 1e-5, "{device:?}, budget {budget}: max |err| {err:e}");
+                assert!(err <= 1e-5, "{device:?}, {budget:?}: max |err| {err:e}");
                 compared += 1;
             }
             assert_eq!(compared, 2 + whole.deepstack.len());
         }
-        // Uploading each pass's pixels from the host is the same computation.
-        let host = model.vision.forward(&values, &grids, device, DType::F32);
-        assert_eq!(read(host.merged), read(whole.merged.clone()), "{device:?}: pixels from the host");
+        let lean = model.vision.forward(values, &grids, device, DType::F32, false);
+        assert_eq!(read(lean.merged), read(whole.merged.clone()), "{device:?}: without the last hidden state");
+        assert!(lean.last_hidden.is_none(), "the last hidden state is kept only when asked for");
     }
 }

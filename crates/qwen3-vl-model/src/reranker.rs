@@ -55,8 +55,9 @@ impl Qwen3VlReranker {
     }
 
     /// Scores every row of a batch (each row one full reranker prompt, no EOS): the
-    /// probability that the answer is "yes".
-    pub async fn score_async(&self, input: &ModelInput) -> Result<Vec<f32>> {
+    /// probability that the answer is "yes". Takes the batch by value, as
+    /// [`Qwen3VlModel::forward`] does, to free its pixels after the vision tower.
+    pub async fn score_async(&self, input: ModelInput) -> Result<Vec<f32>> {
         let pooled = read_f32(self.model.forward(input)?.pooled).await?;
         Ok(pooled.chunks_exact(self.direction.len()).map(|h| sigmoid(dot(h, &self.direction))).collect())
     }

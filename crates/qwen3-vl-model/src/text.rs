@@ -55,7 +55,8 @@ pub struct PrefixKv {
 pub struct DeepStackInjection {
     /// Flat `[batch * seq]` indices of the image tokens, in sequence order.
     pub positions: Tensor<1, Int>,
-    /// One `[image_tokens, hidden]` tensor per level; level `l` is added after layer `l`.
+    /// One `[image_tokens, hidden]` tensor per level; level `l` is added after layer `l`, and
+    /// freed then.
     pub features: Vec<Tensor<2>>,
 }
 
@@ -116,11 +117,16 @@ impl TextDecoder {
         seq: usize,
         cos: &Tensor<4>,
         sin: &Tensor<4>,
-        deepstack: Option<&DeepStackInjection>,
+        deepstack: Option<DeepStackInjection>,
         past: Option<&PrefixKv>,
         keep: Option<usize>,
     ) -> (Tensor<2>, Option<PrefixKv>) {
         let mut h = embeds;
+        // Each level is dropped once added: a batch of eight screenshots holds 16 MB a level.
+        let (positions, mut levels) = match deepstack {
+            Some(ds) => (Some(ds.positions), ds.features.into_iter()),
+            None => (None, Vec::new().into_iter()),
+        };
         let mut kept = keep.map(|n| (n, Vec::with_capacity(self.layers.len())));
         // The mask after a prefix, made once for every layer that needs it (burn's attention).
         let mask = OnceCell::new();
@@ -128,10 +134,10 @@ impl TextDecoder {
             let layer_past = past.map(|p| (&p.layers[i], &mask));
             let layer_keep = kept.as_mut().map(|(n, layers)| (*n, layers));
             h = layer.forward(h, batch, seq, cos, sin, &self.config, layer_past, layer_keep);
-            if let Some(ds) = deepstack
-                && let Some(feature) = ds.features.get(i)
+            if let Some(positions) = &positions
+                && let Some(feature) = levels.next()
             {
-                h = h.select_assign(0, ds.positions.clone(), feature.clone(), IndexingUpdateOp::Add);
+                h = h.select_assign(0, positions.clone(), feature, IndexingUpdateOp::Add);
             }
         }
         (self.norm.forward(h), kept.map(|(_, layers)| PrefixKv { layers }))
@@ -213,9 +219,9 @@ impl DecoderLayer {
         };
         let h = h + self.o_proj.forward(out);
         let x = self.post_attention_layernorm.forward(h.clone());
-        let mlp = match cpu_mlp::swiglu(&self.gate_proj, &self.up_proj, &self.down_proj, &x) {
-            Some(out) => out,
-            None => {
+        let mlp = match cpu_mlp::swiglu(&self.gate_proj, &self.up_proj, &self.down_proj, x) {
+            cpu_mlp::HostMlp::Done(out) => out,
+            cpu_mlp::HostMlp::NotPacked(x) => {
                 let gated = activation::silu(self.gate_proj.forward(x.clone())) * self.up_proj.forward(x);
                 self.down_proj.forward(gated)
             }

@@ -1,8 +1,6 @@
 //! The vision tower (`model.visual`): patch embedding, learned positions resampled to each
 //! image, 2-D rotary attention within each image, DeepStack taps and the final 2x2 merger.
 
-use std::ops::Range;
-
 use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
@@ -26,11 +24,37 @@ const MAX_SCORE_BYTES: usize = 64 << 20;
 /// Most patches one pass of the tower takes: a batch with more runs in passes of whole images,
 /// each at most this size (an image with more runs alone). The tower's activations grow with
 /// the patches in a pass, and images never attend to each other, so passes give the same
-/// vectors. 4096 is one 1280x800 screenshot (4000 patches): a batch then needs no more tower
-/// memory than one such image. On the 2B in int8, 16 demos of 640x400 (two batches of eight,
-/// 8000 patches each) peaked 0.15 GiB lower, in the same time (benches/model/README.md).
-/// Passes this large keep every product large for every device.
-const MAX_PATCHES_PER_PASS: usize = 4096;
+/// vectors. On the 2B in int8, 16 demos of 640x400 (two batches of eight, 7680 patches each)
+/// peaked 0.15 GiB lower with passes of 4096 than in one pass, in the same time; 2048 then
+/// changed nothing, as the peak was in the decoder. Once the decoder's and the blocks' peaks
+/// were cut, a batch's peak was its second pass's attention beside the first pass's outputs,
+/// and 2048 halves that pass (benches/model/README.md, 2026-12-06, second session). A
+/// 1280x800 screenshot (4000 patches) still runs whole, and 2048 rows keep every product large
+/// for every device.
+const MAX_PATCHES_PER_PASS: usize = 2048;
+
+/// Most rows of a block whose attention inputs (norm, fused `qkv` product, cuts, rotations) are
+/// computed at once: the fused `[rows, 3 x hidden]` output and the rotations' temporaries then
+/// exist for one chunk only. For a 4000-patch screenshot, all rows at once held the 49 MB fused
+/// output beside its three 16 MB cuts, the tower's largest moment (`heaptrack`,
+/// benches/model/README.md, 2026-12-06, second session). Rows are independent here, so chunks
+/// give the same vectors.
+const QKV_ROWS_PER_CHUNK: usize = 1024;
+
+/// How much of the tower's work runs at once: bounds that change its memory, not its vectors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PassLimits {
+    /// Most patches in one pass of the tower (whole images; an image with more runs alone).
+    pub patches: usize,
+    /// Most rows whose attention inputs a block computes at once.
+    pub qkv_rows: usize,
+}
+
+impl Default for PassLimits {
+    fn default() -> Self {
+        Self { patches: MAX_PATCHES_PER_PASS, qkv_rows: QKV_ROWS_PER_CHUNK }
+    }
+}
 
 /// What the tower hands to the decoder.
 #[derive(Debug, Clone)]
@@ -39,8 +63,9 @@ pub struct VisionOutput {
     pub merged: Tensor<2>,
     /// One `[patches / 4, out_hidden]` tensor per DeepStack level.
     pub deepstack: Vec<Tensor<2>>,
-    /// The last block's output `[patches, hidden]`, before merging (for parity tests).
-    pub last_hidden: Tensor<2>,
+    /// The last block's output `[patches, hidden]`, before merging, when asked for (parity
+    /// tests): nothing after the tower reads it.
+    pub last_hidden: Option<Tensor<2>>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,39 +147,62 @@ impl VisionTower {
     /// Encodes every image's patches: patch embedding plus resampled positions, the blocks
     /// (attention within each image only), then the final and DeepStack mergers. Images run in
     /// passes of at most [`MAX_PATCHES_PER_PASS`] patches, each pass uploading only its own
-    /// images' pixels from the host (a batch of screenshots is tens of MB of f32 patches; one
-    /// copy of all of them on the device, beside the caller's, would outlive every pass).
+    /// images' pixels (a batch of screenshots is tens of MB of f32 patches). The pixels are cut
+    /// into one buffer per pass, last pass first, and each pass's upload takes its buffer
+    /// without a copy: no pass holds the pixels of the passes before it, nor a second copy of
+    /// its own.
     ///
     /// # Shapes
     /// `pixel_values: [patches * (in_channels * temporal_patch_size * patch_size^2)]`, images
     /// concatenated in order, with one `[t, h, w]` grid (in patches) per image
     /// -> `merged` and each `deepstack` entry `[patches / 4, out_hidden_size]`,
-    /// `last_hidden: [patches, hidden_size]`
-    pub fn forward(&self, pixel_values: &[f32], grids: &[[usize; 3]], device: &Device, dtype: DType) -> VisionOutput {
-        let len = self.config.patch_len();
-        let pass_pixels = |patches: Range<usize>| {
-            let values = pixel_values[patches.start * len..patches.end * len].to_vec();
-            Tensor::<2>::from_data(TensorData::new(values, [patches.len(), len]), (device, dtype))
-        };
-        self.forward_in_passes(pass_pixels, grids, MAX_PATCHES_PER_PASS)
+    /// `last_hidden: [patches, hidden_size]` with `keep_last_hidden`
+    pub fn forward(
+        &self,
+        pixel_values: Vec<f32>,
+        grids: &[[usize; 3]],
+        device: &Device,
+        dtype: DType,
+        keep_last_hidden: bool,
+    ) -> VisionOutput {
+        self.forward_in_passes(pixel_values, grids, device, dtype, keep_last_hidden, PassLimits::default())
     }
 
-    /// The tower in passes of whole images of at most `max_patches` patches each (an
-    /// image with more runs alone), the outputs concatenated in order; `pass_pixels(patches)`
-    /// gives the pixel rows of a range of patches.
+    /// [`Self::forward`] within `limits`: passes of whole images of at most `limits.patches`
+    /// patches each (an image with more runs alone), the outputs concatenated in order. Without
+    /// `keep_last_hidden`, no pass keeps its last block's output (16 MB a pass of 4000 patches
+    /// in f32, held until the last pass).
     pub(crate) fn forward_in_passes(
         &self,
-        pass_pixels: impl Fn(Range<usize>) -> Tensor<2>,
+        mut pixel_values: Vec<f32>,
         grids: &[[usize; 3]],
-        max_patches: usize,
+        device: &Device,
+        dtype: DType,
+        keep_last_hidden: bool,
+        limits: PassLimits,
     ) -> VisionOutput {
-        let passes = passes(grids, max_patches);
+        let len = self.config.patch_len();
+        let passes = passes(grids, limits.patches);
+        let patches_in = |images: &[[usize; 3]]| images.iter().map(|[t, h, w]| t * h * w).sum::<usize>();
+        let mut per_pass = Vec::with_capacity(passes.len());
+        for images in passes.iter().rev() {
+            let start = patches_in(&grids[..images.start]) * len;
+            if start == 0 {
+                per_pass.push(std::mem::take(&mut pixel_values));
+            } else {
+                // A copy of one pass, then the batch's buffer shrinks in place by as much.
+                per_pass.push(pixel_values.split_off(start));
+                pixel_values.shrink_to_fit();
+            }
+        }
         let mut outputs = Vec::with_capacity(passes.len());
-        let mut start = 0;
         for images in passes {
-            let patches: usize = grids[images.clone()].iter().map(|[t, h, w]| t * h * w).sum();
-            outputs.push(self.forward_pass(pass_pixels(start..start + patches), &grids[images]));
-            start += patches;
+            let values = per_pass.pop().expect("one buffer per pass");
+            let pixels = Tensor::<2>::from_data(
+                TensorData::new(values, [patches_in(&grids[images.clone()]), len]),
+                (device, dtype),
+            );
+            outputs.push(self.forward_pass(pixels, &grids[images], keep_last_hidden, limits.qkv_rows));
         }
         if outputs.len() == 1 {
             return outputs.pop().expect("one pass");
@@ -165,7 +213,7 @@ impl VisionTower {
         let mut last_hidden = Vec::new();
         for out in outputs {
             merged.push(out.merged);
-            last_hidden.push(out.last_hidden);
+            last_hidden.extend(out.last_hidden);
             for (level, features) in deepstack.iter_mut().zip(out.deepstack) {
                 level.push(features);
             }
@@ -173,12 +221,18 @@ impl VisionTower {
         VisionOutput {
             merged: Tensor::cat(merged, 0),
             deepstack: deepstack.into_iter().map(|level| Tensor::cat(level, 0)).collect(),
-            last_hidden: Tensor::cat(last_hidden, 0),
+            last_hidden: keep_last_hidden.then(|| Tensor::cat(last_hidden, 0)),
         }
     }
 
     /// One pass of the tower over the given images.
-    fn forward_pass(&self, pixel_values: Tensor<2>, grids: &[[usize; 3]]) -> VisionOutput {
+    fn forward_pass(
+        &self,
+        pixel_values: Tensor<2>,
+        grids: &[[usize; 3]],
+        keep_last_hidden: bool,
+        qkv_rows: usize,
+    ) -> VisionOutput {
         let c = &self.config;
         let device = pixel_values.device();
         let dtype = pixel_values.dtype();
@@ -209,12 +263,13 @@ impl VisionTower {
 
         let mut deepstack = Vec::with_capacity(self.deepstack_mergers.len());
         for (i, block) in self.blocks.iter().enumerate() {
-            x = block.forward(x, &cos, &sin, &segments, c.num_heads);
+            x = block.forward(x, &cos, &sin, &segments, c.num_heads, qkv_rows);
             if let Some(j) = c.deepstack_visual_indexes.iter().position(|&k| k == i) {
                 deepstack.push(self.deepstack_mergers[j].forward(x.clone(), c.merge_unit()));
             }
         }
-        VisionOutput { merged: self.merger.forward(x.clone(), c.merge_unit()), deepstack, last_hidden: x }
+        let last_hidden = keep_last_hidden.then(|| x.clone());
+        VisionOutput { merged: self.merger.forward(x, c.merge_unit()), deepstack, last_hidden }
     }
 
     /// Bilinear sample of the learned position table at each patch: four gathered rows,
@@ -241,7 +296,8 @@ impl VisionTower {
 
 impl VisionBlock {
     /// One pre-norm block: 2-D rotary self-attention within each segment, then the GELU-tanh
-    /// MLP, each added to the residual.
+    /// MLP, each added to the residual. Attention consumes q, k and v, so none outlives it
+    /// into the MLP.
     ///
     /// # Shapes
     /// `x: [patches, hidden_size]`, `cos`/`sin`: `[patches, 1, head_dim]`
@@ -253,26 +309,56 @@ impl VisionBlock {
         sin: &Tensor<3>,
         segments: &[(usize, usize)],
         heads: usize,
+        qkv_rows: usize,
     ) -> Tensor<2> {
+        let (q, k, v) = self.attention_inputs(&x, cos, sin, heads, qkv_rows);
+        self.finish(x, segment_attention(q, k, v, segments, heads))
+    }
+
+    /// Rotated q and k, and v, of every row of `x`, computed `rows_per_chunk` rows at a time
+    /// (see [`QKV_ROWS_PER_CHUNK`]).
+    ///
+    /// # Shapes
+    /// `x: [patches, hidden_size]` -> q, k, v: `[patches, heads, head_dim]`
+    fn attention_inputs(
+        &self,
+        x: &Tensor<2>,
+        cos: &Tensor<3>,
+        sin: &Tensor<3>,
+        heads: usize,
+        rows_per_chunk: usize,
+    ) -> (Tensor<3>, Tensor<3>, Tensor<3>) {
         let [n, d] = x.dims();
         let hd = d / heads;
-        // Scoped so that neither the fused `qkv` output nor q, k and v outlive attention: held
-        // through the MLP, for a 4000-patch screenshot they were 49 + 3 x 16 MB of dead memory.
-        let (q, k, v) = {
-            let qkv = self.qkv.forward(self.norm1.forward(x.clone())).reshape([n, 3, heads, hd]);
-            let part = |i: usize| qkv.clone().narrow(1, i, 1).reshape([n, heads, hd]);
-            (apply_rotary(part(0), cos.clone(), sin.clone()), apply_rotary(part(1), cos.clone(), sin.clone()), part(2))
-        };
-        self.finish(x, segment_attention(q, k, v, segments, heads))
+        let mut parts: [Vec<Tensor<3>>; 3] = Default::default();
+        for start in (0..n).step_by(rows_per_chunk.max(1)) {
+            let len = rows_per_chunk.min(n - start);
+            let qkv =
+                self.qkv.forward(self.norm1.forward(x.clone().narrow(0, start, len))).reshape([len, 3, heads, hd]);
+            let part = |i: usize| qkv.clone().narrow(1, i, 1).reshape([len, heads, hd]);
+            let (q, k, v) = (part(0), part(1), part(2));
+            drop(qkv); // the cuts are copies: no reason to hold it through the rotations
+            let rows = |t: &Tensor<3>| t.clone().narrow(0, start, len);
+            parts[0].push(apply_rotary(q, rows(cos), rows(sin)));
+            parts[1].push(apply_rotary(k, rows(cos), rows(sin)));
+            parts[2].push(v);
+        }
+        let [q, k, v] =
+            parts.map(
+                |chunks| {
+                    if chunks.len() == 1 { chunks.into_iter().next().expect("one") } else { Tensor::cat(chunks, 0) }
+                },
+            );
+        (q, k, v)
     }
 
     /// The output projection added to the residual, then the MLP added to that.
     fn finish(&self, x: Tensor<2>, attn: Tensor<2>) -> Tensor<2> {
         let x = x + self.proj.forward(attn);
         let normed = self.norm2.forward(x.clone());
-        let mlp = match cpu_mlp::gelu_tanh(&self.fc1, &self.fc2, &normed) {
-            Some(out) => out,
-            None => self.fc2.forward(gelu_tanh(self.fc1.forward(normed))),
+        let mlp = match cpu_mlp::gelu_tanh(&self.fc1, &self.fc2, normed) {
+            cpu_mlp::HostMlp::Done(out) => out,
+            cpu_mlp::HostMlp::NotPacked(normed) => self.fc2.forward(gelu_tanh(self.fc1.forward(normed))),
         };
         x + mlp
     }
@@ -284,9 +370,14 @@ impl VisionBlock {
 /// # Shapes
 /// `q`, `k`, `v`: `[patches, heads, head_dim]` -> `[patches, heads * head_dim]`
 fn segment_attention(q: Tensor<3>, k: Tensor<3>, v: Tensor<3>, segments: &[(usize, usize)], heads: usize) -> Tensor<2> {
-    let hd = q.dims()[2];
+    let [n, _, hd] = q.dims();
     let scale = 1.0 / (hd as f64).sqrt();
-    let outputs: Vec<Tensor<2>> = if cpu_attention::applies(&q.clone().unsqueeze::<4>()) {
+    let on_cpu = cpu_attention::applies(&q.clone().unsqueeze::<4>());
+    if on_cpu && segments == [(0, n)] {
+        // One image: q, k and v move to the host without a copy (49 MB for 4000 patches).
+        return cpu_attention::attention(q.unsqueeze(), k.unsqueeze(), v.unsqueeze(), scale, false);
+    }
+    let outputs: Vec<Tensor<2>> = if on_cpu {
         // One call per image; the kernel bounds its own scratch, so no query chunks.
         segments
             .iter()

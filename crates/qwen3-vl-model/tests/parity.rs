@@ -59,7 +59,12 @@ fn run_case(
 ) {
     let rows = r.rows();
     let input = ModelInput { rows: rows.clone(), pixel_values, grids: r.grids() };
-    let out = model.forward(&input).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let out = model.forward_with_vision(input.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(
+        out.vision.is_some(),
+        !input.grids.is_empty(),
+        "{name}: vision outputs kept exactly when there are images"
+    );
 
     // Positions: exact, on every unpadded token.
     let ref_pos = r.int("position_ids");
@@ -77,7 +82,7 @@ fn run_case(
             assert!(err <= HIDDEN_TOL, "{name}: {label} max |err| {err:e}");
             worst.0 = worst.0.max(err);
         };
-        check("vision hidden", read(v.last_hidden.clone()), "vision_hidden");
+        check("vision hidden", read(v.last_hidden.clone().expect("kept")), "vision_hidden");
         check("vision merged", read(v.merged.clone()), "vision_merged");
         for (i, ds) in v.deepstack.iter().enumerate() {
             check("deepstack", read(ds.clone()), &format!("deepstack_{i}"));
@@ -89,9 +94,9 @@ fn run_case(
     // The same batch with its shared text prefix reused: kept by one pass, then skipped by
     // the next, which runs only the positions after it; both against the same reference.
     let p = shared_text_prefix(&rows, model.config().image_token_id);
-    let (kept, cache) = model.forward_keeping_prefix(&input, p).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (kept, cache) = model.forward_keeping_prefix(input.clone(), p).unwrap_or_else(|e| panic!("{name}: {e}"));
     check_outputs(name, r, &rows, kept, 0, hidden, worst);
-    let after = model.forward_after_prefix(&input, &cache).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let after = model.forward_after_prefix(input, &cache).unwrap_or_else(|e| panic!("{name}: {e}"));
     check_outputs(&format!("{name} after a {p}-token prefix"), r, &rows, after, p, hidden, worst);
 }
 
