@@ -343,12 +343,7 @@ impl VisionBlock {
             parts[1].push(apply_rotary(k, rows(cos), rows(sin)));
             parts[2].push(v);
         }
-        let [q, k, v] =
-            parts.map(
-                |chunks| {
-                    if chunks.len() == 1 { chunks.into_iter().next().expect("one") } else { Tensor::cat(chunks, 0) }
-                },
-            );
+        let [q, k, v] = parts.map(concat);
         (q, k, v)
     }
 
@@ -429,7 +424,7 @@ fn passes(grids: &[[usize; 3]], max_patches: usize) -> Vec<std::ops::Range<usize
 }
 
 /// Rows of every part, in order (the part itself when there is one).
-fn concat(parts: Vec<Tensor<2>>) -> Tensor<2> {
+fn concat<const D: usize>(parts: Vec<Tensor<D>>) -> Tensor<D> {
     if parts.len() == 1 { parts.into_iter().next().expect("one") } else { Tensor::cat(parts, 0) }
 }
 
