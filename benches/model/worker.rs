@@ -24,6 +24,7 @@ struct Args {
     device: DeviceChoice,
     dtype: DType,
     batch_size: usize,
+    max_batch_tokens: usize,
     reuse_prefix: bool,
 }
 
@@ -32,6 +33,7 @@ fn parse_args() -> Result<Args, String> {
     let mut device = DeviceChoice::Cpu;
     let mut dtype = DType::F32;
     let mut batch_size = EmbedderOptions::default().batch_size;
+    let mut max_batch_tokens = EmbedderOptions::default().max_batch_tokens;
     let mut reuse_prefix = EmbedderOptions::default().reuse_prefix;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,6 +43,9 @@ fn parse_args() -> Result<Args, String> {
             "--device" => device = value()?.parse().map_err(|e| format!("{e}"))?,
             "--dtype" => dtype = value()?.parse::<Precision>().map_err(|e| format!("--dtype: {e}"))?.dtype(),
             "--batch-size" => batch_size = value()?.parse().map_err(|e| format!("--batch-size: {e}"))?,
+            "--max-batch-tokens" => {
+                max_batch_tokens = value()?.parse().map_err(|e| format!("--max-batch-tokens: {e}"))?
+            }
             // The instruction prefix computed once (the default) or in every call.
             "--reuse-prefix" => {
                 reuse_prefix = match value()?.as_str() {
@@ -53,7 +58,7 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     let model = model.ok_or("--model DIR is required")?;
-    Ok(Args { model, device, dtype, batch_size, reuse_prefix })
+    Ok(Args { model, device, dtype, batch_size, max_batch_tokens, reuse_prefix })
 }
 
 /// Peak resident set size of this process (VmHWM), in GiB; 0 where /proc is missing.
@@ -110,6 +115,7 @@ fn main() {
         let options = EmbedderOptions {
             dtype: args.dtype,
             batch_size: args.batch_size,
+            max_batch_tokens: args.max_batch_tokens,
             reuse_prefix: args.reuse_prefix,
             ..Default::default()
         };

@@ -153,6 +153,7 @@ export class Embedder {
       dtype: options.dtype,
       format: files.format,
       batchSize: options.batchSize,
+      maxBatchTokens: options.maxBatchTokens,
       maxLength: options.maxLength,
       onProgress: options.onProgress,
     });

@@ -92,8 +92,14 @@ export interface LoadOptions {
    * converted directory loads only in its own precision, on either device.
    */
   dtype?: 'f32' | 'f16' | 'bf16' | 'int8' | 'q4';
-  /** Inputs per forward pass in embedBatch (default 8). */
+  /** Most inputs per forward pass in embedBatch (default 8). */
   batchSize?: number;
+  /**
+   * Most padded tokens per forward pass in embedBatch (inputs x the longest; default 1024): a
+   * pass's memory grows with its tokens, so screenshots (hundreds of tokens each) run fewer to a
+   * pass than text queries. An input longer than this runs alone.
+   */
+  maxBatchTokens?: number;
   /** Longest token sequence (default 8192). */
   maxLength?: number;
   /**

@@ -51,6 +51,9 @@ pub(crate) fn read_options(options: &JsValue) -> Result<LoadOptions, JsValue> {
     if let Some(n) = get("batchSize").as_f64() {
         out.embedder.batch_size = (n as usize).max(1);
     }
+    if let Some(n) = get("maxBatchTokens").as_f64() {
+        out.embedder.max_batch_tokens = (n as usize).max(1);
+    }
     if let Some(n) = get("maxLength").as_f64() {
         out.embedder.max_length = n as usize;
     }
@@ -118,7 +121,7 @@ impl WasmEmbedder {
     /// 4 GiB loads (on WebGPU) and peak memory stays near one copy of the files.
     ///
     /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16" | "bf16" | "int8" | "q4",
-    /// format, batchSize, maxLength, onProgress }`; `format` is the text of a converted
+    /// format, batchSize, maxBatchTokens, maxLength, onProgress }`; `format` is the text of a converted
     /// directory's `qwen3-vl-embed-format.json`, whose precision is the default `dtype`;
     /// `onProgress` receives `{ phase: "load", file: "weights",
     /// loaded, total }` in bytes after every tensor. Loading is synchronous between those

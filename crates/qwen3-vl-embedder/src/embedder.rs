@@ -6,6 +6,7 @@ use qwen3_vl_preprocess::image::{ImageOptions, ResizedImage, resize_image};
 use qwen3_vl_preprocess::prompt::{normalize_instruction, render_prompt};
 use qwen3_vl_preprocess::tokenize::PromptTokenizer;
 
+use crate::batching::cut_batches;
 use crate::error::{EmbedError, Result};
 use crate::input::EmbedInput;
 use crate::matryoshka::{embedding_problem, truncate_and_normalize};
@@ -42,8 +43,13 @@ pub struct EmbedderOptions {
     pub image: ImageOptions,
     /// Longest token sequence; longer text is cut (never image tokens). Reference: 8192.
     pub max_length: usize,
-    /// Inputs per forward pass in [`Embedder::embed_batch`].
+    /// Most inputs per forward pass in [`Embedder::embed_batch`].
     pub batch_size: usize,
+    /// Most padded tokens per forward pass (inputs x the longest row) in
+    /// [`Embedder::embed_batch`]; an input longer than this runs alone. A pass's activations
+    /// grow with its tokens: eight 640x400 screenshots (about 260 tokens each) run three to a
+    /// pass, while eight 32-token queries still run as one. Default 1024.
+    pub max_batch_tokens: usize,
     /// Precision of the model on the device: `F32` (default, every device), `F16` (weights and
     /// activations in f16: wgpu with `shader-f16`), or `BF16` (linear weights kept in bf16 and
     /// widened as they are used, f32 compute: the CPU at about half the memory, with the same
@@ -60,7 +66,14 @@ pub struct EmbedderOptions {
 
 impl Default for EmbedderOptions {
     fn default() -> Self {
-        Self { image: ImageOptions::default(), max_length: 8192, batch_size: 8, dtype: DType::F32, reuse_prefix: true }
+        Self {
+            image: ImageOptions::default(),
+            max_length: 8192,
+            batch_size: 8,
+            max_batch_tokens: 1024,
+            dtype: DType::F32,
+            reuse_prefix: true,
+        }
     }
 }
 
@@ -182,13 +195,15 @@ impl Embedder {
         Ok(PendingInput { row: self.tokenizer.encode(&prompt, &counts, self.options.max_length)?, images })
     }
 
-    /// Embeds a batch, `batch_size` inputs per forward pass. Each vector is truncated to
+    /// Embeds a batch, at most `batch_size` inputs and `max_batch_tokens` padded tokens per
+    /// forward pass. Each vector is truncated to
     /// `dim` (default: full width) and L2-normalised; vectors come back in input order.
     ///
     /// Rows of one forward pass are padded to the longest, so inputs are grouped by length
     /// first: a window of up to [`SORT_WINDOW`] batches is prepared, sorted by token count and
-    /// cut into batches. A short text query then never waits behind a screenshot's thousand
-    /// image tokens, and the window bounds how many prepared images are held at once.
+    /// cut into batches under both bounds. A short text query then never waits behind a
+    /// screenshot's thousand image tokens, and the window bounds how many prepared images are
+    /// held at once.
     pub async fn embed_batch_async(&self, inputs: &[EmbedInput], dim: Option<usize>) -> Result<Vec<Vec<f32>>> {
         let hidden = self.hidden_size();
         let dim = dim.unwrap_or(hidden);
@@ -201,8 +216,10 @@ impl Embedder {
             let mut prepared = window.iter().map(|input| self.prepare_one(input)).collect::<Result<Vec<_>>>()?;
             let mut order: Vec<usize> = (0..prepared.len()).collect();
             order.sort_by_key(|&i| prepared[i].row.len());
+            let lengths: Vec<usize> = order.iter().map(|&i| prepared[i].row.len()).collect();
             let mut vectors = vec![Vec::new(); window.len()];
-            for group in order.chunks(batch_size) {
+            for range in cut_batches(&lengths, batch_size, self.options.max_batch_tokens) {
+                let group = &order[range];
                 let mut batch = ModelInput::default();
                 for &i in group {
                     append(&mut batch, std::mem::take(&mut prepared[i]))?;

@@ -10,6 +10,7 @@
 
 #![warn(missing_docs)]
 
+mod batching;
 #[cfg(not(target_family = "wasm"))]
 pub mod convert;
 pub mod device;

@@ -89,14 +89,13 @@ fn pipeline_matches_reference_on_wgpu() {
 
 /// f32 shards, `rope_parameters` config, a tokenizer that does not append the EOS and an
 /// unused lm_head: same embeddings.
-/// Every fixture input in one call, three per forward pass: the embedder sorts a window of
-/// inputs by length before batching, and each vector must still come back in input order and
-/// equal the reference (computed one case at a time by transformers).
+/// Every fixture input in one call, at most three per forward pass, then also at most 64 padded
+/// tokens per pass (fewer inputs per pass where rows are long): the embedder sorts a window of inputs by length
+/// before batching, and each vector must still come back in input order and equal the
+/// reference (computed one case at a time by transformers).
 #[test]
 fn length_sorted_batching_keeps_input_order() {
     let device = start_device(DeviceChoice::Cpu).unwrap();
-    let options = EmbedderOptions { batch_size: 3, ..EmbedderOptions::default() };
-    let e = Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap();
     let (mut all, mut expected) = (Vec::new(), Vec::new());
     for case in cases() {
         let case_inputs = inputs(&case);
@@ -107,9 +106,17 @@ fn length_sorted_batching_keeps_input_order() {
         all.extend(case_inputs);
     }
     assert!(all.len() > 3 * qwen3_vl_embedder::embedder::SORT_WINDOW, "the inputs must span several windows");
-    let got: Vec<f32> = e.embed_batch(&all, None).unwrap().concat();
-    let err = max_abs_diff(&got, &expected);
-    assert!(err <= EMBED_TOL, "{} inputs in length-sorted batches of 3: max |err| {err:e}", all.len());
+    for max_batch_tokens in [usize::MAX, 64] {
+        let options = EmbedderOptions { batch_size: 3, max_batch_tokens, ..EmbedderOptions::default() };
+        let e = Embedder::from_dir(&tiny_model_dir(), &device.device, options).unwrap();
+        let got: Vec<f32> = e.embed_batch(&all, None).unwrap().concat();
+        let err = max_abs_diff(&got, &expected);
+        assert!(
+            err <= EMBED_TOL,
+            "{} inputs in length-sorted batches of 3 and {max_batch_tokens} tokens: max |err| {err:e}",
+            all.len()
+        );
+    }
 }
 
 #[test]
