@@ -12,8 +12,8 @@ use super::pack::PanelQ8;
 use super::quant::QuantX;
 use crate::par::{NR, Tile};
 
-/// Rows per call: each widened weight vector serves two rows.
-pub(super) const MR: usize = 2;
+/// Rows per call: each widened weight vector serves four rows.
+pub(super) const MR: usize = 4;
 
 /// `tile[i] = x[rows.start + i] · W[:, panel]`, `xq` made without the VNNI offset.
 pub(super) fn tile(xq: &QuantX, rows: Range<usize>, panel: PanelQ8<'_>, tile: &mut Tile) {
@@ -24,6 +24,8 @@ pub(super) fn tile(xq: &QuantX, rows: Range<usize>, panel: PanelQ8<'_>, tile: &m
     match rows.len() {
         1 => kernel::<1>(bytes, scales, blocks, panel, tile),
         2 => kernel::<2>(bytes, scales, blocks, panel, tile),
+        3 => kernel::<3>(bytes, scales, blocks, panel, tile),
+        4 => kernel::<4>(bytes, scales, blocks, panel, tile),
         n => unreachable!("{n} rows; the driver passes at most {MR}"),
     }
 }
