@@ -121,11 +121,11 @@ impl WasmEmbedder {
     /// 4 GiB loads (on WebGPU) and peak memory stays near one copy of the files.
     ///
     /// `options`: `{ device: "webgpu" | "cpu" | "auto", dtype: "f32" | "f16" | "bf16" | "int8" | "q4",
-    /// format, batchSize, maxBatchTokens, maxLength, onProgress }`; `format` is the text of a converted
-    /// directory's `qwen3-vl-embed-format.json`, whose precision is the default `dtype`;
-    /// `onProgress` receives `{ phase: "load", file: "weights",
-    /// loaded, total }` in bytes after every tensor. Loading is synchronous between those
-    /// calls: run it in a Worker to keep a page responsive.
+    /// format, batchSize, maxBatchTokens, maxLength, onProgress }`; `format` is the text of a
+    /// converted directory's `qwen3-vl-embed-format.json`, whose precision is the default
+    /// `dtype`; `onProgress` receives `{ phase: "load", file: "weights", loaded, total }` in
+    /// bytes after every tensor. Loading is synchronous between those calls: run it in a
+    /// Worker to keep a page responsive.
     pub async fn load(
         config: String,
         tokenizer: Uint8Array,

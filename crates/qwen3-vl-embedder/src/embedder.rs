@@ -196,8 +196,8 @@ impl Embedder {
     }
 
     /// Embeds a batch, at most `batch_size` inputs and `max_batch_tokens` padded tokens per
-    /// forward pass. Each vector is truncated to
-    /// `dim` (default: full width) and L2-normalised; vectors come back in input order.
+    /// forward pass. Each vector is truncated to `dim` (default: full width) and
+    /// L2-normalised; vectors come back in input order.
     ///
     /// Rows of one forward pass are padded to the longest, so inputs are grouped by length
     /// first: a window of up to [`SORT_WINDOW`] batches is prepared, sorted by token count and
