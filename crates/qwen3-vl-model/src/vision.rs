@@ -28,9 +28,10 @@ const MAX_SCORE_BYTES: usize = 64 << 20;
 /// peaked 0.15 GiB lower with passes of 4096 than in one pass, in the same time; 2048 then
 /// changed nothing, as the peak was in the decoder. Once the decoder's and the blocks' peaks
 /// were cut, a batch's peak was its second pass's attention beside the first pass's outputs,
-/// and 2048 halves that pass (benches/model/README.md, 2026-12-06, second session). A
-/// 1280x800 screenshot (4000 patches) still runs whole, and 2048 rows keep every product large
-/// for every device.
+/// and 2048 halves that pass (benches/model/README.md, 2026-12-06, second session); 1024 then
+/// changed nothing (third session: the peak had moved to the decoder, which
+/// `EmbedderOptions::max_batch_tokens` bounds). A 1280x800 screenshot (4000 patches) still runs
+/// whole, and 2048 rows keep every product large for every device.
 const MAX_PATCHES_PER_PASS: usize = 2048;
 
 /// Most rows of a block whose attention inputs (norm, fused `qkv` product, cuts, rotations) are
